@@ -1,0 +1,120 @@
+/* One kernel table per ISA, and the choice among them. Compiled with no ISA flags: only
+ * function addresses live here, never a SIMD instruction. An ISA table entry left NULL
+ * falls back to the scalar twin when the table is selected. */
+#include "gn_kernels.h"
+#include "quant_blocks.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define GN_BUILD_X86 1
+#elif defined(__aarch64__) || defined(_M_ARM64)
+#define GN_BUILD_ARM 1
+#endif
+
+static const gn_type_traits traits[GN_TYPE_COUNT] = {
+    [GN_TYPE_F32] = {"F32", 1, 4},
+    [GN_TYPE_F16] = {"F16", 1, 2},
+    [GN_TYPE_BF16] = {"BF16", 1, 2},
+    [GN_TYPE_Q4_0] = {"Q4_0", QK4_0, sizeof(block_q4_0)},
+    [GN_TYPE_Q8_0] = {"Q8_0", QK8_0, sizeof(block_q8_0)},
+    [GN_TYPE_Q4_K] = {"Q4_K", QK_K, sizeof(block_q4_K)},
+    [GN_TYPE_Q6_K] = {"Q6_K", QK_K, sizeof(block_q6_K)},
+};
+
+const gn_type_traits *gn_type_info(int type) {
+    if (type < 0 || type >= GN_TYPE_COUNT || traits[type].name == NULL) return NULL;
+    return &traits[type];
+}
+
+int64_t gn_row_bytes(int type, int64_t k) {
+    const gn_type_traits *t = gn_type_info(type);
+    if (!t || k < 0 || k % t->block_elems) return -1;
+    const int64_t blocks = k / t->block_elems;
+    if (blocks > INT64_MAX / t->block_bytes) return -1;
+    return blocks * t->block_bytes;
+}
+
+static const gn_kernels scalar_table = {
+    .isa = GN_ISA_SCALAR,
+    .dequant = {
+        [GN_TYPE_F32] = gn_dequant_f32_scalar,
+        [GN_TYPE_F16] = gn_dequant_f16_scalar,
+        [GN_TYPE_BF16] = gn_dequant_bf16_scalar,
+        [GN_TYPE_Q4_0] = gn_dequant_q4_0_scalar,
+        [GN_TYPE_Q8_0] = gn_dequant_q8_0_scalar,
+        [GN_TYPE_Q4_K] = gn_dequant_q4_k_scalar,
+        [GN_TYPE_Q6_K] = gn_dequant_q6_k_scalar,
+    },
+    .gemm_f32 = gn_gemm_f32_scalar,
+};
+
+#ifdef GN_BUILD_X86
+static const gn_kernels avx2_table = {
+    .isa = GN_ISA_AVX2,
+};
+static const gn_kernels avx512_table = {
+    .isa = GN_ISA_AVX512,
+};
+#endif
+
+#ifdef GN_BUILD_ARM
+static const gn_kernels neon_table = {
+    .isa = GN_ISA_NEON,
+};
+#endif
+
+/* The selected table with NULL entries filled from scalar. */
+static gn_kernels resolved;
+const gn_kernels *gn_active = &scalar_table;
+
+static const gn_kernels *table_for(int isa) {
+    switch (isa) {
+    case GN_ISA_SCALAR: return &scalar_table;
+#ifdef GN_BUILD_X86
+    case GN_ISA_AVX2: return &avx2_table;
+    case GN_ISA_AVX512: return &avx512_table;
+#endif
+#ifdef GN_BUILD_ARM
+    case GN_ISA_NEON: return &neon_table;
+#endif
+    default: return NULL;
+    }
+}
+
+const char *gn_isa_name(int isa) {
+    static const char *names[GN_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+    return (isa >= 0 && isa < GN_ISA_COUNT) ? names[isa] : "unknown";
+}
+
+int gn_isa_supported(int isa) {
+    if (!table_for(isa)) return 0;
+    const gn_cpu_features *f = gn_cpu();
+    switch (isa) {
+    case GN_ISA_SCALAR: return 1;
+    case GN_ISA_AVX2: return f->avx2 && f->fma && f->f16c;
+    case GN_ISA_AVX512:
+        return f->avx2 && f->fma && f->f16c && f->avx512f && f->avx512bw && f->avx512vl &&
+               f->avx512dq && f->avx512vnni;
+    case GN_ISA_NEON: return f->neon;
+    default: return 0;
+    }
+}
+
+int gn_isa_best(void) {
+    for (int isa = GN_ISA_COUNT - 1; isa > GN_ISA_SCALAR; isa--)
+        if (gn_isa_supported(isa)) return isa;
+    return GN_ISA_SCALAR;
+}
+
+gn_status gn_isa_select(int isa) {
+    if (!gn_isa_supported(isa)) return GN_ERR_UNSUPPORTED;
+    const gn_kernels *t = table_for(isa);
+    gn_kernels r = *t;
+    for (int i = 0; i < GN_TYPE_COUNT; i++)
+        if (!r.dequant[i]) r.dequant[i] = scalar_table.dequant[i];
+    if (!r.gemm_f32) r.gemm_f32 = scalar_table.gemm_f32;
+    resolved = r;
+    gn_active = &resolved;
+    return GN_OK;
+}
+
+int gn_isa_current(void) { return gn_active->isa; }

@@ -1,0 +1,103 @@
+/* granite-native kernel library: the C API the Cython layer binds.
+ *
+ * Conventions: every size is int64_t and checked by the callee; functions that can fail
+ * return a gn_status (0 = ok) and never abort. Matrices are row-major. A weight matrix W
+ * of logical shape [N, K] is stored as N rows of K elements in its gn_type encoding, the
+ * layout GGUF uses for a tensor with ne = (K, N).
+ */
+#ifndef GN_H
+#define GN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Tensor element types. The numbering is ggml's, so a GGUF type id is a gn_type. */
+typedef enum {
+    GN_TYPE_F32  = 0,
+    GN_TYPE_F16  = 1,
+    GN_TYPE_Q4_0 = 2,
+    GN_TYPE_Q8_0 = 8,
+    GN_TYPE_Q4_K = 12,
+    GN_TYPE_Q6_K = 14,
+    GN_TYPE_BF16 = 30,
+    GN_TYPE_COUNT = 31 /* size of per-type tables; unsupported ids have no traits */
+} gn_type;
+
+typedef enum {
+    GN_OK = 0,
+    GN_ERR_INVALID = 1,     /* a size, pointer or type argument is wrong */
+    GN_ERR_NOMEM = 2,
+    GN_ERR_UNSUPPORTED = 3, /* type or ISA not available */
+    GN_ERR_CANCELLED = 4,
+} gn_status;
+
+/* Type traits (ggml's type_traits idea): block geometry per type. */
+typedef struct {
+    const char *name;
+    int64_t block_elems; /* elements per block (1 for F32/F16/BF16) */
+    int64_t block_bytes; /* bytes per block */
+} gn_type_traits;
+
+/* NULL when the type is not supported. */
+const gn_type_traits *gn_type_info(int type);
+/* Bytes of one row of k elements, or -1 when k is not a whole number of blocks or overflows. */
+int64_t gn_row_bytes(int type, int64_t k);
+
+/* ---- CPU features and dispatch ------------------------------------------------------- */
+
+typedef enum { GN_ISA_SCALAR = 0, GN_ISA_AVX2 = 1, GN_ISA_AVX512 = 2, GN_ISA_NEON = 3, GN_ISA_COUNT } gn_isa;
+
+typedef struct {
+    /* x86: instruction set reported by CPUID *and* register state enabled by the OS (XGETBV) */
+    int sse3, ssse3, avx, avx2, fma, f16c;
+    int avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16;
+    int os_ymm, os_zmm; /* XCR0 bits: the OS saves YMM / ZMM state */
+    /* Arm */
+    int neon, dotprod, fp16;
+} gn_cpu_features;
+
+const gn_cpu_features *gn_cpu(void);
+const char *gn_isa_name(int isa);
+/* 1 when this build carries kernels for the ISA and the CPU+OS can run them. */
+int gn_isa_supported(int isa);
+/* Best supported level. */
+int gn_isa_best(void);
+/* Switch the kernel table used by every later call. Returns GN_ERR_UNSUPPORTED if the ISA
+ * cannot run here. Not meant to be called while kernels run on other threads. */
+gn_status gn_isa_select(int isa);
+int gn_isa_current(void);
+
+/* ---- thread pool -------------------------------------------------------------------- */
+
+typedef struct gn_pool gn_pool;
+/* n_threads >= 1 counts the calling thread; n_threads - 1 workers are started once. */
+gn_pool *gn_pool_create(int n_threads);
+void gn_pool_destroy(gn_pool *pool);
+int gn_pool_threads(const gn_pool *pool);
+/* Run fn(ctx, task, thread_index) for task in [0, n_tasks) across the pool; returns when all
+ * finished. Calls on one pool are serialised by the pool itself. pool may be NULL (serial). */
+typedef void (*gn_task_fn)(void *ctx, int64_t task, int thread_index);
+void gn_pool_run(gn_pool *pool, gn_task_fn fn, void *ctx, int64_t n_tasks);
+/* Per-thread scratch memory owned by the pool, at least `bytes` long and 64-byte aligned;
+ * valid until the next call with the same thread_index. NULL on allocation failure. */
+void *gn_pool_scratch(gn_pool *pool, int thread_index, size_t bytes);
+
+/* ---- kernels ------------------------------------------------------------------------ */
+
+/* dst[0:n] = dequantized src; n must be a whole number of blocks of `type`. */
+gn_status gn_dequantize(int type, const void *src, float *dst, int64_t n);
+
+/* y[M,N] = x[M,K] @ W[N,K]^T (+ bias[N]); W rows in `wtype`. x and y are dense row-major.
+ * w_bytes is the size of the W buffer, checked against N rows of K. */
+gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                    const void *w, int wtype, int64_t N, size_t w_bytes,
+                    const float *bias, float *y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

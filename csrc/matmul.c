@@ -1,0 +1,66 @@
+/* y = x @ W^T + b for any supported weight type. Work is split over panels of output rows:
+ * each task dequantizes its panel of W once into per-thread scratch and multiplies every
+ * row of x against it, so the cost of dequantization is shared by all M rows of x. */
+#include "gn_kernels.h"
+#include <stdint.h>
+
+#define PANEL_ROWS 16
+
+typedef struct {
+    gn_pool *pool;
+    const float *x;
+    int64_t M, K, N;
+    const uint8_t *w;
+    int wtype;
+    int64_t row_bytes;
+    const float *bias;
+    float *y;
+    int failed; /* set by a task that could not get scratch memory */
+} matmul_job;
+
+static void matmul_panel(void *arg, int64_t task, int thread_index) {
+    matmul_job *j = (matmul_job *)arg;
+    const int64_t n0 = task * PANEL_ROWS;
+    const int64_t rows = (j->N - n0) < PANEL_ROWS ? (j->N - n0) : PANEL_ROWS;
+    const float *panel;
+    if (j->wtype == GN_TYPE_F32) {
+        panel = (const float *)(j->w + n0 * j->row_bytes);
+    } else {
+        float *buf = (float *)gn_pool_scratch(j->pool, thread_index,
+                                              (size_t)(rows * j->K) * sizeof(float));
+        if (!buf) {
+            j->failed = 1;
+            return;
+        }
+        const gn_dequant_fn dq = gn_active->dequant[j->wtype];
+        for (int64_t r = 0; r < rows; r++) dq(j->w + (n0 + r) * j->row_bytes, buf + r * j->K, j->K);
+        panel = buf;
+    }
+    float *y = j->y + n0;
+    gn_active->gemm_f32(j->M, rows, j->K, j->x, j->K, panel, j->K, y, j->N);
+    if (j->bias)
+        for (int64_t m = 0; m < j->M; m++)
+            for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
+}
+
+gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                    const void *w, int wtype, int64_t N, size_t w_bytes,
+                    const float *bias, float *y) {
+    if (!x || !w || !y || M <= 0 || K <= 0 || N <= 0) return GN_ERR_INVALID;
+    if (!gn_type_info(wtype)) return GN_ERR_UNSUPPORTED;
+    const int64_t row_bytes = gn_row_bytes(wtype, K);
+    if (row_bytes < 0 || N > INT64_MAX / row_bytes) return GN_ERR_INVALID;
+    if ((uint64_t)(N * row_bytes) > (uint64_t)w_bytes) return GN_ERR_INVALID;
+    if (M > INT64_MAX / K || M > INT64_MAX / N) return GN_ERR_INVALID;
+    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0};
+    gn_pool_run(pool, matmul_panel, &job, (N + PANEL_ROWS - 1) / PANEL_ROWS);
+    return job.failed ? GN_ERR_NOMEM : GN_OK;
+}
+
+gn_status gn_dequantize(int type, const void *src, float *dst, int64_t n) {
+    if (!src || !dst || n < 0) return GN_ERR_INVALID;
+    if (!gn_type_info(type)) return GN_ERR_UNSUPPORTED;
+    if (gn_row_bytes(type, n) < 0) return GN_ERR_INVALID;
+    gn_active->dequant[type](src, dst, n);
+    return GN_OK;
+}

@@ -1,0 +1,98 @@
+/* Block layouts of the quantized GGUF types (bit-compatible with ggml) and the scalar
+ * half-precision conversions every file may use. */
+#ifndef GN_QUANT_BLOCKS_H
+#define GN_QUANT_BLOCKS_H
+
+#include <stdint.h>
+#include <string.h>
+
+#define QK4_0 32
+#define QK8_0 32
+#define QK_K 256
+#define K_SCALE_SIZE 12
+
+typedef struct { uint16_t d; uint8_t qs[QK4_0 / 2]; } block_q4_0;              /* 18 B */
+typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;                   /* 34 B */
+typedef struct {                                                               /* 144 B */
+    uint16_t d, dmin;              /* super-block scale for scales / for mins */
+    uint8_t scales[K_SCALE_SIZE];  /* 8 x (6-bit scale, 6-bit min) */
+    uint8_t qs[QK_K / 2];          /* 4-bit quants */
+} block_q4_K;
+typedef struct {                                                               /* 210 B */
+    uint8_t ql[QK_K / 2];          /* low 4 bits */
+    uint8_t qh[QK_K / 4];          /* high 2 bits */
+    int8_t scales[QK_K / 16];      /* 8-bit scales of 16-element groups */
+    uint16_t d;
+} block_q6_K;
+
+_Static_assert(sizeof(block_q4_0) == 18, "block_q4_0 layout");
+_Static_assert(sizeof(block_q8_0) == 34, "block_q8_0 layout");
+_Static_assert(sizeof(block_q4_K) == 144, "block_q4_K layout");
+_Static_assert(sizeof(block_q6_K) == 210, "block_q6_K layout");
+
+/* IEEE half <-> float without F16C, exact for every value (subnormals, inf, nan). */
+static inline float gn_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: normalise */
+            int e = -1;
+            do { man <<= 1; e++; } while (!(man & 0x400));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
+        }
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* Round to nearest even, as numpy's astype(float16) and F16C do. */
+static inline uint16_t gn_f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    uint32_t absx = x & 0x7fffffffu;
+    if (absx >= 0x7f800000u) /* inf or nan */
+        return (uint16_t)(sign | 0x7c00 | (absx > 0x7f800000u ? 0x200 | ((absx >> 13) & 0x3ff) : 0));
+    if (absx >= 0x477ff000u) /* rounds to >= 65520: overflow to inf */
+        return (uint16_t)(sign | 0x7c00);
+    if (absx < 0x38800000u) { /* result is subnormal or zero */
+        if (absx < 0x33000000u) return (uint16_t)sign; /* below half of the smallest subnormal */
+        uint32_t man = (absx & 0x7fffff) | 0x800000;
+        int shift = 126 - (int)(absx >> 23); /* 14..24 */
+        uint32_t h = man >> shift;
+        uint32_t rem = man & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((absx >> 13) - (112u << 10));
+    uint32_t rem = absx & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+static inline float gn_bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* Q4_K packs eight 6-bit (scale, min) pairs into 12 bytes. */
+static inline void gn_q4k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+#endif

@@ -1,0 +1,203 @@
+/* A persistent thread pool: workers start once and sleep between jobs, so a matmul costs a
+ * wake-up, not a thread creation. Tasks are handed out through an atomic counter; the
+ * calling thread works too. */
+#include "gn.h"
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _WIN32
+#include <windows.h>
+typedef SRWLOCK gn_mutex;
+typedef CONDITION_VARIABLE gn_cond;
+typedef HANDLE gn_thread;
+#define mutex_init(m) InitializeSRWLock(m)
+#define mutex_destroy(m) ((void)0)
+#define mutex_lock(m) AcquireSRWLockExclusive(m)
+#define mutex_unlock(m) ReleaseSRWLockExclusive(m)
+#define cond_init(c) InitializeConditionVariable(c)
+#define cond_destroy(c) ((void)0)
+#define cond_wait(c, m) SleepConditionVariableSRW(c, m, INFINITE, 0)
+#define cond_broadcast(c) WakeAllConditionVariable(c)
+#else
+#include <pthread.h>
+typedef pthread_mutex_t gn_mutex;
+typedef pthread_cond_t gn_cond;
+typedef pthread_t gn_thread;
+#define mutex_init(m) pthread_mutex_init(m, NULL)
+#define mutex_destroy(m) pthread_mutex_destroy(m)
+#define mutex_lock(m) pthread_mutex_lock(m)
+#define mutex_unlock(m) pthread_mutex_unlock(m)
+#define cond_init(c) pthread_cond_init(c, NULL)
+#define cond_destroy(c) pthread_cond_destroy(c)
+#define cond_wait(c, m) pthread_cond_wait(c, m)
+#define cond_broadcast(c) pthread_cond_broadcast(c)
+#endif
+
+typedef struct {
+    void *ptr;   /* 64-byte aligned view into raw */
+    void *raw;
+    size_t size;
+} scratch_buf;
+
+typedef struct worker {
+    struct gn_pool *pool;
+    int index;
+    gn_thread thread;
+} worker;
+
+struct gn_pool {
+    int n_threads;
+    worker *workers;        /* n_threads - 1 of them; index 0 is the caller */
+    scratch_buf *scratch;   /* one per thread index */
+
+    gn_mutex run_lock;      /* one job at a time per pool */
+    gn_mutex lock;
+    gn_cond wake, done;
+    unsigned long generation; /* bumped per job; workers wait for a change */
+    int pending;              /* workers still busy with the current job */
+    int shutdown;
+
+    gn_task_fn fn;
+    void *ctx;
+    int64_t n_tasks;
+    atomic_llong next;
+};
+
+static void work(gn_pool *p, int index) {
+    for (;;) {
+        const long long t = atomic_fetch_add(&p->next, 1);
+        if (t >= p->n_tasks) break;
+        p->fn(p->ctx, (int64_t)t, index);
+    }
+}
+
+#ifdef _WIN32
+static DWORD WINAPI worker_main(LPVOID arg)
+#else
+static void *worker_main(void *arg)
+#endif
+{
+    worker *w = (worker *)arg;
+    gn_pool *p = w->pool;
+    unsigned long seen = 0;
+    for (;;) {
+        mutex_lock(&p->lock);
+        while (p->generation == seen && !p->shutdown) cond_wait(&p->wake, &p->lock);
+        if (p->shutdown) {
+            mutex_unlock(&p->lock);
+            break;
+        }
+        seen = p->generation;
+        mutex_unlock(&p->lock);
+
+        work(p, w->index);
+
+        mutex_lock(&p->lock);
+        if (--p->pending == 0) cond_broadcast(&p->done);
+        mutex_unlock(&p->lock);
+    }
+    return 0;
+}
+
+gn_pool *gn_pool_create(int n_threads) {
+    if (n_threads < 1 || n_threads > 1024) return NULL;
+    gn_pool *p = (gn_pool *)calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->n_threads = n_threads;
+    p->scratch = (scratch_buf *)calloc((size_t)n_threads, sizeof *p->scratch);
+    p->workers = (worker *)calloc((size_t)n_threads, sizeof *p->workers);
+    if (!p->scratch || !p->workers) {
+        free(p->scratch);
+        free(p->workers);
+        free(p);
+        return NULL;
+    }
+    mutex_init(&p->run_lock);
+    mutex_init(&p->lock);
+    cond_init(&p->wake);
+    cond_init(&p->done);
+    atomic_init(&p->next, 0);
+    for (int i = 1; i < n_threads; i++) {
+        worker *w = &p->workers[i];
+        w->pool = p;
+        w->index = i;
+#ifdef _WIN32
+        w->thread = CreateThread(NULL, 0, worker_main, w, 0, NULL);
+        const int failed = w->thread == NULL;
+#else
+        const int failed = pthread_create(&w->thread, NULL, worker_main, w) != 0;
+#endif
+        if (failed) { /* run with the threads we got */
+            p->n_threads = i;
+            break;
+        }
+    }
+    return p;
+}
+
+void gn_pool_destroy(gn_pool *p) {
+    if (!p) return;
+    mutex_lock(&p->lock);
+    p->shutdown = 1;
+    cond_broadcast(&p->wake);
+    mutex_unlock(&p->lock);
+    for (int i = 1; i < p->n_threads; i++) {
+#ifdef _WIN32
+        WaitForSingleObject(p->workers[i].thread, INFINITE);
+        CloseHandle(p->workers[i].thread);
+#else
+        pthread_join(p->workers[i].thread, NULL);
+#endif
+    }
+    for (int i = 0; i < p->n_threads; i++) free(p->scratch[i].raw);
+    cond_destroy(&p->wake);
+    cond_destroy(&p->done);
+    mutex_destroy(&p->lock);
+    mutex_destroy(&p->run_lock);
+    free(p->scratch);
+    free(p->workers);
+    free(p);
+}
+
+int gn_pool_threads(const gn_pool *p) { return p ? p->n_threads : 1; }
+
+void gn_pool_run(gn_pool *p, gn_task_fn fn, void *ctx, int64_t n_tasks) {
+    if (n_tasks <= 0) return;
+    if (!p || p->n_threads == 1 || n_tasks == 1) {
+        /* still serialise with other users of the pool: the scratch buffers are shared */
+        if (p) mutex_lock(&p->run_lock);
+        for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        if (p) mutex_unlock(&p->run_lock);
+        return;
+    }
+    mutex_lock(&p->run_lock);
+    mutex_lock(&p->lock);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n_tasks = n_tasks;
+    atomic_store(&p->next, 0);
+    p->pending = p->n_threads - 1;
+    p->generation++;
+    cond_broadcast(&p->wake);
+    mutex_unlock(&p->lock);
+
+    work(p, 0);
+
+    mutex_lock(&p->lock);
+    while (p->pending > 0) cond_wait(&p->done, &p->lock);
+    mutex_unlock(&p->lock);
+    mutex_unlock(&p->run_lock);
+}
+
+void *gn_pool_scratch(gn_pool *p, int index, size_t bytes) {
+    static _Thread_local scratch_buf serial; /* for a NULL pool */
+    scratch_buf *s = p ? &p->scratch[index] : &serial;
+    if (s->size < bytes) {
+        free(s->raw);
+        s->raw = malloc(bytes + 64);
+        s->size = s->raw ? bytes : 0;
+        s->ptr = s->raw ? (void *)(((uintptr_t)s->raw + 63) & ~(uintptr_t)63) : NULL;
+    }
+    return s->ptr;
+}

@@ -1,0 +1,189 @@
+# The Cython binding over csrc/. Every call that does real work releases the GIL.
+# Area-specific bindings live in the .pxi files included at the end.
+from libc.stdint cimport int64_t, uint8_t, uint16_t
+
+import numpy as np
+
+cdef extern from "gn.h" nogil:
+    ctypedef struct gn_type_traits:
+        const char *name
+        int64_t block_elems
+        int64_t block_bytes
+    ctypedef struct gn_cpu_features:
+        int sse3, ssse3, avx, avx2, fma, f16c
+        int avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16
+        int os_ymm, os_zmm
+        int neon, dotprod, fp16
+    ctypedef struct gn_pool:
+        pass
+    int GN_OK, GN_ERR_INVALID, GN_ERR_NOMEM, GN_ERR_UNSUPPORTED, GN_ERR_CANCELLED
+    int GN_ISA_COUNT
+
+    const gn_type_traits *gn_type_info(int type)
+    int64_t gn_row_bytes(int type, int64_t k)
+    const gn_cpu_features *gn_cpu()
+    const char *gn_isa_name(int isa)
+    int gn_isa_supported(int isa)
+    int gn_isa_best()
+    int gn_isa_select(int isa)
+    int gn_isa_current()
+    gn_pool *gn_pool_create(int n_threads)
+    void gn_pool_destroy(gn_pool *pool)
+    int gn_pool_threads(const gn_pool *pool)
+    int gn_dequantize(int type, const void *src, float *dst, int64_t n)
+    int gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                  const void *w, int wtype, int64_t N, size_t w_bytes,
+                  const float *bias, float *y)
+
+
+cdef int check(int status, str what) except -1:
+    if status == GN_OK:
+        return 0
+    if status == GN_ERR_NOMEM:
+        raise MemoryError(f"{what}: out of memory")
+    if status == GN_ERR_UNSUPPORTED:
+        raise ValueError(f"{what}: unsupported type or instruction set")
+    if status == GN_ERR_CANCELLED:
+        raise InterruptedError(f"{what}: cancelled")
+    raise ValueError(f"{what}: invalid sizes or arguments")
+
+
+# ---- CPU and dispatch ----------------------------------------------------------------
+
+ISA_NAMES = tuple(gn_isa_name(i).decode() for i in range(GN_ISA_COUNT))
+
+
+def cpu_features():
+    """Features detected at run time (CPUID+XGETBV on x86, hwcaps on Arm)."""
+    cdef const gn_cpu_features *f = gn_cpu()
+    return {
+        "sse3": bool(f.sse3), "ssse3": bool(f.ssse3), "avx": bool(f.avx), "avx2": bool(f.avx2),
+        "fma": bool(f.fma), "f16c": bool(f.f16c), "avx512f": bool(f.avx512f),
+        "avx512bw": bool(f.avx512bw), "avx512vl": bool(f.avx512vl), "avx512dq": bool(f.avx512dq),
+        "avx512vnni": bool(f.avx512vnni), "avx512bf16": bool(f.avx512bf16),
+        "os_ymm": bool(f.os_ymm), "os_zmm": bool(f.os_zmm),
+        "neon": bool(f.neon), "dotprod": bool(f.dotprod), "fp16": bool(f.fp16),
+    }
+
+
+cdef int isa_index(str name) except -1:
+    try:
+        return ISA_NAMES.index(name)
+    except ValueError:
+        raise ValueError(f"unknown instruction set {name!r}; expected one of {', '.join(ISA_NAMES)}")
+
+
+def isa_supported(str name):
+    return bool(gn_isa_supported(isa_index(name)))
+
+
+def isa_best():
+    return ISA_NAMES[gn_isa_best()]
+
+
+def isa_current():
+    return ISA_NAMES[gn_isa_current()]
+
+
+def set_isa(str name):
+    """Use the kernels of `name` from now on. Raises if this CPU cannot run them."""
+    cdef int isa = isa_index(name)
+    if gn_isa_select(isa) != GN_OK:
+        raise RuntimeError(f"instruction set {name!r} is not supported by this CPU/OS or build")
+
+
+def type_info(int gtype):
+    """(name, elements per block, bytes per block), or None for an unsupported type."""
+    cdef const gn_type_traits *t = gn_type_info(gtype)
+    if t == NULL:
+        return None
+    return (t.name.decode(), t.block_elems, t.block_bytes)
+
+
+def row_bytes(int gtype, int64_t k):
+    """Bytes of a row of k elements of gtype, or -1 if k is not whole blocks."""
+    return gn_row_bytes(gtype, k)
+
+
+# ---- thread pool ---------------------------------------------------------------------
+
+cdef class ThreadPool:
+    """A persistent pool of native threads (the calling thread counts as one)."""
+    cdef gn_pool *pool
+
+    def __cinit__(self, int threads=1):
+        if threads < 1 or threads > 1024:
+            raise ValueError(f"threads must be in 1..1024, got {threads}")
+        self.pool = gn_pool_create(threads)
+        if self.pool == NULL:
+            raise MemoryError("could not create the thread pool")
+
+    def __dealloc__(self):
+        if self.pool != NULL:
+            with nogil:
+                gn_pool_destroy(self.pool)
+            self.pool = NULL
+
+    @property
+    def threads(self):
+        return gn_pool_threads(self.pool)
+
+    def close(self):
+        if self.pool != NULL:
+            with nogil:
+                gn_pool_destroy(self.pool)
+            self.pool = NULL
+
+
+cdef gn_pool *pool_ptr(ThreadPool pool) except? NULL:
+    if pool is None:
+        return NULL
+    if pool.pool == NULL:
+        raise ValueError("thread pool is closed")
+    return pool.pool
+
+
+# ---- kernels -------------------------------------------------------------------------
+
+def dequantize(int gtype, const uint8_t[::1] data, int64_t n):
+    """Dequantize the first n elements stored in `data` (bytes) to float32."""
+    cdef int64_t nbytes = gn_row_bytes(gtype, n)
+    if gn_type_info(gtype) == NULL:
+        raise ValueError(f"unsupported tensor type {gtype}")
+    if nbytes < 0:
+        raise ValueError(f"{n} elements is not a whole number of {type_info(gtype)[0]} blocks")
+    if nbytes > data.shape[0]:
+        raise ValueError(f"{n} elements need {nbytes} bytes, buffer has {data.shape[0]}")
+    out = np.empty(n, dtype=np.float32)
+    cdef float[::1] o = out
+    cdef int status
+    if n == 0:
+        return out
+    with nogil:
+        status = gn_dequantize(gtype, &data[0], &o[0], n)
+    check(status, "dequantize")
+    return out
+
+
+def matmul(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wtype,
+           int64_t n_out, const float[::1] bias=None, float[:, ::1] out=None):
+    """y[M, n_out] = x[M, K] @ W[n_out, K]^T (+ bias); W given as raw bytes of wtype."""
+    cdef int64_t M = x.shape[0], K = x.shape[1]
+    if M == 0 or K == 0 or n_out <= 0:
+        raise ValueError(f"empty matmul: x is {M}x{K}, n_out={n_out}")
+    if bias is not None and bias.shape[0] != n_out:
+        raise ValueError(f"bias has {bias.shape[0]} elements, expected {n_out}")
+    if out is None:
+        out_arr = np.empty((M, n_out), dtype=np.float32)
+        out = out_arr
+    else:
+        out_arr = out.base if out.base is not None else out
+        if out.shape[0] != M or out.shape[1] != n_out:
+            raise ValueError(f"out is {out.shape[0]}x{out.shape[1]}, expected {M}x{n_out}")
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef const float *b = &bias[0] if bias is not None else NULL
+    cdef int status
+    with nogil:
+        status = gn_matmul(p, &x[0, 0], M, K, &w[0], wtype, n_out, <size_t>w.shape[0], b, &out[0, 0])
+    check(status, "matmul")
+    return np.asarray(out)

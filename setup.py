@@ -1,0 +1,81 @@
+"""Build of granite_native._native: one Cython extension over the C kernels in csrc/.
+
+Each csrc file is compiled with the flags of the ISA its name ends in (``*_avx2.c``,
+``*_avx512.c``, ``*_neon.c``, ``*_dotprod.c``); every other file gets none, so nothing that runs
+before run-time dispatch can contain an instruction the CPU may lack.
+"""
+import os
+import sysconfig
+from pathlib import Path
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).parent
+CSRC = "csrc"
+
+GCC_FLAGS = {
+    "avx2": ["-mavx2", "-mfma", "-mf16c"],
+    "avx512": ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl",
+               "-mavx512dq", "-mavx512vnni", "-mavx512bf16"],
+    "neon": [],
+    "dotprod": ["-march=armv8.2-a+dotprod"],
+}
+MSVC_FLAGS = {"avx2": ["/arch:AVX2"], "avx512": ["/arch:AVX512"], "neon": [], "dotprod": []}
+ISA_ARCH = {"avx2": "x86", "avx512": "x86", "neon": "arm", "dotprod": "arm"}
+
+
+def target_arch():
+    plat = os.environ.get("_PYTHON_HOST_PLATFORM") or sysconfig.get_platform()
+    plat = plat.lower()
+    if any(a in plat for a in ("arm64", "aarch64")):
+        return "arm"
+    if any(a in plat for a in ("x86_64", "amd64", "win32", "i686")):
+        return "x86"
+    return "other"
+
+
+def isa_of(path):
+    stem = Path(path).stem
+    for isa in GCC_FLAGS:
+        if stem.endswith("_" + isa):
+            return isa
+    return None
+
+
+class BuildExt(build_ext):
+    """Compiles csrc/ per ISA group and links the objects into the extension."""
+
+    def build_extension(self, ext):
+        msvc = self.compiler.compiler_type == "msvc"
+        base = ["/O2", "/std:c11", "/fp:precise"] if msvc else [
+            "-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra",
+            "-Wno-unused-parameter", "-fvisibility=hidden"]
+        arch = target_arch()
+        groups = {}
+        for src in sorted((ROOT / CSRC).glob("*.c")):
+            isa = isa_of(src)
+            if isa and ISA_ARCH[isa] != arch:
+                continue  # the file's kernels cannot run on this target
+            groups.setdefault(isa, []).append(os.path.relpath(src, ROOT))
+        objects = []
+        for isa, sources in groups.items():
+            flags = base + ((MSVC_FLAGS if msvc else GCC_FLAGS)[isa] if isa else [])
+            objects += self.compiler.compile(
+                sources, output_dir=self.build_temp, include_dirs=[CSRC],
+                extra_postargs=flags, depends=[str(p) for p in (ROOT / CSRC).glob("*.h")])
+        ext.extra_objects = objects
+        ext.extra_compile_args = [] if msvc else ["-O2"]
+        if not msvc and os.name != "nt":
+            ext.extra_link_args = ["-pthread"]
+        super().build_extension(ext)
+
+
+setup(
+    ext_modules=cythonize(
+        [Extension("granite_native._native", ["granite_native/_native.pyx"], include_dirs=[CSRC])],
+        compiler_directives={"language_level": 3, "boundscheck": False, "wraparound": False},
+    ),
+    cmdclass={"build_ext": BuildExt},
+)
