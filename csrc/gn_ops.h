@@ -1,0 +1,63 @@
+/* Model operations beyond matmul: norms, activations, depthwise convolution, attention, RoPE.
+ * All tensors are dense row-major float32. Output may alias input where noted. Every function
+ * validates its sizes and returns a gn_status. */
+#ifndef GN_OPS_H
+#define GN_OPS_H
+
+#include "gn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y[r] = (x[r] - mean) / sqrt(var + eps) * w + b, biased variance; y may alias x. */
+gn_status gn_layernorm(gn_pool *pool, const float *x, int64_t rows, int64_t d,
+                       const float *w, const float *b, float eps, float *y);
+/* y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w; y may alias x. */
+gn_status gn_rmsnorm(gn_pool *pool, const float *x, int64_t rows, int64_t d,
+                     const float *w, float eps, float *y);
+
+enum { GN_ACT_SILU = 0, GN_ACT_GELU_ERF = 1, GN_ACT_SIGMOID = 2 };
+/* y = act(x) elementwise over n values; y may alias x. */
+gn_status gn_activation(gn_pool *pool, int act, const float *x, int64_t n, float *y);
+/* GLU over channels: x [rows, 2c] -> y [rows, c] = x[:, :c] * sigmoid(x[:, c:]). */
+gn_status gn_glu(gn_pool *pool, const float *x, int64_t rows, int64_t c, float *y);
+/* SwiGLU: y [rows, c] = silu(gate) * up, gate and up [rows, c]; y may alias either. */
+gn_status gn_swiglu(gn_pool *pool, const float *gate, const float *up, int64_t rows, int64_t c,
+                    float *y);
+/* Row-wise softmax in place over x [rows, n]. */
+gn_status gn_softmax(gn_pool *pool, float *x, int64_t rows, int64_t n);
+
+/* Depthwise 1-D convolution along time with symmetric zero padding (k odd):
+ * y[t, ch] = sum_j w[ch, j] * x[t + j - k/2, ch];  x, y [T, C], w [C, k]; y must not alias x. */
+gn_status gn_conv_dw(gn_pool *pool, const float *x, int64_t T, int64_t C,
+                     const float *w, int64_t k, float *y);
+
+/* Block-local self-attention with Shaw relative positions (query side only), as in the
+ * granite Conformer: frames are split into consecutive blocks of `block` (the last may be
+ * shorter and attends only to itself); inside a block,
+ *   score(c, r) = scale * (q_c . k_r + q_c . rel[clamp(c - r, -block, block) + max_pos])
+ * q, k, v, out [T, H*dh] (column h*dh + i is head h); rel [2*max_pos + 1, dh]. */
+gn_status gn_attention_block_relpos(gn_pool *pool, const float *q, const float *k, const float *v,
+                                    int64_t T, int64_t H, int64_t dh, int64_t block,
+                                    const float *rel, int64_t max_pos, float scale, float *out);
+
+/* Batched multi-head attention with grouped KV heads:
+ *   q [batch, Lq, Hq*dh], k, v [batch, Lk, Hkv*dh], out [batch, Lq, Hq*dh].
+ * Query head h reads KV head h / (Hq / Hkv). With causal_pos0 >= 0, query i is at absolute
+ * position causal_pos0 + i and sees keys 0 .. causal_pos0 + i (keys are positions 0..Lk-1);
+ * with causal_pos0 < 0 every query sees every key. Row strides ldq/ldk/ldv/ldo (elements)
+ * allow reading K/V out of a larger cache. */
+gn_status gn_attention(gn_pool *pool, const float *q, int64_t ldq, const float *k, int64_t ldk,
+                       const float *v, int64_t ldv, int64_t batch, int64_t Lq, int64_t Lk,
+                       int64_t Hq, int64_t Hkv, int64_t dh, float scale, int64_t causal_pos0,
+                       float *out, int64_t ldo);
+
+/* NEOX rotary embedding in place: x [L, H*dh], row i at position pos0 + i; dimension j is
+ * rotated with j + dh/2, frequency theta^(-2j/dh). */
+gn_status gn_rope_neox(float *x, int64_t L, int64_t H, int64_t dh, int64_t pos0, float theta);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,170 @@
+# Bindings of csrc/gn_ops.h: norms, activations, depthwise conv, attention, RoPE.
+# Arrays are float32 C-contiguous; outputs are caller-provided where aliasing is allowed.
+
+cdef extern from "gn_ops.h" nogil:
+    int GN_ACT_SILU, GN_ACT_GELU_ERF, GN_ACT_SIGMOID
+    int gn_layernorm(gn_pool *pool, const float *x, int64_t rows, int64_t d,
+                     const float *w, const float *b, float eps, float *y)
+    int gn_rmsnorm(gn_pool *pool, const float *x, int64_t rows, int64_t d,
+                   const float *w, float eps, float *y)
+    int gn_activation(gn_pool *pool, int act, const float *x, int64_t n, float *y)
+    int gn_glu(gn_pool *pool, const float *x, int64_t rows, int64_t c, float *y)
+    int gn_swiglu(gn_pool *pool, const float *gate, const float *up, int64_t rows, int64_t c,
+                  float *y)
+    int gn_softmax(gn_pool *pool, float *x, int64_t rows, int64_t n)
+    int gn_conv_dw(gn_pool *pool, const float *x, int64_t T, int64_t C,
+                   const float *w, int64_t k, float *y)
+    int gn_attention_block_relpos(gn_pool *pool, const float *q, const float *k, const float *v,
+                                  int64_t T, int64_t H, int64_t dh, int64_t block,
+                                  const float *rel, int64_t max_pos, float scale, float *out)
+    int gn_attention(gn_pool *pool, const float *q, int64_t ldq, const float *k, int64_t ldk,
+                     const float *v, int64_t ldv, int64_t batch, int64_t Lq, int64_t Lk,
+                     int64_t Hq, int64_t Hkv, int64_t dh, float scale, int64_t causal_pos0,
+                     float *out, int64_t ldo)
+    int gn_rope_neox(float *x, int64_t L, int64_t H, int64_t dh, int64_t pos0, float theta)
+
+ACTIVATIONS = {"silu": GN_ACT_SILU, "gelu_erf": GN_ACT_GELU_ERF, "sigmoid": GN_ACT_SIGMOID}
+
+
+cdef int need_len(str what, int64_t have, int64_t want) except -1:
+    if have != want:
+        raise ValueError(f"{what} has {have} elements, expected {want}")
+    return 0
+
+
+def layernorm(ThreadPool pool, const float[:, ::1] x, const float[::1] w, const float[::1] b,
+              float eps, float[:, ::1] out):
+    cdef int64_t rows = x.shape[0], d = x.shape[1]
+    need_len("weight", w.shape[0], d); need_len("bias", b.shape[0], d)
+    need_len("out rows", out.shape[0], rows); need_len("out cols", out.shape[1], d)
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    with nogil:
+        st = gn_layernorm(p, &x[0, 0], rows, d, &w[0], &b[0], eps, &out[0, 0])
+    check(st, "layernorm")
+
+
+def rmsnorm(ThreadPool pool, const float[:, ::1] x, const float[::1] w, float eps,
+            float[:, ::1] out):
+    cdef int64_t rows = x.shape[0], d = x.shape[1]
+    need_len("weight", w.shape[0], d)
+    need_len("out rows", out.shape[0], rows); need_len("out cols", out.shape[1], d)
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    with nogil:
+        st = gn_rmsnorm(p, &x[0, 0], rows, d, &w[0], eps, &out[0, 0])
+    check(st, "rmsnorm")
+
+
+def activation(ThreadPool pool, str name, const float[::1] x, float[::1] out):
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}")
+    need_len("out", out.shape[0], x.shape[0])
+    cdef int act = ACTIVATIONS[name]
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    if x.shape[0] == 0:
+        return
+    with nogil:
+        st = gn_activation(p, act, &x[0], x.shape[0], &out[0])
+    check(st, name)
+
+
+def glu(ThreadPool pool, const float[:, ::1] x, float[:, ::1] out):
+    cdef int64_t rows = x.shape[0], c = x.shape[1] // 2
+    if x.shape[1] % 2:
+        raise ValueError(f"GLU input width {x.shape[1]} is odd")
+    need_len("out rows", out.shape[0], rows); need_len("out cols", out.shape[1], c)
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    with nogil:
+        st = gn_glu(p, &x[0, 0], rows, c, &out[0, 0])
+    check(st, "glu")
+
+
+def swiglu(ThreadPool pool, const float[:, ::1] gate, const float[:, ::1] up, float[:, ::1] out):
+    cdef int64_t rows = gate.shape[0], c = gate.shape[1]
+    need_len("up rows", up.shape[0], rows); need_len("up cols", up.shape[1], c)
+    need_len("out rows", out.shape[0], rows); need_len("out cols", out.shape[1], c)
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    with nogil:
+        st = gn_swiglu(p, &gate[0, 0], &up[0, 0], rows, c, &out[0, 0])
+    check(st, "swiglu")
+
+
+def softmax(ThreadPool pool, float[:, ::1] x):
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    with nogil:
+        st = gn_softmax(p, &x[0, 0], x.shape[0], x.shape[1])
+    check(st, "softmax")
+
+
+def conv_dw(ThreadPool pool, const float[:, ::1] x, const float[:, ::1] w, float[:, ::1] out):
+    """x [T, C], w [C, k] -> out [T, C], zero padding k//2 on both sides."""
+    cdef int64_t T = x.shape[0], C = x.shape[1], k = w.shape[1]
+    need_len("weight channels", w.shape[0], C)
+    need_len("out rows", out.shape[0], T); need_len("out cols", out.shape[1], C)
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    with nogil:
+        st = gn_conv_dw(p, &x[0, 0], T, C, &w[0, 0], k, &out[0, 0])
+    check(st, "depthwise conv")
+
+
+def attention_block_relpos(ThreadPool pool, const float[:, ::1] q, const float[:, ::1] k,
+                           const float[:, ::1] v, int64_t heads, int64_t block,
+                           const float[:, ::1] rel, float scale, float[:, ::1] out):
+    cdef int64_t T = q.shape[0], width = q.shape[1]
+    if heads <= 0 or width % heads:
+        raise ValueError(f"width {width} does not split into {heads} heads")
+    cdef int64_t dh = width // heads
+    for name, a in (("k", k), ("v", v), ("out", out)):
+        need_len(name + " rows", a.shape[0], T); need_len(name + " cols", a.shape[1], width)
+    need_len("rel-pos width", rel.shape[1], dh)
+    if rel.shape[0] % 2 == 0:
+        raise ValueError(f"rel-pos table has {rel.shape[0]} rows, expected 2*max_pos+1")
+    cdef int64_t max_pos = rel.shape[0] // 2
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    with nogil:
+        st = gn_attention_block_relpos(p, &q[0, 0], &k[0, 0], &v[0, 0], T, heads, dh, block,
+                                       &rel[0, 0], max_pos, scale, &out[0, 0])
+    check(st, "block attention")
+
+
+def attention(ThreadPool pool, const float[:, :, ::1] q, const float[:, :, :] k,
+              const float[:, :, :] v, int64_t heads, int64_t kv_heads, float scale,
+              int64_t causal_pos0, float[:, :, ::1] out):
+    """q [B, Lq, H*dh]; k, v [B, Lk, Hkv*dh] (rows may be strided views of a cache)."""
+    cdef int64_t B = q.shape[0], Lq = q.shape[1], Lk = k.shape[1]
+    if heads <= 0 or kv_heads <= 0 or q.shape[2] % heads:
+        raise ValueError(f"query width {q.shape[2]} does not split into {heads} heads")
+    cdef int64_t dh = q.shape[2] // heads
+    for name, a in (("k", k), ("v", v)):
+        need_len(name + " batch", a.shape[0], B); need_len(name + " length", a.shape[1], Lk)
+        need_len(name + " width", a.shape[2], kv_heads * dh)
+        if a.strides[2] != 4 or a.strides[0] != a.shape[1] * a.strides[1]:
+            raise ValueError(f"{name} must have contiguous rows and a dense batch stride")
+    need_len("out batch", out.shape[0], B); need_len("out length", out.shape[1], Lq)
+    need_len("out width", out.shape[2], q.shape[2])
+    cdef int64_t ldk = k.strides[1] // 4, ldv = v.strides[1] // 4
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    if B == 0 or Lq == 0:
+        return
+    with nogil:
+        st = gn_attention(p, &q[0, 0, 0], q.shape[2], &k[0, 0, 0], ldk, &v[0, 0, 0], ldv,
+                          B, Lq, Lk, heads, kv_heads, dh, scale, causal_pos0, &out[0, 0, 0],
+                          out.shape[2])
+    check(st, "attention")
+
+
+def rope_neox(float[:, ::1] x, int64_t heads, int64_t pos0, float theta):
+    if heads <= 0 or x.shape[1] % heads:
+        raise ValueError(f"width {x.shape[1]} does not split into {heads} heads")
+    cdef int st
+    with nogil:
+        st = gn_rope_neox(&x[0, 0], x.shape[0], heads, x.shape[1] // heads, pos0, theta)
+    check(st, "rope")
