@@ -145,7 +145,7 @@ def attention(ThreadPool pool, const float[:, :, ::1] q, const float[:, :, :] k,
     for name, a in (("k", k), ("v", v)):
         need_len(name + " batch", a.shape[0], B); need_len(name + " length", a.shape[1], Lk)
         need_len(name + " width", a.shape[2], kv_heads * dh)
-        if a.strides[2] != 4 or a.strides[0] != a.shape[1] * a.strides[1]:
+        if a.strides[2] != 4 or (a.shape[0] > 1 and a.strides[0] != a.shape[1] * a.strides[1]):
             raise ValueError(f"{name} must have contiguous rows and a dense batch stride")
     need_len("out batch", out.shape[0], B); need_len("out length", out.shape[1], Lq)
     need_len("out width", out.shape[2], q.shape[2])

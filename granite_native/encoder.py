@@ -1,0 +1,137 @@
+"""The Conformer encoder (spec section 3): stacked mel [T, 160] -> features [T, d].
+
+Input linear, then Macaron blocks (half FFN, block-local attention with Shaw relative
+positions, convolution module, half FFN, post-norm), with CTC self-conditioning after the
+middle block. Hyperparameters come from the file, so every model size runs this code.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layers import act_, glu, layernorm, linear, softmax_
+from . import _native
+
+LN_EPS = 1e-5
+BN_EPS = 1e-5
+
+
+@dataclass
+class ConformerBlock:
+    """One block's weights; BatchNorm folded into a per-channel scale and shift at load."""
+    ff1: tuple
+    ff2: tuple
+    attn_norm: tuple
+    attn_q: object
+    attn_k: object  # rows 0..d-1 of attn_kv
+    attn_v: object  # rows d..2d-1 of attn_kv
+    attn_out: object
+    attn_out_b: np.ndarray
+    rel_pos: np.ndarray  # [2*max_pos + 1, head_dim]
+    conv_norm: tuple
+    conv_up: object
+    conv_up_b: np.ndarray
+    conv_dw: np.ndarray  # [inner, kernel]
+    bn_scale: np.ndarray  # [inner]
+    bn_shift: np.ndarray  # [inner]
+    conv_down: object
+    conv_down_b: np.ndarray
+    post_norm: tuple
+
+
+def load_block(wt, i):
+    p = f"enc.blk.{i}."
+
+    def ffn(name):
+        return (wt.f32(p + name + "_norm.weight"), wt.f32(p + name + "_norm.bias"),
+                wt.dense(p + name + "_up.weight"), wt.f32(p + name + "_up.bias"),
+                wt.dense(p + name + "_down.weight"), wt.f32(p + name + "_down.bias"))
+
+    kv = wt.dense(p + "attn_kv.weight")
+    d = kv.n_out // 2
+    gamma, beta = wt.f32(p + "conv_bn.weight"), wt.f32(p + "conv_bn.bias")
+    mean, var = wt.f32(p + "conv_bn.running_mean"), wt.f32(p + "conv_bn.running_var")
+    scale = (gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + BN_EPS))
+    dw = wt.f32(p + "conv_dw.weight")  # logical [inner, 1, kernel]
+    return ConformerBlock(
+        ff1=ffn("ff1"), ff2=ffn("ff2"),
+        attn_norm=(wt.f32(p + "attn_norm.weight"), wt.f32(p + "attn_norm.bias")),
+        attn_q=wt.dense(p + "attn_q.weight"),
+        attn_k=kv.rows(0, d), attn_v=kv.rows(d, 2 * d),
+        attn_out=wt.dense(p + "attn_out.weight"), attn_out_b=wt.f32(p + "attn_out.bias"),
+        rel_pos=wt.f32(p + "attn_rel_pos.weight"),
+        conv_norm=(wt.f32(p + "conv_norm.weight"), wt.f32(p + "conv_norm.bias")),
+        conv_up=wt.dense(p + "conv_up.weight"), conv_up_b=wt.f32(p + "conv_up.bias"),
+        conv_dw=np.ascontiguousarray(dw.reshape(dw.shape[0], dw.shape[-1])),
+        bn_scale=scale.astype(np.float32),
+        bn_shift=(beta - mean.astype(np.float64) * scale).astype(np.float32),
+        conv_down=wt.dense(p + "conv_down.weight"), conv_down_b=wt.f32(p + "conv_down.bias"),
+        post_norm=(wt.f32(p + "post_norm.weight"), wt.f32(p + "post_norm.bias")),
+    )
+
+
+class Encoder:
+    def __init__(self, wt, hp):
+        self.hp = hp
+        self.input = wt.dense("enc.input.weight")
+        self.input_b = wt.f32("enc.input.bias")
+        self.blocks = [load_block(wt, i) for i in range(hp.enc_n_layers)]
+        self.ctc_out = wt.dense("enc.ctc_out.weight")
+        self.ctc_out_b = wt.f32("enc.ctc_out.bias")
+        self.ctc_mid = wt.dense("enc.ctc_mid.weight")
+        self.ctc_mid_b = wt.f32("enc.ctc_mid.bias")
+
+    def __call__(self, pool, mel, taps=None):
+        """mel [T, input_dim] -> [T, d]. `taps`, if a dict, receives per-block outputs."""
+        h = linear(pool, mel, self.input, self.input_b)  # [T, d]
+        if taps is not None:
+            taps["enc_input_linear"] = h.copy()
+        mid = len(self.blocks) // 2
+        for i, blk in enumerate(self.blocks):
+            h = self.block(pool, blk, h)
+            if i + 1 == mid:
+                h = self.self_condition(pool, h)
+            if taps is not None:
+                taps[f"enc_layer_{i + 1}"] = h.copy()
+        return h
+
+    def self_condition(self, pool, h):
+        """h + ctc_mid(softmax(ctc_out(h))): the mid-network CTC self-conditioning."""
+        p = softmax_(pool, linear(pool, h, self.ctc_out, self.ctc_out_b))  # [T, n_ctc]
+        h += linear(pool, p, self.ctc_mid, self.ctc_mid_b)
+        return h
+
+    def block(self, pool, b, h):
+        h += 0.5 * self.ffn(pool, b.ff1, h)
+        h += self.attention(pool, b, h)
+        h += self.conv(pool, b, h)
+        h += 0.5 * self.ffn(pool, b.ff2, h)
+        return layernorm(pool, h, *b.post_norm, LN_EPS)
+
+    @staticmethod
+    def ffn(pool, f, h):
+        norm_w, norm_b, up, up_b, down, down_b = f
+        u = layernorm(pool, h, norm_w, norm_b, LN_EPS)
+        u = act_(pool, "silu", linear(pool, u, up, up_b))  # [T, ff]
+        return linear(pool, u, down, down_b)  # [T, d]
+
+    def attention(self, pool, b, h):
+        hp = self.hp
+        a = layernorm(pool, h, *b.attn_norm, LN_EPS)
+        q = linear(pool, a, b.attn_q)  # [T, H*dh]
+        k = linear(pool, a, b.attn_k)
+        v = linear(pool, a, b.attn_v)
+        o = np.empty_like(q)
+        _native.attention_block_relpos(pool, q, k, v, hp.enc_n_heads, hp.enc_context_size,
+                                       b.rel_pos, hp.enc_head_dim ** -0.5, o)
+        return linear(pool, o, b.attn_out, b.attn_out_b)
+
+    @staticmethod
+    def conv(pool, b, h):
+        c = layernorm(pool, h, *b.conv_norm, LN_EPS)
+        c = glu(pool, linear(pool, c, b.conv_up, b.conv_up_b))  # [T, inner]
+        y = np.empty_like(c)
+        _native.conv_dw(pool, c, b.conv_dw, y)
+        y *= b.bn_scale
+        y += b.bn_shift
+        act_(pool, "silu", y)
+        return linear(pool, y, b.conv_down, b.conv_down_b)  # [T, d]

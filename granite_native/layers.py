@@ -1,0 +1,44 @@
+"""Thin wrappers that run one layer primitive in the C kernels and allocate its output.
+
+Every stage file (encoder, projector, llm) builds on these so a stage reads like the spec.
+`w` arguments are `Dense` matrices from the weights store: a logical [n_out, n_in] matrix in
+its file type, multiplied without copying or dequantizing the whole tensor.
+"""
+import numpy as np
+
+from . import _native
+
+
+def linear(pool, x, w, bias=None):
+    """x [M, n_in] -> [M, n_out] = x @ W^T (+ bias)."""
+    return _native.matmul(pool, x, w.data, w.type, w.n_out, bias)
+
+
+def layernorm(pool, x, weight, bias, eps):
+    out = np.empty_like(x)
+    _native.layernorm(pool, x, weight, bias, eps, out)
+    return out
+
+
+def rmsnorm(pool, x, weight, eps):
+    out = np.empty_like(x)
+    _native.rmsnorm(pool, x, weight, eps, out)
+    return out
+
+
+def act_(pool, name, x):
+    """Activation in place on a contiguous array."""
+    flat = x.reshape(-1)
+    _native.activation(pool, name, flat, flat)
+    return x
+
+
+def glu(pool, x):
+    out = np.empty((x.shape[0], x.shape[1] // 2), np.float32)
+    _native.glu(pool, x, out)
+    return out
+
+
+def softmax_(pool, x):
+    _native.softmax(pool, x)
+    return x

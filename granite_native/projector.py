@@ -1,0 +1,62 @@
+"""The windowed Q-Former projector (spec section 4): encoder features [T, d_enc] ->
+audio embeddings [ceil(T / window) * n_query, d_llm].
+
+All windows run at once as one batch: the zero-padded frames of the last window take part
+in cross-attention unmasked, exactly as the reference does.
+"""
+import numpy as np
+
+from .layers import act_, layernorm, linear
+from . import _native
+
+LN_EPS = 1e-12
+
+
+class QFormerLayer:
+    def __init__(self, wt, i):
+        p = f"proj.blk.{i}."
+        self.sa = [wt.dense(p + f"sa_{n}.weight") for n in ("query", "key", "value", "out")]
+        self.sa_b = [wt.f32(p + f"sa_{n}.bias") for n in ("query", "key", "value", "out")]
+        self.sa_norm = (wt.f32(p + "sa_norm.weight"), wt.f32(p + "sa_norm.bias"))
+        self.ca = [wt.dense(p + f"ca_{n}.weight") for n in ("query", "key", "value", "out")]
+        self.ca_b = [wt.f32(p + f"ca_{n}.bias") for n in ("query", "key", "value", "out")]
+        self.ca_norm = (wt.f32(p + "ca_norm.weight"), wt.f32(p + "ca_norm.bias"))
+        self.up, self.up_b = wt.dense(p + "ffn_up.weight"), wt.f32(p + "ffn_up.bias")
+        self.down, self.down_b = wt.dense(p + "ffn_down.weight"), wt.f32(p + "ffn_down.bias")
+        self.ffn_norm = (wt.f32(p + "ffn_norm.weight"), wt.f32(p + "ffn_norm.bias"))
+
+
+class Projector:
+    def __init__(self, wt, hp):
+        self.hp = hp
+        q = wt.f32("proj.query")
+        self.query = np.ascontiguousarray(q.reshape(-1, q.shape[-1]))  # [n_query, dq]
+        self.ln = (wt.f32("proj.ln.weight"), wt.f32("proj.ln.bias"))
+        self.layers = [QFormerLayer(wt, i) for i in range(hp.proj_n_layers)]
+        self.linear, self.linear_b = wt.dense("proj.linear.weight"), wt.f32("proj.linear.bias")
+
+    def attend(self, pool, w, b, x, ctx, n_windows):
+        """Multi-head attention of x [W*Lq, dq] over ctx [W*Lk, dk], per window."""
+        heads = self.hp.proj_n_heads
+        q = linear(pool, x, w[0], b[0]).reshape(n_windows, -1, x.shape[1])
+        k = linear(pool, ctx, w[1], b[1]).reshape(n_windows, -1, x.shape[1])
+        v = linear(pool, ctx, w[2], b[2]).reshape(n_windows, -1, x.shape[1])
+        o = np.empty_like(q)
+        _native.attention(pool, q, k, v, heads, heads, (x.shape[1] // heads) ** -0.5, -1, o)
+        return linear(pool, o.reshape(x.shape), w[3], b[3])
+
+    def __call__(self, pool, enc):
+        win = self.hp.window_size
+        n_windows = -(-enc.shape[0] // win)
+        frames = np.zeros((n_windows * win, enc.shape[1]), np.float32)  # zero-padded windows
+        frames[:enc.shape[0]] = enc
+        queries = layernorm(pool, self.query, *self.ln, LN_EPS)  # [n_query, dq]
+        x = np.ascontiguousarray(np.tile(queries, (n_windows, 1)))  # [W*n_query, dq]
+        for L in self.layers:
+            x = layernorm(pool, x + self.attend(pool, L.sa, L.sa_b, x, x, n_windows),
+                          *L.sa_norm, LN_EPS)
+            x = layernorm(pool, x + self.attend(pool, L.ca, L.ca_b, x, frames, n_windows),
+                          *L.ca_norm, LN_EPS)
+            i = act_(pool, "gelu_erf", linear(pool, x, L.up, L.up_b))  # [W*n_query, ff]
+            x = layernorm(pool, x + linear(pool, i, L.down, L.down_b), *L.ffn_norm, LN_EPS)
+        return linear(pool, x, self.linear, self.linear_b)  # [W*n_query, d_llm]
