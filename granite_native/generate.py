@@ -1,0 +1,28 @@
+"""Greedy decoding over the decoder's KV cache (spec 6.5): argmax with the lowest id winning
+ties, stop at EOS or after max_new_tokens."""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Generation:
+    ids: list = field(default_factory=list)  # new tokens, EOS excluded
+    stop: str = ""                           # "eos" or "max_new_tokens"
+
+
+def greedy(pool, decoder, cache, logits, eos_id, max_new_tokens, on_token=None):
+    """Continue from the prompt's last logits [V]. on_token(id), if given, sees each new id."""
+    gen = Generation()
+    for step in range(max_new_tokens):
+        tok = int(np.argmax(logits))
+        if tok == eos_id:
+            gen.stop = "eos"
+            return gen
+        gen.ids.append(tok)
+        if on_token is not None:
+            on_token(tok)
+        if step + 1 < max_new_tokens:
+            logits = decoder.forward(pool, decoder.embed([tok]), cache)[0]
+    gen.stop = "max_new_tokens"
+    return gen
