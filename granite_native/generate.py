@@ -8,13 +8,14 @@ import numpy as np
 @dataclass
 class Generation:
     ids: list = field(default_factory=list)  # new tokens, EOS excluded
-    stop: str = ""                           # "eos" or "max_new_tokens"
+    stop: str = ""                           # "eos" or "max_new_tokens" (output truncated)
 
 
 def greedy(pool, decoder, cache, logits, eos_id, max_new_tokens, on_token=None):
-    """Continue from the prompt's last logits [V]. on_token(id), if given, sees each new id."""
+    """Continue from the prompt's last logits [V]; the cache needs max_new_tokens free rows.
+    on_token(id), if given, sees each new id as it is chosen."""
     gen = Generation()
-    for step in range(max_new_tokens):
+    for _ in range(max_new_tokens):
         tok = int(np.argmax(logits))
         if tok == eos_id:
             gen.stop = "eos"
@@ -22,7 +23,7 @@ def greedy(pool, decoder, cache, logits, eos_id, max_new_tokens, on_token=None):
         gen.ids.append(tok)
         if on_token is not None:
             on_token(tok)
-        if step + 1 < max_new_tokens:
-            logits = decoder.forward(pool, decoder.embed([tok]), cache)[0]
-    gen.stop = "max_new_tokens"
+        logits = decoder.forward(pool, decoder.embed([tok]), cache)[0]
+    # One step past the cap tells a finished transcript from a truncated one.
+    gen.stop = "eos" if int(np.argmax(logits)) == eos_id else "max_new_tokens"
     return gen
