@@ -66,6 +66,9 @@ class BuildExt(build_ext):
                 sources, output_dir=self.build_temp, include_dirs=[CSRC],
                 extra_postargs=flags, depends=[str(p) for p in (ROOT / CSRC).glob("*.h")])
         ext.extra_objects = objects
+        # relink when any C file or header changes, not only the .pyx
+        ext.depends = sorted(str(p) for p in (ROOT / CSRC).glob("*.[ch]")) + sorted(
+            str(p) for p in (ROOT / "granite_native").glob("*.pxi"))
         ext.extra_compile_args = [] if msvc else ["-O2"]
         if not msvc and os.name != "nt":
             ext.extra_link_args = ["-pthread"]
