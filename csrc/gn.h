@@ -97,6 +97,24 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
                     const void *w, int wtype, int64_t N, size_t w_bytes,
                     const float *bias, float *y);
 
+/* ---- audio front-end ---------------------------------------------------------------- */
+
+/* Accepted audio lengths. Reflect padding by 256 needs more than 256 samples (torch's rule,
+ * kept so every accepted input has the reference's meaning); the upper bound (~37 h at 16 kHz)
+ * keeps every frame index and output size far from overflow. */
+#define GN_MEL_MIN_SAMPLES ((int64_t)257)
+#define GN_MEL_MAX_SAMPLES ((int64_t)INT32_MAX)
+#define GN_MEL_BINS 80
+#define GN_MEL_ROW (2 * GN_MEL_BINS)
+
+/* Rows of gn_log_mel's output for n_samples of audio, (n_samples/160 + 1) / 2, or -1 when
+ * n_samples is outside [GN_MEL_MIN_SAMPLES, GN_MEL_MAX_SAMPLES]. */
+int64_t gn_log_mel_rows(int64_t n_samples);
+/* granite-speech log-mel features of 16 kHz mono audio (spec section 2): out is rows x 160,
+ * row i = [mel frame 2i, mel frame 2i+1], normalised per utterance. rows must equal
+ * gn_log_mel_rows(n_samples). Samples should be finite; the caller checks that. */
+gn_status gn_log_mel(gn_pool *pool, const float *audio, int64_t n_samples, float *out, int64_t rows);
+
 #ifdef __cplusplus
 }
 #endif

@@ -188,3 +188,4 @@ def matmul(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wty
     check(status, "matmul")
     return np.asarray(out)
 include "_ops.pxi"
+include "_mel.pxi"
