@@ -1,5 +1,5 @@
-"""Reads .safetensors checkpoints (one file or an indexed set of shards) through a read-only
-memory map, so a tensor is only paged in when it is converted."""
+"""Reads .safetensors checkpoints (one file or an indexed set of shards) through read-only
+memory maps, so a tensor is only paged in when it is used."""
 import json
 import math
 import os
@@ -28,8 +28,8 @@ class SafetensorsError(ModelError):
 
 
 class SafetensorsFile:
-    """One .safetensors file: the header is parsed and validated on open; tensor data is read
-    lazily from a memory map."""
+    """One .safetensors file: the header is parsed and validated on open; tensor data is mapped
+    on request."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
@@ -49,7 +49,6 @@ class SafetensorsFile:
         self._data_start = 8 + n
         self._data_size = size - self._data_start
         self._entries = self._parse_header(raw)
-        self._map = None
 
     def _parse_header(self, raw):
         try:
@@ -118,20 +117,14 @@ class SafetensorsFile:
         if dtype not in ("F32", "F16", "BF16"):
             raise SafetensorsError(self.path, f"tensor {name!r} has dtype {dtype}; "
                                               "only F32, F16 and BF16 are supported")
-        count = math.prod(shape)
-        if count == 0:
+        if math.prod(shape) == 0:
             return np.zeros(shape, np.float16 if dtype == "F16" else np.float32)
-        raw = self._mapped()[begin:end]
+        # A map per tensor, released with the array, keeps resident memory to the tensors in use.
+        mapped = np.memmap(self.path, mode="r", offset=self._data_start + begin, shape=shape,
+                           dtype={"F32": "<f4", "F16": "<f2", "BF16": "<u2"}[dtype])
         if dtype == "BF16":
-            bits = raw.view("<u2").astype(np.uint32) << 16
-            return bits.view(np.float32).reshape(shape)
-        return raw.view("<f4" if dtype == "F32" else "<f2").reshape(shape)
-
-    def _mapped(self):
-        if self._map is None:
-            self._map = np.memmap(self.path, dtype=np.uint8, mode="r",
-                                  offset=self._data_start, shape=(self._data_size,))
-        return self._map
+            return (mapped.astype(np.uint32) << 16).view(np.float32)
+        return mapped
 
 
 def checkpoint_files(model_dir):
