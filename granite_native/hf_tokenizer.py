@@ -102,15 +102,22 @@ def _bpe_from_tokenizer_json(tj, path):
 def _pre_tokenizer(pre, path):
     """The Split regex of a byte-level pre-tokenizer, or "gpt2" for ByteLevel's built-in regex.
     Anything else cannot be described by one regex, so it is refused rather than guessed."""
-    steps = pre.get("pretokenizers", []) if pre and pre.get("type") == "Sequence" else [pre]
-    kinds = [s.get("type") if isinstance(s, dict) else None for s in steps]
-    if kinds == ["ByteLevel"] and steps[0].get("use_regex", True):
-        return GPT2_PRE
-    if kinds == ["Split", "ByteLevel"] and not steps[1].get("use_regex", True):
-        split = steps[0]
-        pattern = split.get("pattern")
-        regex = pattern.get("Regex") if isinstance(pattern, dict) else None
-        if isinstance(regex, str) and split.get("behavior") == "Isolated" and not split.get("invert"):
-            return regex
+    is_sequence = isinstance(pre, dict) and pre.get("type") == "Sequence"
+    steps = pre.get("pretokenizers") if is_sequence else [pre]
+    steps = steps if isinstance(steps, list) and all(isinstance(s, dict) for s in steps) else []
+    kinds = [s.get("type") for s in steps]
+    # A prefix space changes the pieces themselves, which no regex can express.
+    if kinds and kinds[-1] == "ByteLevel" and not steps[-1].get("add_prefix_space"):
+        byte_regex = steps[-1].get("use_regex", True)
+        if kinds == ["ByteLevel"] and byte_regex:
+            return GPT2_PRE
+        if kinds == ["Split", "ByteLevel"] and not byte_regex:
+            split = steps[0]
+            pattern = split.get("pattern")
+            regex = pattern.get("Regex") if isinstance(pattern, dict) else None
+            if (isinstance(regex, str) and split.get("behavior") == "Isolated"
+                    and not split.get("invert")):
+                return regex
     raise ModelError(path, "unsupported pre_tokenizer (expected ByteLevel, or an isolating Split "
-                           f"regex followed by ByteLevel without its regex): {json.dumps(pre)}")
+                           "regex followed by ByteLevel without its regex, and no prefix space): "
+                           + json.dumps(pre))

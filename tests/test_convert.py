@@ -280,3 +280,18 @@ def test_cli(tmp_path, reference):
     assert failed.returncode == 2
     assert "config.json is missing" in failed.stderr
     assert not (tmp_path / "bad.gguf").exists()
+
+
+def test_plain_byte_level_pre_tokenizer_is_gpt2_and_others_are_refused(tmp_path):
+    hf = copy_checkpoint(tmp_path)
+    tj = json.loads((TINY / "tokenizer.json").read_text())
+    tj["pre_tokenizer"] = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                           "use_regex": True}
+    (hf / "tokenizer.json").write_text(json.dumps(tj))
+    convert(hf, tmp_path / "out.gguf")
+    assert GGUFReader(tmp_path / "out.gguf").fields["tokenizer.ggml.pre"].contents() == "gpt2"
+
+    tj["pre_tokenizer"] = {"type": "Whitespace"}
+    (hf / "tokenizer.json").write_text(json.dumps(tj))
+    with pytest.raises(ModelError, match="unsupported pre_tokenizer"):
+        convert(hf, tmp_path / "bad.gguf")
