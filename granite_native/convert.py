@@ -131,7 +131,8 @@ def _add_metadata(writer, model_dir):
     if not os.path.exists(config_path):
         raise ModelError(model_dir, "config.json is missing")
     cfg = _Config(read_json(config_path), config_path)
-    enc, proj, text = cfg.section("encoder_config"), cfg.section("projector_config"), cfg.section("text_config")
+    enc, proj = cfg.section("encoder_config"), cfg.section("projector_config")
+    text = cfg.section("text_config")
 
     def u32(key, value):
         writer.add_uint32(f"{ARCH}.{key}", value)

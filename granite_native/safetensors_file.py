@@ -113,7 +113,7 @@ class SafetensorsFile:
     def tensor(self, name):
         """F32 and F16 tensors as read-only views of the file; BF16 widened to float32, which is
         exact (bf16 is the top half of an f32)."""
-        dtype, shape, begin, end = self._entry(name)
+        dtype, shape, begin, _ = self._entry(name)
         if dtype not in ("F32", "F16", "BF16"):
             raise SafetensorsError(self.path, f"tensor {name!r} has dtype {dtype}; "
                                               "only F32, F16 and BF16 are supported")
