@@ -46,7 +46,8 @@ def read_adapter(model_dir, base_shapes):
         if len(ab) != 2:
             raise ModelError(weights_path, f"{base}: LoRA pair lacks lora_{'B' if 'A' in ab else 'A'}")
         if base not in base_shapes:
-            raise ModelError(weights_path, f"LoRA targets {base!r}, which is not a converted checkpoint tensor")
+            raise ModelError(weights_path,
+                             f"LoRA targets {base!r}, which is not a converted checkpoint tensor")
         a, b = ab["A"], ab["B"]
         if (a.ndim != 2 or b.ndim != 2 or b.shape[1] != a.shape[0]
                 or (b.shape[0], a.shape[1]) != tuple(base_shapes[base])):
