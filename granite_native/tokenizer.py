@@ -102,14 +102,20 @@ class Tokenizer:
         self._cache = {}
 
     @classmethod
-    def from_gguf(cls, path):
-        """Reads only the tokenizer keys, so a GGUF holding nothing else works too."""
+    def from_gguf(cls, source):
+        """`source` is a GGUF path, or a gguf.GGUFReader already open on one (parsing a real
+        file's 100k-string arrays takes seconds, so a model loader passes its reader). Only the
+        tokenizer keys are read, so a GGUF holding nothing else works too."""
         import gguf
 
-        try:
-            reader = gguf.GGUFReader(path)
-        except (ValueError, IndexError, EOFError) as e:
-            raise ModelError(path, f"not a readable GGUF file ({e})") from None
+        if isinstance(source, gguf.GGUFReader):
+            reader, path = source, source.data.filename
+        else:
+            path = source
+            try:
+                reader = gguf.GGUFReader(path)
+            except (ValueError, IndexError, EOFError) as e:
+                raise ModelError(path, f"not a readable GGUF file ({e})") from None
         tokens = _string_array(reader, path, "tokenizer.ggml.tokens")
         merges = _string_array(reader, path, "tokenizer.ggml.merges")
         pre = None
@@ -269,7 +275,7 @@ class DecodeStream:
 
 def _field_str(path, key, raw):
     try:
-        return bytes(raw).decode("utf-8")
+        return raw.tobytes().decode("utf-8")
     except UnicodeDecodeError as e:
         raise ModelError(path, f"{key} holds invalid UTF-8 ({e})") from None
 
