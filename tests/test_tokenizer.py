@@ -248,15 +248,18 @@ def cl100k():
     return json.loads(CL100K.read_text(encoding="utf-8"))
 
 
-def cl100k_tokenizer(path, fixture, pre):
+def cl100k_vocab(fixture):
     tokens = [""] * fixture["vocab_size"]
     for i, t in fixture["tokens"].items():
         tokens[int(i)] = t
-    return Tokenizer.from_gguf(write_tokenizer_gguf(path, tokens, fixture["merges"], pre=pre))
+    return tokens, fixture["merges"]
 
 
 def test_real_granite_prompt_ids(tmp_path, cl100k):
-    tok = cl100k_tokenizer(tmp_path / "cl100k.gguf", cl100k, pre=None)
+    path = write_tokenizer_gguf(tmp_path / "cl100k.gguf", *cl100k_vocab(cl100k))
+    # A model loader hands over its open reader rather than have the file parsed twice.
+    tok = Tokenizer.from_gguf(gguf.GGUFReader(path))
+    assert tok.vocab_size == 100353
     # Spec 1.3: the ids CrispASR hard-codes for the real 4.1-2b model.
     assert tok.encode("USER: ") == [6584, 25, 220]
     suffix = [4919, 499, 1380, 3191, 279, 8982, 1139, 264, 5439, 3645, 30, 198, 36660, 3931, 2891, 25]
@@ -268,13 +271,12 @@ def test_real_granite_prompt_ids(tmp_path, cl100k):
         assert tok.decode(ids) == text
 
 
-def test_cl100k_pattern_merges_question_mark_and_newline(tmp_path, cl100k):
-    pattern = cl100k["patterns"]["cl100k"]
-    tok = cl100k_tokenizer(tmp_path / "cl100k-pre.gguf", cl100k, pre=pattern)
-    # Spec A.9: cl100k's own pattern keeps "?\n" together, as token 5380.
+def test_split_pattern_merges_question_mark_and_newline(cl100k):
+    tok = Tokenizer(*cl100k_vocab(cl100k), pre=cl100k["patterns"]["split"])
+    # Spec A.9: a cl100k-style pattern keeps "?\n" together, as token 5380.
     suffix = [4919, 499, 1380, 3191, 279, 8982, 1139, 264, 5439, 3645, 5380, 36660, 3931, 2891, 25]
     assert tok.encode("can you transcribe the speech into a written format?\n ASSISTANT:") == suffix
-    for text, ids in cl100k["expected"]["cl100k"].items():
+    for text, ids in cl100k["expected"]["split"].items():
         assert tok.encode(text) == ids, text
 
 
