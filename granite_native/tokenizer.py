@@ -4,6 +4,11 @@ Vocabulary strings are in GPT-2's byte-to-unicode form. Text is split around spe
 (every vocabulary entry shaped `<|...|>`, matched atomically, longest first), each remaining
 segment is pre-tokenized by a regex, and each piece is BPE-merged with Hugging Face semantics:
 repeatedly merge the adjacent pair of lowest merge rank, leftmost first.
+
+A GGUF records no token types, so added tokens of other shapes (e.g. `<think>`) are ordinary
+text here, while Hugging Face would match them atomically too. Patterns run on the `regex`
+package, whose Unicode tables can be newer than those of Hugging Face's Oniguruma: characters
+assigned in recent Unicode versions may be classed differently (letter vs. unassigned).
 """
 import codecs
 import heapq
@@ -25,7 +30,7 @@ _CACHE_LIMIT = 1 << 16
 def _gpt2_byte_chars():
     """The char standing for each byte: printable Latin-1 bytes stand for themselves, the others
     are moved to U+0100 onwards in byte order, so no token string holds a space or control."""
-    kept = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    kept = {*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)}
     chars = [""] * 256
     moved = 0
     for b in range(256):
