@@ -185,10 +185,10 @@ def _check_extents(cur, head, tensors):
 def check_header(path):
     """Walks the whole header of `path` with bounded work; raises ModelError on any problem."""
     path = os.fspath(path)
+    if not stat.S_ISREG(os.stat(path).st_mode):  # before open(): a FIFO would block there
+        raise ModelError(path, "not a regular file")
     with open(path, "rb") as f:
         info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ModelError(path, "not a regular file")
         if info.st_size < 24:
             raise ModelError(path, f"truncated: {info.st_size} bytes is shorter than a GGUF header")
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:

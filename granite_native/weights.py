@@ -44,10 +44,6 @@ class Weights(Mapping):
     def __len__(self):
         return len(self._tensors)
 
-    @property
-    def nbytes(self):
-        return sum(t.data.nbytes for t in self._tensors.values())
-
 
 def load_weights(path, reader, hp):
     """Weights over an opened GGUFReader, after check_tensors (ModelError if unusable)."""

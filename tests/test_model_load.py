@@ -407,6 +407,20 @@ def test_too_many_array_elements_in_all(tmp_path, f16_reader):
     rejects(path, "metadata arrays hold more than")
 
 
+@pytest.mark.parametrize("value,vtype,pattern", [(48, V.UINT32, "not a power of two"),
+                                                  (0, V.UINT32, "not a power of two"),
+                                                  (32, V.UINT64, "not a uint32")])
+def test_bad_alignment_key(tmp_path, value, vtype, pattern):
+    rejects(edited(tmp_path, kvs={"general.alignment": (value, vtype, None)}), pattern)
+
+
+def test_not_a_regular_file(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs mkfifo")
+    os.mkfifo(tmp_path / "fifo.gguf")
+    rejects(tmp_path / "fifo.gguf", "not a regular file")
+
+
 def test_unknown_value_type(tmp_path, f16_reader):
     at = kv_offsets(f16_reader, "granite_speech.enc.d_model")[0]
     rejects(patched(tmp_path, [(at, u32(99))]), "unknown value type 99")
