@@ -18,6 +18,10 @@ from .errors import ModelError
 ARCH = "granite_speech"
 VERSIONS = (2, 3)
 MAX_DIMS = 4  # GGML_MAX_DIMS
+MAX_KEY_BYTES = 65535  # the GGUF spec's limit on a key
+MAX_NAME_BYTES = 63    # GGML_MAX_NAME less the terminator; llama.cpp refuses longer names
+# The real model has about 1000 tensors; scanning is Python work per tensor, so bound it.
+MAX_TENSORS = 1 << 16
 # GGUFReader parses metadata arrays one element at a time in Python (about 20 us each). The
 # real model has about 200k (vocabulary plus merges); this cap keeps a hostile file from
 # costing minutes while staying far above any granite_speech file.
@@ -57,8 +61,10 @@ class _Cursor:
     def u64(self, what):
         return struct.unpack_from("<Q", self.buf, self.take(8, what))[0]
 
-    def string(self, what):
+    def string(self, what, limit):
         n = self.u64(f"length of {what}")
+        if n > limit:
+            self.fail(f"{what} at offset {self.pos} is {n} bytes long; at most {limit} are allowed")
         start = self.take(n, what)
         raw = bytes(self.buf[start:start + n])
         try:
@@ -112,7 +118,7 @@ def _scan_kv(cur, head, count):
                  f"{cur.left()} bytes of the file could hold")
     seen = set()
     for _ in range(count):
-        key = cur.string("metadata key")
+        key = cur.string("metadata key", MAX_KEY_BYTES)
         if key in seen:
             cur.fail(f"metadata key {key} appears twice")
         seen.add(key)
@@ -123,7 +129,7 @@ def _scan_kv(cur, head, count):
             if vtype != _STRING:
                 cur.fail("general.architecture is not a string")
             cur.pos = value_at
-            head.arch = cur.string("general.architecture")
+            head.arch = cur.string("general.architecture", MAX_KEY_BYTES)
         elif key == "general.alignment":
             if vtype != 4:
                 cur.fail("general.alignment is not a uint32")
@@ -136,9 +142,11 @@ def _scan_tensor_infos(cur, head, count):
     if count * _MIN_TENSOR_INFO_BYTES > cur.left():
         cur.fail(f"header claims {count} tensors, more than the remaining "
                  f"{cur.left()} bytes of the file could hold")
+    if count > MAX_TENSORS:
+        cur.fail(f"header claims {count} tensors; no granite_speech file has more than {MAX_TENSORS}")
     tensors, seen = [], set()
     for _ in range(count):
-        name = cur.string("tensor name")
+        name = cur.string("tensor name", MAX_NAME_BYTES)
         if name in seen:
             cur.fail(f"tensor {name} appears twice")
         seen.add(name)

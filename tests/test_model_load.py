@@ -382,15 +382,22 @@ def test_no_architecture(tmp_path, f16_reader):
     ("tensor_count", "tensors, more than"),
     ("array_length", "array elements, more than"),
     ("string_length", "needs 1152921504606846976 bytes"),
-    ("tensor_name_length", "needs 1152921504606846976 bytes"),
+    ("key_length", "1152921504606846976 bytes long; at most 65535"),
+    ("tensor_name_length", "1152921504606846976 bytes long; at most 63"),
 ])
 def test_absurd_counts(tmp_path, f16_reader, what, pattern):
     r = f16_reader
     at = {"kv_count": 16, "tensor_count": 8,
           "array_length": kv_offsets(r, "tokenizer.ggml.tokens")[1] + 4,
-          "string_length": kv_offsets(r, "general.architecture")[1],
+          "string_length": kv_offsets(r, "tokenizer.ggml.tokens")[1] + 12,
+          "key_length": r.fields["granite_speech.enc.d_model"].offset,
           "tensor_name_length": r.tensors[3].field.offset}[what]
     rejects(patched(tmp_path, [(at, q(1 << 60))]), pattern)
+
+
+def test_more_tensors_than_any_model(tmp_path):
+    """70000 tensor infos would fit in the file's 2.4 MB, but no granite_speech file has them."""
+    rejects(patched(tmp_path, [(8, q(70000))]), "no granite_speech file has more than 65536")
 
 
 def test_too_many_array_elements_in_all(tmp_path, f16_reader):
