@@ -47,7 +47,8 @@ def build_parser():
                                      description="CPU runtime for granite-speech GGUF models")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("info", help="validate a model and show its hyperparameters and tensors")
+    p = commands.add_parser("info",
+                            help="validate a model and show its hyperparameters and tensors")
     p.add_argument("model", help="granite_speech GGUF file")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=info)

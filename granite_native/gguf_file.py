@@ -143,7 +143,8 @@ def _scan_tensor_infos(cur, head, count):
         cur.fail(f"header claims {count} tensors, more than the remaining "
                  f"{cur.left()} bytes of the file could hold")
     if count > MAX_TENSORS:
-        cur.fail(f"header claims {count} tensors; no granite_speech file has more than {MAX_TENSORS}")
+        cur.fail(f"header claims {count} tensors; "
+                 f"no granite_speech file has more than {MAX_TENSORS}")
     tensors, seen = [], set()
     for _ in range(count):
         name = cur.string("tensor name", MAX_NAME_BYTES)
@@ -204,7 +205,8 @@ def check_header(path):
             if cur.u32("magic") != gguf.GGUF_MAGIC:
                 cur.fail(f"not a GGUF file (magic bytes {bytes(buf[:4])!r})")
             version = cur.u32("version")
-            if version & 0xFFFF == 0 and int.from_bytes(struct.pack("<I", version), "big") in VERSIONS:
+            swapped = int.from_bytes(struct.pack("<I", version), "big")
+            if version & 0xFFFF == 0 and swapped in VERSIONS:
                 cur.fail("big-endian GGUF files are not supported")
             if version not in VERSIONS:
                 cur.fail(f"unsupported GGUF version {version} (supported: "

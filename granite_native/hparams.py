@@ -139,11 +139,13 @@ def _check(path, hp):
          f"enc.input_dim ({hp.enc_input_dim}) is not 2 x n_mels ({hp.n_mels}): "
          "the encoder takes pairs of stacked mel frames"),
         (hp.llm_n_heads % hp.llm_n_kv_heads == 0,
-         f"llm.n_heads ({hp.llm_n_heads}) is not a multiple of llm.n_kv_heads ({hp.llm_n_kv_heads})"),
+         f"llm.n_heads ({hp.llm_n_heads}) is not a multiple of "
+         f"llm.n_kv_heads ({hp.llm_n_kv_heads})"),
         (hp.proj_d_model % hp.proj_n_heads == 0,
          f"proj.d_model ({hp.proj_d_model}) is not a multiple of proj.n_heads ({hp.proj_n_heads})"),
         (hp.window_size % hp.downsample_rate == 0,
-         f"window_size ({hp.window_size}) is not a multiple of downsample_rate ({hp.downsample_rate})"),
+         f"window_size ({hp.window_size}) is not a multiple of "
+         f"downsample_rate ({hp.downsample_rate})"),
         (all(0 <= i <= hp.enc_n_layers for i in hp.proj_cat_layers),
          f"proj.cat_layers {list(hp.proj_cat_layers)} names a layer outside 0..{hp.enc_n_layers}"),
         (hp.proj_encoder_hidden_size == hp.enc_d_model * (1 + len(hp.proj_cat_layers)),

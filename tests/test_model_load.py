@@ -64,7 +64,8 @@ def write_gguf(path, kvs, tensors, arch="granite_speech"):
     for key, (value, vtype, sub) in kvs.items():
         w.add_key_value(key, value, vtype, sub)
     for name, ne, ttype, _ in tensors:
-        w.add_tensor_info(name, list(reversed(ne)), np.float32, nbytes(ne, ttype), raw_dtype=T(ttype))
+        w.add_tensor_info(name, list(reversed(ne)), np.float32, nbytes(ne, ttype),
+                          raw_dtype=T(ttype))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_ti_data_to_file()
@@ -166,7 +167,8 @@ def test_hparams_match_hf_config(variant, config):
                          ("attention_multiplier", None), ("residual_multiplier", None),
                          ("logits_scaling", None)]:
         assert getattr(hp, "llm_" + ours) == f32(text[theirs or ours])
-    assert (hp.llm_eos_token_id, hp.llm_bos_token_id) == (text["eos_token_id"], text["bos_token_id"])
+    assert (hp.llm_eos_token_id, hp.llm_bos_token_id) == \
+        (text["eos_token_id"], text["bos_token_id"])
     assert (hp.downsample_rate, hp.window_size, hp.audio_token_index) == \
         (config["downsample_rate"], config["window_size"], config["audio_token_index"])
     assert hp.proj_n_queries == config["window_size"] // config["downsample_rate"]
