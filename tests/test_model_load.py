@@ -163,10 +163,9 @@ def test_hparams_match_hf_config(variant, config):
     assert hp.llm_head_dim == text["hidden_size"] // text["num_attention_heads"]
     f32 = lambda x: float(np.float32(x))  # noqa: E731  (the file stores f32)
     assert hp.llm_rope_theta == f32(text["rope_parameters"]["rope_theta"])
-    for ours, theirs in [("rms_norm_eps", "rms_norm_eps"), ("embedding_multiplier", None),
-                         ("attention_multiplier", None), ("residual_multiplier", None),
-                         ("logits_scaling", None)]:
-        assert getattr(hp, "llm_" + ours) == f32(text[theirs or ours])
+    for name in ["rms_norm_eps", "embedding_multiplier", "attention_multiplier",
+                 "residual_multiplier", "logits_scaling"]:
+        assert getattr(hp, "llm_" + name) == f32(text[name])
     assert (hp.llm_eos_token_id, hp.llm_bos_token_id) == \
         (text["eos_token_id"], text["bos_token_id"])
     assert (hp.downsample_rate, hp.window_size, hp.audio_token_index) == \
