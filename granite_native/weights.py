@@ -1,0 +1,56 @@
+"""The validated tensors of a loaded model, each a read-only view of its bytes in the file's
+memory map: nothing is copied or read until a kernel touches it."""
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _native
+from .tensors import F32, check_tensors, type_name
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    type: int          # ggml / GGUF type id (a gn_type)
+    ne: tuple          # ggml shape, fastest dimension first
+    shape: tuple       # logical shape: (rows, cols) of a matrix, (n,) of a vector
+    data: np.ndarray   # uint8, read-only, zero-copy view into the mapped file
+
+    @property
+    def type_name(self):
+        return type_name(self.type)
+
+    def f32(self):
+        """The values as float32 in the logical shape: a view for F32, else dequantized."""
+        n = int(np.prod(self.shape))
+        if self.type == F32:
+            return self.data.view(np.float32).reshape(self.shape)
+        return _native.dequantize(self.type, self.data, n).reshape(self.shape)
+
+
+class Weights(Mapping):
+    """name -> Tensor for every tensor the runtime reads."""
+
+    def __init__(self, tensors):
+        self._tensors = {t.name: t for t in tensors}
+
+    def __getitem__(self, name):
+        return self._tensors[name]
+
+    def __iter__(self):
+        return iter(self._tensors)
+
+    def __len__(self):
+        return len(self._tensors)
+
+
+def load_weights(path, reader, hp):
+    """Weights over an opened GGUFReader, after check_tensors (ModelError if unusable)."""
+    mapped = np.asarray(reader.data)
+    tensors = []
+    for spec, t in check_tensors(path, reader, hp):
+        start = int(t.data_offset)
+        tensors.append(Tensor(spec.name, int(t.tensor_type), tuple(int(x) for x in t.shape),
+                              spec.shape, mapped[start:start + int(t.n_bytes)]))
+    return Weights(tensors)
