@@ -42,43 +42,42 @@ def load_block(wt, i):
     p = f"enc.blk.{i}."
 
     def ffn(name):
-        return (wt.f32(p + name + "_norm.weight"), wt.f32(p + name + "_norm.bias"),
-                wt.dense(p + name + "_up.weight"), wt.f32(p + name + "_up.bias"),
-                wt.dense(p + name + "_down.weight"), wt.f32(p + name + "_down.bias"))
+        return (wt[p + name + "_norm.weight"].f32(), wt[p + name + "_norm.bias"].f32(),
+                wt[p + name + "_up.weight"], wt[p + name + "_up.bias"].f32(),
+                wt[p + name + "_down.weight"], wt[p + name + "_down.bias"].f32())
 
-    kv = wt.dense(p + "attn_kv.weight")
-    d = kv.n_out // 2
-    gamma, beta = wt.f32(p + "conv_bn.weight"), wt.f32(p + "conv_bn.bias")
-    mean, var = wt.f32(p + "conv_bn.running_mean"), wt.f32(p + "conv_bn.running_var")
+    kv = wt[p + "attn_kv.weight"]
+    d = kv.shape[0] // 2
+    gamma, beta = wt[p + "conv_bn.weight"].f32(), wt[p + "conv_bn.bias"].f32()
+    mean, var = wt[p + "conv_bn.running_mean"].f32(), wt[p + "conv_bn.running_var"].f32()
     scale = (gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + BN_EPS))
-    dw = wt.f32(p + "conv_dw.weight")  # logical [inner, 1, kernel]
     return ConformerBlock(
         ff1=ffn("ff1"), ff2=ffn("ff2"),
-        attn_norm=(wt.f32(p + "attn_norm.weight"), wt.f32(p + "attn_norm.bias")),
-        attn_q=wt.dense(p + "attn_q.weight"),
+        attn_norm=(wt[p + "attn_norm.weight"].f32(), wt[p + "attn_norm.bias"].f32()),
+        attn_q=wt[p + "attn_q.weight"],
         attn_k=kv.rows(0, d), attn_v=kv.rows(d, 2 * d),
-        attn_out=wt.dense(p + "attn_out.weight"), attn_out_b=wt.f32(p + "attn_out.bias"),
-        rel_pos=wt.f32(p + "attn_rel_pos.weight"),
-        conv_norm=(wt.f32(p + "conv_norm.weight"), wt.f32(p + "conv_norm.bias")),
-        conv_up=wt.dense(p + "conv_up.weight"), conv_up_b=wt.f32(p + "conv_up.bias"),
-        conv_dw=np.ascontiguousarray(dw.reshape(dw.shape[0], dw.shape[-1])),
+        attn_out=wt[p + "attn_out.weight"], attn_out_b=wt[p + "attn_out.bias"].f32(),
+        rel_pos=wt[p + "attn_rel_pos.weight"].f32(),
+        conv_norm=(wt[p + "conv_norm.weight"].f32(), wt[p + "conv_norm.bias"].f32()),
+        conv_up=wt[p + "conv_up.weight"], conv_up_b=wt[p + "conv_up.bias"].f32(),
+        conv_dw=wt[p + "conv_dw.weight"].f32(),
         bn_scale=scale.astype(np.float32),
         bn_shift=(beta - mean.astype(np.float64) * scale).astype(np.float32),
-        conv_down=wt.dense(p + "conv_down.weight"), conv_down_b=wt.f32(p + "conv_down.bias"),
-        post_norm=(wt.f32(p + "post_norm.weight"), wt.f32(p + "post_norm.bias")),
+        conv_down=wt[p + "conv_down.weight"], conv_down_b=wt[p + "conv_down.bias"].f32(),
+        post_norm=(wt[p + "post_norm.weight"].f32(), wt[p + "post_norm.bias"].f32()),
     )
 
 
 class Encoder:
     def __init__(self, wt, hp):
         self.hp = hp
-        self.input = wt.dense("enc.input.weight")
-        self.input_b = wt.f32("enc.input.bias")
+        self.input = wt["enc.input.weight"]
+        self.input_b = wt["enc.input.bias"].f32()
         self.blocks = [load_block(wt, i) for i in range(hp.enc_n_layers)]
-        self.ctc_out = wt.dense("enc.ctc_out.weight")
-        self.ctc_out_b = wt.f32("enc.ctc_out.bias")
-        self.ctc_mid = wt.dense("enc.ctc_mid.weight")
-        self.ctc_mid_b = wt.f32("enc.ctc_mid.bias")
+        self.ctc_out = wt["enc.ctc_out.weight"]
+        self.ctc_out_b = wt["enc.ctc_out.bias"].f32()
+        self.ctc_mid = wt["enc.ctc_mid.weight"]
+        self.ctc_mid_b = wt["enc.ctc_mid.bias"].f32()
 
     def __call__(self, pool, mel, taps=None):
         """mel [T, input_dim] -> [T, d]. `taps`, if a dict, receives per-block outputs."""

@@ -1,7 +1,7 @@
 """Thin wrappers that run one layer primitive in the C kernels and allocate its output.
 
 Every stage file (encoder, projector, llm) builds on these so a stage reads like the spec.
-`w` arguments are `Dense` matrices from the weights store: a logical [n_out, n_in] matrix in
+`w` arguments are matrix `Tensor`s of the weights store: a logical [n_out, n_in] matrix in
 its file type, multiplied without copying or dequantizing the whole tensor.
 """
 import numpy as np
@@ -11,7 +11,7 @@ from . import _native
 
 def linear(pool, x, w, bias=None):
     """x [M, n_in] -> [M, n_out] = x @ W^T (+ bias)."""
-    return _native.matmul(pool, x, w.data, w.type, w.n_out, bias)
+    return _native.matmul(pool, x, w.data, w.type, w.shape[0], bias)
 
 
 def layernorm(pool, x, weight, bias, eps):

@@ -13,11 +13,11 @@ from . import _native
 class DecoderLayer:
     def __init__(self, wt, i):
         p = f"blk.{i}."
-        self.attn_norm = wt.f32(p + "attn_norm.weight")
-        self.q, self.k, self.v = (wt.dense(p + f"attn_{n}.weight") for n in ("q", "k", "v"))
-        self.o = wt.dense(p + "attn_output.weight")
-        self.ffn_norm = wt.f32(p + "ffn_norm.weight")
-        self.gate, self.up, self.down = (wt.dense(p + f"ffn_{n}.weight") for n in ("gate", "up", "down"))
+        self.attn_norm = wt[p + "attn_norm.weight"].f32()
+        self.q, self.k, self.v = (wt[p + f"attn_{n}.weight"] for n in ("q", "k", "v"))
+        self.o = wt[p + "attn_output.weight"]
+        self.ffn_norm = wt[p + "ffn_norm.weight"].f32()
+        self.gate, self.up, self.down = (wt[p + f"ffn_{n}.weight"] for n in ("gate", "up", "down"))
 
 
 class KVCache:
@@ -34,10 +34,10 @@ class KVCache:
 class Decoder:
     def __init__(self, wt, hp):
         self.hp = hp
-        self.embd = wt.dense("token_embd.weight")
+        self.embd = wt["token_embd.weight"]
         self.layers = [DecoderLayer(wt, i) for i in range(hp.llm_n_layers)]
-        self.out_norm = wt.f32("output_norm.weight")
-        self.output = wt.dense("output.weight")
+        self.out_norm = wt["output_norm.weight"].f32()
+        self.output = wt["output.weight"]
 
     def embed(self, ids):
         """Embedding rows [len(ids), d] (before the embedding multiplier). The audio
@@ -46,7 +46,7 @@ class Decoder:
         out = np.empty((len(ids), self.hp.llm_d_model), np.float32)
         for r, i in enumerate(ids):
             i = 0 if i == self.hp.audio_token_index else int(i)
-            out[r] = _native.dequantize(self.embd.type, self.embd.row_bytes(i), out.shape[1])
+            out[r] = _native.dequantize(self.embd.type, self.embd.row(i), out.shape[1])
         return out
 
     def new_cache(self, capacity):

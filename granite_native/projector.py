@@ -15,25 +15,24 @@ LN_EPS = 1e-12
 class QFormerLayer:
     def __init__(self, wt, i):
         p = f"proj.blk.{i}."
-        self.sa = [wt.dense(p + f"sa_{n}.weight") for n in ("query", "key", "value", "out")]
-        self.sa_b = [wt.f32(p + f"sa_{n}.bias") for n in ("query", "key", "value", "out")]
-        self.sa_norm = (wt.f32(p + "sa_norm.weight"), wt.f32(p + "sa_norm.bias"))
-        self.ca = [wt.dense(p + f"ca_{n}.weight") for n in ("query", "key", "value", "out")]
-        self.ca_b = [wt.f32(p + f"ca_{n}.bias") for n in ("query", "key", "value", "out")]
-        self.ca_norm = (wt.f32(p + "ca_norm.weight"), wt.f32(p + "ca_norm.bias"))
-        self.up, self.up_b = wt.dense(p + "ffn_up.weight"), wt.f32(p + "ffn_up.bias")
-        self.down, self.down_b = wt.dense(p + "ffn_down.weight"), wt.f32(p + "ffn_down.bias")
-        self.ffn_norm = (wt.f32(p + "ffn_norm.weight"), wt.f32(p + "ffn_norm.bias"))
+        self.sa = [wt[p + f"sa_{n}.weight"] for n in ("query", "key", "value", "out")]
+        self.sa_b = [wt[p + f"sa_{n}.bias"].f32() for n in ("query", "key", "value", "out")]
+        self.sa_norm = (wt[p + "sa_norm.weight"].f32(), wt[p + "sa_norm.bias"].f32())
+        self.ca = [wt[p + f"ca_{n}.weight"] for n in ("query", "key", "value", "out")]
+        self.ca_b = [wt[p + f"ca_{n}.bias"].f32() for n in ("query", "key", "value", "out")]
+        self.ca_norm = (wt[p + "ca_norm.weight"].f32(), wt[p + "ca_norm.bias"].f32())
+        self.up, self.up_b = wt[p + "ffn_up.weight"], wt[p + "ffn_up.bias"].f32()
+        self.down, self.down_b = wt[p + "ffn_down.weight"], wt[p + "ffn_down.bias"].f32()
+        self.ffn_norm = (wt[p + "ffn_norm.weight"].f32(), wt[p + "ffn_norm.bias"].f32())
 
 
 class Projector:
     def __init__(self, wt, hp):
         self.hp = hp
-        q = wt.f32("proj.query")
-        self.query = np.ascontiguousarray(q.reshape(-1, q.shape[-1]))  # [n_query, dq]
-        self.ln = (wt.f32("proj.ln.weight"), wt.f32("proj.ln.bias"))
+        self.query = wt["proj.query"].f32()  # [n_query, dq]
+        self.ln = (wt["proj.ln.weight"].f32(), wt["proj.ln.bias"].f32())
         self.layers = [QFormerLayer(wt, i) for i in range(hp.proj_n_layers)]
-        self.linear, self.linear_b = wt.dense("proj.linear.weight"), wt.f32("proj.linear.bias")
+        self.linear, self.linear_b = wt["proj.linear.weight"], wt["proj.linear.bias"].f32()
 
     def attend(self, pool, w, b, x, ctx, n_windows):
         """Multi-head attention of x [W*Lq, dq] over ctx [W*Lk, dk], per window."""

@@ -21,6 +21,17 @@ class Tensor:
     def type_name(self):
         return type_name(self.type)
 
+    def rows(self, start, stop):
+        """Rows [start, stop) of a matrix as a Tensor over the same bytes."""
+        step = self.data.nbytes // self.shape[0]
+        return Tensor(f"{self.name}[{start}:{stop}]", self.type, (self.ne[0], stop - start),
+                      (stop - start, self.shape[1]), self.data[start * step:stop * step])
+
+    def row(self, i):
+        """The bytes of row i of a matrix."""
+        step = self.data.nbytes // self.shape[0]
+        return self.data[i * step:(i + 1) * step]
+
     def f32(self):
         """The values as float32 in the logical shape: a view for F32, else dequantized."""
         n = int(np.prod(self.shape))
