@@ -6,6 +6,7 @@ import sys
 from collections import Counter
 
 from .convert import convert
+from . import parity
 from .model import Model
 from .tensors import type_name
 
@@ -50,6 +51,49 @@ def convert_checkpoint(args):
     return 0
 
 
+def transcribe(args):
+    results = []
+    with Model(args.model, threads=args.threads) as model:
+        for path in args.audio:
+            r = model.transcribe(path, task=args.task, punctuate=args.punctuate,
+                                 language=args.language, instruction=args.instruction,
+                                 keywords=args.keywords.split(",") if args.keywords else None,
+                                 template=args.template, max_new_tokens=args.max_new_tokens)
+            for w in r.warnings:
+                print(f"granite-native: {path}: warning: {w}", file=sys.stderr)
+            results.append({"audio": path, "text": r.text, "tokens": r.tokens,
+                            "prompt_tokens": r.prompt_tokens, "audio_tokens": r.audio_tokens,
+                            "stop": r.stop, "warnings": r.warnings, "timings": r.timings})
+            if not args.json:
+                print(r.text if len(args.audio) == 1 else f"{path}\t{r.text}")
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+def diff(args):
+    import numpy as np
+
+    with np.load(args.reference) as npz:
+        ref = {k: npz[k] for k in npz.files}
+    with Model(args.model, threads=args.threads) as model:
+        stages, greedy = parity.run(model, ref)
+    ok = all(s.ok for s in stages) and greedy.ok
+    if args.json:
+        print(json.dumps({"model": args.model, "reference": args.reference, "ok": ok,
+                          "stages": [dict(vars(s), ok=s.ok) for s in stages],
+                          "greedy": dict(vars(greedy), ok=greedy.ok)}, indent=2))
+    else:
+        print(f"{'stage':<14} {'cos_min':>10} {'max_abs':>10} {'rms':>10}  bound")
+        for s in stages:
+            print(f"{s.stage:<14} {s.cos_min:>10.7f} {s.max_abs:>10.3g} {s.rms:>10.3g}  "
+                  f">= {s.bound}  {'ok' if s.ok else 'FAIL'}")
+        print(f"greedy ids     {greedy.agree}/{greedy.n} leading ids equal "
+              f"(must: {greedy.judged}, up to the first reference near-tie)  "
+              f"{'ok' if greedy.ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="granite-native",
                                      description="CPU runtime for granite-speech GGUF models")
@@ -68,6 +112,29 @@ def build_parser():
     p.add_argument("--outtype", choices=("f16", "f32"), default="f16",
                    help="f16: LLM matrices F16, the rest F32, as CrispASR (default); f32: all F32")
     p.set_defaults(run=convert_checkpoint)
+
+    p = commands.add_parser("transcribe", help="transcribe or translate audio files")
+    p.add_argument("audio", nargs="+", help="WAV files (16 kHz)")
+    p.add_argument("-m", "--model", required=True, help="granite_speech GGUF file")
+    p.add_argument("--task", choices=("transcribe", "translate"), default="transcribe")
+    p.add_argument("--punctuate", action="store_true",
+                   help="ask for punctuation and capitalization")
+    p.add_argument("--language", help="source language code (en fr de es pt ja)")
+    p.add_argument("--instruction", help="custom instruction replacing the task's")
+    p.add_argument("--keywords", help="comma-separated words to bias towards")
+    p.add_argument("--template", choices=("base", "plus"),
+                   help="chat template (default: the model's variant decides)")
+    p.add_argument("--threads", type=int, help="kernel threads (default: usable CPUs)")
+    p.add_argument("--max-new-tokens", type=int, help="cap on generated tokens")
+    p.add_argument("--json", action="store_true", help="print JSON with tokens and timings")
+    p.set_defaults(run=transcribe)
+
+    p = commands.add_parser("diff", help="compare every stage with a reference .npz")
+    p.add_argument("reference", help=".npz written by tools/dump_reference.py")
+    p.add_argument("-m", "--model", required=True, help="granite_speech GGUF file")
+    p.add_argument("--threads", type=int, help="kernel threads (default: usable CPUs)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=diff)
 
     return parser
 

@@ -11,13 +11,14 @@ class Generation:
     stop: str = ""                           # "eos" or "max_new_tokens" (output truncated)
 
 
-def greedy(pool, decoder, cache, logits, eos_id, max_new_tokens, on_token=None):
+def greedy(pool, decoder, cache, logits, eos_id, max_new_tokens, on_token=None, stop_at_eos=True):
     """Continue from the prompt's last logits [V]; the cache needs max_new_tokens free rows.
-    on_token(id), if given, sees each new id as it is chosen."""
+    on_token(id), if given, sees each new id as it is chosen. stop_at_eos=False decodes
+    exactly max_new_tokens ids, EOS included, as parity references do."""
     gen = Generation()
     for _ in range(max_new_tokens):
         tok = int(np.argmax(logits))
-        if tok == eos_id:
+        if tok == eos_id and stop_at_eos:
             gen.stop = "eos"
             return gen
         gen.ids.append(tok)
