@@ -187,3 +187,4 @@ def matmul(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wty
         status = gn_matmul(p, &x[0, 0], M, K, &w[0], wtype, n_out, <size_t>w.shape[0], b, &out[0, 0])
     check(status, "matmul")
     return np.asarray(out)
+include "_quantize.pxi"
