@@ -14,6 +14,7 @@
  * any sum. */
 #include "quant_blocks.h"
 #include "quantize_rows.h"
+#include "simd4.h"
 #include <math.h>
 
 #define LANES (QK_K / 32) /* sub-blocks per super-block */
@@ -30,95 +31,103 @@ static inline int32_t nearest_int(float f) {
     return (i & 0x007fffff) - 0x00400000;
 }
 
-static inline float clamp_level(int32_t l) { return (float)(l < 0 ? 0 : l > NMAX ? NMAX : l); }
-
-/* make_qkx2_quants for the eight sub-blocks of one super-block. x and w are transposed:
+/* make_qkx2_quants for the eight sub-blocks of one super-block, as two groups of four lanes
+ * processed together so that their dependency chains overlap. x and w are transposed:
  * x[i][j] is value i of sub-block j. Levels are kept as floats (exact small integers). */
+#define G (LANES / 4)
 static void search_scales(const float x[SUB][LANES], const float w[SUB][LANES],
                           float L[SUB][LANES], float scale_out[LANES], float min_out[LANES]) {
-    float mn[LANES], mx[LANES], sum_w[LANES], sum_x[LANES];
-    float scale[LANES], best[LANES];
+    const vf zero = vf_set1(0.0f), nmax = vf_set1((float)NMAX);
+    vf mn[G], mx[G], sum_w[G], sum_x[G], scale[G], best[G], iscale[G], flat[G], flat_min[G];
     float Laux[SUB][LANES];
 
-    for (int j = 0; j < LANES; j++) {
-        mn[j] = mx[j] = x[0][j];
-        sum_w[j] = w[0][j];
-        sum_x[j] = sum_w[j] * x[0][j];
+    for (int g = 0; g < G; g++) {
+        const vf x0 = vf_load(&x[0][4 * g]);
+        mn[g] = mx[g] = x0;
+        sum_w[g] = vf_load(&w[0][4 * g]);
+        sum_x[g] = vf_mul(sum_w[g], x0);
     }
     for (int i = 1; i < SUB; i++)
-        for (int j = 0; j < LANES; j++) {
-            mn[j] = x[i][j] < mn[j] ? x[i][j] : mn[j];
-            mx[j] = x[i][j] > mx[j] ? x[i][j] : mx[j];
-            sum_w[j] += w[i][j];
-            sum_x[j] += w[i][j] * x[i][j];
+        for (int g = 0; g < G; g++) {
+            const vf xi = vf_load(&x[i][4 * g]), wi = vf_load(&w[i][4 * g]);
+            mn[g] = vf_select(vf_lt(xi, mn[g]), xi, mn[g]);
+            mx[g] = vf_select(vf_gt(xi, mx[g]), xi, mx[g]);
+            sum_w[g] = vf_add(sum_w[g], wi);
+            sum_x[g] = vf_add(sum_x[g], vf_mul(wi, xi));
         }
-    float iscale[LANES], flat_min[LANES];
-    int flat[LANES];
-    for (int j = 0; j < LANES; j++) {
-        if (mn[j] > 0) mn[j] = 0;
-        flat[j] = mx[j] == mn[j];
-        flat_min[j] = mn[j];
-        iscale[j] = NMAX / (mx[j] - mn[j]);
-        scale[j] = 1 / iscale[j];
-        best[j] = 0;
+    for (int g = 0; g < G; g++) {
+        mn[g] = vf_select(vf_gt(mn[g], zero), zero, mn[g]);
+        /* max == min: the reference returns before searching; settled at the end */
+        flat[g] = vf_eq(mx[g], mn[g]);
+        flat_min[g] = mn[g];
+        iscale[g] = vf_div(nmax, vf_sub(mx[g], mn[g]));
+        scale[g] = vf_div(vf_set1(1.0f), iscale[g]);
+        best[g] = zero;
     }
     for (int i = 0; i < SUB; i++)
-        for (int j = 0; j < LANES; j++) {
-            L[i][j] = clamp_level(nearest_int(iscale[j] * (x[i][j] - mn[j])));
-            const float diff = scale[j] * L[i][j] + mn[j] - x[i][j];
-            best[j] += w[i][j] * (diff * diff);
+        for (int g = 0; g < G; g++) {
+            const vf xi = vf_load(&x[i][4 * g]);
+            const vf l = vf_level(vf_mul(iscale[g], vf_sub(xi, mn[g])), (float)NMAX);
+            vf_store(&L[i][4 * g], l);
+            const vf diff = vf_sub(vf_add(vf_mul(scale[g], l), mn[g]), xi);
+            best[g] = vf_add(best[g], vf_mul(vf_load(&w[i][4 * g]), vf_mul(diff, diff)));
         }
 
     for (int is = 0; is <= NSTEP; is++) {
-        const float num = -1.0f + 0.1f * (float)is + NMAX;
-        float sum_l[LANES] = {0}, sum_l2[LANES] = {0}, sum_xl[LANES] = {0};
-        for (int j = 0; j < LANES; j++) iscale[j] = num / (mx[j] - mn[j]);
+        const vf num = vf_set1(-1.0f + 0.1f * (float)is + NMAX);
+        vf sum_l[G], sum_l2[G], sum_xl[G];
+        for (int g = 0; g < G; g++) {
+            iscale[g] = vf_div(num, vf_sub(mx[g], mn[g]));
+            sum_l[g] = sum_l2[g] = sum_xl[g] = zero;
+        }
         for (int i = 0; i < SUB; i++)
-            for (int j = 0; j < LANES; j++) {
-                const float l = clamp_level(nearest_int(iscale[j] * (x[i][j] - mn[j])));
-                Laux[i][j] = l;
-                const float wl = w[i][j] * l;
-                sum_l[j] += wl;
-                sum_l2[j] += wl * l;
-                sum_xl[j] += wl * x[i][j];
+            for (int g = 0; g < G; g++) {
+                const vf xi = vf_load(&x[i][4 * g]);
+                const vf l = vf_level(vf_mul(iscale[g], vf_sub(xi, mn[g])), (float)NMAX);
+                vf_store(&Laux[i][4 * g], l);
+                const vf wl = vf_mul(vf_load(&w[i][4 * g]), l);
+                sum_l[g] = vf_add(sum_l[g], wl);
+                sum_l2[g] = vf_add(sum_l2[g], vf_mul(wl, l));
+                sum_xl[g] = vf_add(sum_xl[g], vf_mul(wl, xi));
             }
-        float this_scale[LANES], this_min[LANES], err[LANES] = {0};
-        int ok[LANES], any = 0;
-        for (int j = 0; j < LANES; j++) {
-            const float D = sum_w[j] * sum_l2[j] - sum_l[j] * sum_l[j];
-            ok[j] = D > 0;
-            any |= ok[j];
-            this_scale[j] = (sum_w[j] * sum_xl[j] - sum_x[j] * sum_l[j]) / D;
-            this_min[j] = (sum_l2[j] * sum_x[j] - sum_l[j] * sum_xl[j]) / D;
-            if (this_min[j] > 0) {
-                this_min[j] = 0;
-                this_scale[j] = sum_xl[j] / sum_l2[j];
-            }
+        vf ok[G], this_scale[G], this_min[G], err[G];
+        int any = 0;
+        for (int g = 0; g < G; g++) {
+            const vf D = vf_sub(vf_mul(sum_w[g], sum_l2[g]), vf_mul(sum_l[g], sum_l[g]));
+            ok[g] = vf_gt(D, zero);
+            any |= vf_any(ok[g]);
+            this_scale[g] = vf_div(vf_sub(vf_mul(sum_w[g], sum_xl[g]), vf_mul(sum_x[g], sum_l[g])), D);
+            this_min[g] = vf_div(vf_sub(vf_mul(sum_l2[g], sum_x[g]), vf_mul(sum_l[g], sum_xl[g])), D);
+            const vf pos = vf_gt(this_min[g], zero);
+            this_scale[g] = vf_select(pos, vf_div(sum_xl[g], sum_l2[g]), this_scale[g]);
+            this_min[g] = vf_select(pos, zero, this_min[g]);
+            err[g] = zero;
         }
         if (!any) continue;
         for (int i = 0; i < SUB; i++)
-            for (int j = 0; j < LANES; j++) {
-                const float diff = this_scale[j] * Laux[i][j] + this_min[j] - x[i][j];
-                err[j] += w[i][j] * (diff * diff);
+            for (int g = 0; g < G; g++) {
+                const vf xi = vf_load(&x[i][4 * g]);
+                const vf diff = vf_sub(vf_add(vf_mul(this_scale[g], vf_load(&Laux[i][4 * g])), this_min[g]), xi);
+                err[g] = vf_add(err[g], vf_mul(vf_load(&w[i][4 * g]), vf_mul(diff, diff)));
             }
-        for (int j = 0; j < LANES; j++) {
-            if (!ok[j] || !(err[j] < best[j])) continue;
-            for (int i = 0; i < SUB; i++) L[i][j] = Laux[i][j];
-            best[j] = err[j];
-            scale[j] = this_scale[j];
-            mn[j] = this_min[j];
+        for (int g = 0; g < G; g++) {
+            const vf better = vf_and(ok[g], vf_lt(err[g], best[g]));
+            if (!vf_any(better)) continue;
+            for (int i = 0; i < SUB; i++)
+                vf_store(&L[i][4 * g], vf_select(better, vf_load(&Laux[i][4 * g]), vf_load(&L[i][4 * g])));
+            best[g] = vf_select(better, err[g], best[g]);
+            scale[g] = vf_select(better, this_scale[g], scale[g]);
+            mn[g] = vf_select(better, this_min[g], mn[g]);
         }
     }
 
-    for (int j = 0; j < LANES; j++) {
-        if (flat[j]) { /* the reference returns before searching */
-            scale[j] = 0;
-            mn[j] = flat_min[j];
-            for (int i = 0; i < SUB; i++) L[i][j] = 0;
-        }
-        scale_out[j] = scale[j];
-        min_out[j] = -mn[j];
+    for (int g = 0; g < G; g++) {
+        for (int i = 0; i < SUB; i++)
+            vf_store(&L[i][4 * g], vf_select(flat[g], zero, vf_load(&L[i][4 * g])));
+        vf_store(&scale_out[4 * g], vf_select(flat[g], zero, scale[g]));
+        vf_store(&min_out[4 * g], vf_select(flat[g], flat_min[g], mn[g]));
     }
+    for (int j = 0; j < LANES; j++) min_out[j] = -min_out[j];
 }
 
 static void quantize_block(const float *x, block_q4_K *y) {
@@ -167,8 +176,12 @@ static void quantize_block(const float *x, block_q4_K *y) {
         const float d = gn_f16_to_f32(y->d) * sc;
         const float dm = gn_f16_to_f32(y->dmin) * m;
         for (int l = 0; l < SUB; l++) /* a zero scale keeps the search's levels */
-            q[SUB * j + l] = d != 0.0f ? (uint8_t)clamp_level(nearest_int((x[SUB * j + l] + dm) / d))
-                                       : (uint8_t)L[l][j];
+            if (d != 0.0f) {
+                const int32_t v = nearest_int((x[SUB * j + l] + dm) / d);
+                q[SUB * j + l] = (uint8_t)(v < 0 ? 0 : v > NMAX ? NMAX : v);
+            } else {
+                q[SUB * j + l] = (uint8_t)L[l][j];
+            }
     }
     for (int j = 0; j < QK_K / 64; j++)
         for (int l = 0; l < 32; l++)
