@@ -136,6 +136,8 @@ def quantize_file(src, dst, qtype, threads=None):
     variant = VARIANTS[qtype]
     src, dst = Path(src), Path(dst)
     reader = _open(src)
+    if reader.byte_order != "I":
+        raise ModelError(src, "big-endian GGUF files are not supported")
     arch = _check_arch(reader, src)
     if dst.exists() and dst.resolve() == src.resolve():
         raise ModelError(dst, "output would overwrite the input")
@@ -144,7 +146,7 @@ def quantize_file(src, dst, qtype, threads=None):
     for t in reader.tensors:
         ne = [int(d) for d in t.shape]
         ne = ne[:n_dims(ne)]
-        out_type = target_type(t.name, ne, t.tensor_type, variant)
+        out_type = target_type(t.name, ne, t.tensor_type, variant) if t.n_elements else t.tensor_type
         if out_type != t.tensor_type and _native.type_info(int(t.tensor_type)) is None:
             raise ModelError(src, f"tensor {t.name!r} has type {t.tensor_type.name}, which cannot be read")
         rows = t.n_elements // ne[0]

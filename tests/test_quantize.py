@@ -189,6 +189,9 @@ def test_cli_rejects_non_gguf_input(tmp_path, capsys):
     assert "not a readable GGUF" in capsys.readouterr().err
     assert main(["quantize", str(tmp_path / "missing.gguf"), str(tmp_path / "o.gguf"), "q4_k"]) == 2
     assert "no such file" in capsys.readouterr().err
+    bad.write_bytes((CRISP / "tiny-f16.gguf").read_bytes()[:2_000_000])  # truncated
+    assert main(["quantize", str(bad), str(tmp_path / "o.gguf"), "q4_k"]) == 2
+    assert "not a readable GGUF" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [bad]
 
 
