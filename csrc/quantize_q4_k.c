@@ -11,7 +11,7 @@
  * their order to stay bit-identical, so they cannot be split across SIMD lanes. The eight
  * sub-blocks of a super-block are independent, though: they run side by side, one per lane
  * (simd4.h), each lane doing exactly the reference's scalar statements in the reference's
- * order. That is about 4x faster than the scalar form and gives the same bytes. */
+ * order. That is several times faster than the scalar form and gives the same bytes. */
 #include "quant_blocks.h"
 #include "quantize_rows.h"
 #include "simd4.h"
