@@ -9,6 +9,7 @@ tensor keeps its type. ``-f16enc`` downcasts the remaining 2-D F32 ``enc.`` weig
 Every key-value pair is copied unchanged and in order, then general.quantization_version and
 general.file_type are appended. Tensors are streamed one at a time from the memory-mapped input.
 """
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import numpy as np
 from gguf import GGML_QUANT_SIZES
 from gguf import GGMLQuantizationType as T
 from gguf import GGUFReader, GGUFValueType, GGUFWriter
+from gguf.quants import quant_shape_to_byte_shape
 
 from . import _native
 from .errors import ModelError
@@ -149,9 +151,8 @@ def quantize_file(src, dst, qtype, threads=None):
         out_type = target_type(t.name, ne, t.tensor_type, variant) if t.n_elements else t.tensor_type
         if out_type != t.tensor_type and _native.type_info(int(t.tensor_type)) is None:
             raise ModelError(src, f"tensor {t.name!r} has type {t.tensor_type.name}, which cannot be read")
-        rows = t.n_elements // ne[0]
-        nbytes = rows * _native.row_bytes(int(out_type), ne[0]) if out_type != t.tensor_type else t.n_bytes
-        plan.append((t, ne, rows, out_type, nbytes))
+        byte_shape = quant_shape_to_byte_shape(ne[::-1], out_type)
+        plan.append((t, ne, math.prod(ne[1:]), out_type, byte_shape))
 
     tmp = dst.with_name(dst.name + ".part")
     writer = GGUFWriter(tmp, arch)
@@ -160,15 +161,15 @@ def quantize_file(src, dst, qtype, threads=None):
         _copy_kv(reader, writer, src)
         writer.add_uint32(ADDED_KEYS[0], QUANTIZATION_VERSION)
         writer.add_uint32(ADDED_KEYS[1], variant.file_type)
-        for t, ne, rows, out_type, nbytes in plan:
-            byte_shape = [*reversed(ne[1:]), nbytes // rows]
-            writer.add_tensor_info(t.name, byte_shape, np.dtype(np.uint8), nbytes, raw_dtype=out_type)
+        for t, ne, rows, out_type, byte_shape in plan:
+            writer.add_tensor_info(t.name, byte_shape, np.dtype(np.uint8), math.prod(byte_shape),
+                                   raw_dtype=out_type)
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
         pool = _native.ThreadPool(threads or os.cpu_count() or 1)
         try:
-            for t, ne, rows, out_type, nbytes in plan:
+            for t, ne, rows, out_type, _ in plan:
                 raw = reader.data[t.data_offset:t.data_offset + t.n_bytes]
                 if out_type != t.tensor_type:
                     raw = _encode(pool, raw, t.tensor_type, rows, ne[0], out_type)
