@@ -91,6 +91,12 @@ void *gn_pool_scratch(gn_pool *pool, int thread_index, size_t bytes);
 /* dst[0:n] = dequantized src; n must be a whole number of blocks of `type`. */
 gn_status gn_dequantize(int type, const void *src, float *dst, int64_t n);
 
+/* dst = src[rows, cols] encoded row by row as `type` (F16, Q4_0, Q8_0 or Q4_K), with the
+ * arithmetic of ggml's reference quantizers so the bytes match theirs. cols must be a whole
+ * number of blocks of the type; dst_bytes is checked against rows * gn_row_bytes(type, cols). */
+gn_status gn_quantize(gn_pool *pool, int type, const float *src, int64_t rows, int64_t cols,
+                      void *dst, size_t dst_bytes);
+
 /* y[M,N] = x[M,K] @ W[N,K]^T (+ bias[N]); W rows in `wtype`. x and y are dense row-major.
  * w_bytes is the size of the W buffer, checked against N rows of K. */
 gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,

@@ -7,6 +7,7 @@ from collections import Counter
 
 from .convert import convert
 from . import parity
+from .quantize import VARIANTS, quantize_file
 from .model import Model
 from .tensors import type_name
 
@@ -48,6 +49,11 @@ def convert_checkpoint(args):
     print(f"{args.out}: {report.n_tensors} tensors ({report.n_f16} F16, {report.n_f32} F32)"
           + (f", {report.n_lora_folded} LoRA deltas folded" if report.n_lora_folded else "")
           + (f"; skipped {len(report.skipped)}: {', '.join(report.skipped)}" if report.skipped else ""))
+    return 0
+
+
+def quantize(args):
+    quantize_file(args.input, args.output, args.type)
     return 0
 
 
@@ -112,6 +118,12 @@ def build_parser():
     p.add_argument("--outtype", choices=("f16", "f32"), default="f16",
                    help="f16: LLM matrices F16, the rest F32, as CrispASR (default); f32: all F32")
     p.set_defaults(run=convert_checkpoint)
+
+    p = commands.add_parser("quantize", help="re-quantize a GGUF file the way crispasr-quantize does")
+    p.add_argument("input", help="source GGUF (F16/F32/BF16)")
+    p.add_argument("output", help="GGUF file to write")
+    p.add_argument("type", choices=list(VARIANTS), metavar="TYPE", help=", ".join(VARIANTS))
+    p.set_defaults(run=quantize)
 
     p = commands.add_parser("transcribe", help="transcribe or translate audio files")
     p.add_argument("audio", nargs="+", help="WAV files (16 kHz)")
