@@ -66,6 +66,7 @@ class BuildExt(build_ext):
                 sources, output_dir=self.build_temp, include_dirs=[CSRC],
                 extra_postargs=flags, depends=[str(p) for p in (ROOT / CSRC).glob("*.h")])
         ext.extra_objects = objects
+        ext.depends = list(ext.depends) + objects  # relink when any kernel object was rebuilt
         ext.extra_compile_args = [] if msvc else ["-O2"]
         if not msvc and os.name != "nt":
             ext.extra_link_args = ["-pthread"]
