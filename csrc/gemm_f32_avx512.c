@@ -9,12 +9,14 @@
 #define MR 4
 #define NR 4
 
+static inline __m256 fold(__m512 v) {
+    return _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+}
+
 /* The four horizontal sums of a, b, c, d in one vector. */
 static inline __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
-#define HALVES(v) _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1))
-    const __m256 ab = _mm256_hadd_ps(HALVES(a), HALVES(b));
-    const __m256 cd = _mm256_hadd_ps(HALVES(c), HALVES(d));
-#undef HALVES
+    const __m256 ab = _mm256_hadd_ps(fold(a), fold(b));
+    const __m256 cd = _mm256_hadd_ps(fold(c), fold(d));
     const __m256 s = _mm256_hadd_ps(ab, cd);
     return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
