@@ -1,6 +1,8 @@
 /* AVX2+F16C dequantization. Each output is produced by the same float operations in the same
  * order as the scalar twin (integer->float conversions are exact, then one multiply, or a
- * multiply and a subtract for Q4_K; no FMA), so the results are bit-identical to it. */
+ * multiply and a subtract for Q4_K; no FMA), so the results are bit-identical to it. The one
+ * exception: F16C sets the quiet bit of a signalling-NaN half, which the scalar path copies
+ * unchanged. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 

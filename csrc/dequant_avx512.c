@@ -1,6 +1,7 @@
 /* AVX-512 dequantization, 16 outputs per instruction. Same float operations in the same order
  * as the scalar twin (exact integer->float conversion, then one multiply, or multiply and
- * subtract for Q4_K; no FMA), so the results are bit-identical to it. */
+ * subtract for Q4_K; no FMA), so the results are bit-identical to it. The one exception:
+ * VCVTPH2PS sets the quiet bit of a signalling-NaN half, which the scalar path copies unchanged. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 

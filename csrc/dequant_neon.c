@@ -1,7 +1,8 @@
 /* AArch64 NEON dequantization. Same float operations in the same order as the scalar twin
  * (exact integer->float conversion, then one multiply, or multiply and subtract for Q4_K; the
  * build's -ffp-contract=off keeps the compiler from fusing them), so the results are
- * bit-identical to it. */
+ * bit-identical to it. The one exception: FCVTL sets the quiet bit of a signalling-NaN half,
+ * which the scalar path copies unchanged. */
 #if defined(__aarch64__) || defined(_M_ARM64)
 #include <arm_neon.h>
 

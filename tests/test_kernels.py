@@ -71,6 +71,20 @@ def test_dequantize_is_bit_exact_against_gguf(isa, level, gtype):
         assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (level, gtype.name, n)
 
 
+@pytest.mark.parametrize("level", LEVELS)
+def test_f16_infinities_and_nans_survive(isa, level):
+    isa(level)
+    # +-inf, quiet and signalling NaNs of both signs; vector kernels may quieten a signalling NaN
+    halves = np.array([0x7C00, 0xFC00, 0x7E00, 0xFE00, 0x7C01, 0xFC01, 0x7FFF, 0x3C00] * 3,
+                      dtype=np.uint16)
+    got = _native.dequantize(int(GT.F16), halves.view(np.uint8), len(halves))
+    want = halves.view(np.float16).astype(np.float32)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    finite_or_inf = ~np.isnan(want)
+    assert np.array_equal(got[finite_or_inf], want[finite_or_inf])
+
+
 def matmul_case(rng, gtype, M, K, N):
     x = rng.standard_normal((M, K)).astype(np.float32)
     w = random_weights(rng, gtype, N, K)
