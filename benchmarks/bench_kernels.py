@@ -96,7 +96,7 @@ def main():
             wf = rng.standard_normal((N, K)).astype(np.float32)
             t = median_seconds(lambda: np.matmul(x, wf.T, out=out), repeats, min_time)
             print(f"{shape:<24} {'numpy F32':<10} {'-':<8} {t * 1e3:9.3f} {flops / t / 1e9:9.1f} "
-                  f"{wf.nbytes / t / 1e9:8.1f}")
+                  f"{wf.nbytes / t / 1e9:8.2f}")
             for name, gtype in TYPES.items():
                 w = weights(rng, name, N, K)
                 for level in levels:
@@ -104,7 +104,7 @@ def main():
                     t = median_seconds(lambda: _native.matmul(pool, x, w, gtype, N, None, out),
                                        repeats, min_time)
                     print(f"{shape:<24} {name:<10} {level:<8} {t * 1e3:9.3f} "
-                          f"{flops / t / 1e9:9.1f} {w.nbytes / t / 1e9:8.1f}")
+                          f"{flops / t / 1e9:9.1f} {w.nbytes / t / 1e9:8.2f}")
                     sys.stdout.flush()
     finally:
         _native.set_isa(before)
