@@ -50,15 +50,42 @@ static const gn_kernels scalar_table = {
 #ifdef GN_BUILD_X86
 static const gn_kernels avx2_table = {
     .isa = GN_ISA_AVX2,
+    .dequant = {
+        [GN_TYPE_F16] = gn_dequant_f16_avx2,
+        [GN_TYPE_BF16] = gn_dequant_bf16_avx2,
+        [GN_TYPE_Q4_0] = gn_dequant_q4_0_avx2,
+        [GN_TYPE_Q8_0] = gn_dequant_q8_0_avx2,
+        [GN_TYPE_Q4_K] = gn_dequant_q4_k_avx2,
+        [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx2,
+    },
+    .gemm_f32 = gn_gemm_f32_avx2,
 };
 static const gn_kernels avx512_table = {
     .isa = GN_ISA_AVX512,
+    .dequant = {
+        [GN_TYPE_F16] = gn_dequant_f16_avx512,
+        [GN_TYPE_BF16] = gn_dequant_bf16_avx512,
+        [GN_TYPE_Q4_0] = gn_dequant_q4_0_avx512,
+        [GN_TYPE_Q8_0] = gn_dequant_q8_0_avx512,
+        [GN_TYPE_Q4_K] = gn_dequant_q4_k_avx512,
+        [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx512,
+    },
+    .gemm_f32 = gn_gemm_f32_avx512,
 };
 #endif
 
 #ifdef GN_BUILD_ARM
 static const gn_kernels neon_table = {
     .isa = GN_ISA_NEON,
+    .dequant = {
+        [GN_TYPE_F16] = gn_dequant_f16_neon,
+        [GN_TYPE_BF16] = gn_dequant_bf16_neon,
+        [GN_TYPE_Q4_0] = gn_dequant_q4_0_neon,
+        [GN_TYPE_Q8_0] = gn_dequant_q8_0_neon,
+        [GN_TYPE_Q4_K] = gn_dequant_q4_k_neon,
+        [GN_TYPE_Q6_K] = gn_dequant_q6_k_neon,
+    },
+    .gemm_f32 = gn_gemm_f32_neon,
 };
 #endif
 

@@ -6,6 +6,16 @@
 
 #include "gn.h"
 
+/* Register-tiled kernels are written once with the tile size as a parameter and instantiated
+ * per size; they only keep their accumulators in registers when inlined into each caller. */
+#if defined(_MSC_VER)
+#define GN_ALWAYS_INLINE __forceinline
+#elif defined(__GNUC__) || defined(__clang__)
+#define GN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define GN_ALWAYS_INLINE inline
+#endif
+
 /* dst[0:n] = dequantize(src); n is a whole number of blocks (checked by the caller). */
 typedef void (*gn_dequant_fn)(const void *src, float *dst, int64_t n);
 
@@ -35,5 +45,39 @@ void gn_dequant_q4_k_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_scalar(const void *src, float *dst, int64_t n);
 void gn_gemm_f32_scalar(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                         const float *w, int64_t ldw, float *y, int64_t ldy);
+
+
+/* SIMD twins, compiled only for their architecture. F32 "dequantization" is a memcpy that libc
+ * already vectorizes, so every table keeps the scalar one. */
+#if defined(__x86_64__) || defined(_M_X64)
+void gn_dequant_f16_avx2(const void *src, float *dst, int64_t n);
+void gn_dequant_bf16_avx2(const void *src, float *dst, int64_t n);
+void gn_dequant_q4_0_avx2(const void *src, float *dst, int64_t n);
+void gn_dequant_q8_0_avx2(const void *src, float *dst, int64_t n);
+void gn_dequant_q4_k_avx2(const void *src, float *dst, int64_t n);
+void gn_dequant_q6_k_avx2(const void *src, float *dst, int64_t n);
+void gn_gemm_f32_avx2(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
+                      const float *w, int64_t ldw, float *y, int64_t ldy);
+
+void gn_dequant_f16_avx512(const void *src, float *dst, int64_t n);
+void gn_dequant_bf16_avx512(const void *src, float *dst, int64_t n);
+void gn_dequant_q4_0_avx512(const void *src, float *dst, int64_t n);
+void gn_dequant_q8_0_avx512(const void *src, float *dst, int64_t n);
+void gn_dequant_q4_k_avx512(const void *src, float *dst, int64_t n);
+void gn_dequant_q6_k_avx512(const void *src, float *dst, int64_t n);
+void gn_gemm_f32_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
+                        const float *w, int64_t ldw, float *y, int64_t ldy);
+#endif
+
+#if defined(__aarch64__) || defined(_M_ARM64)
+void gn_dequant_f16_neon(const void *src, float *dst, int64_t n);
+void gn_dequant_bf16_neon(const void *src, float *dst, int64_t n);
+void gn_dequant_q4_0_neon(const void *src, float *dst, int64_t n);
+void gn_dequant_q8_0_neon(const void *src, float *dst, int64_t n);
+void gn_dequant_q4_k_neon(const void *src, float *dst, int64_t n);
+void gn_dequant_q6_k_neon(const void *src, float *dst, int64_t n);
+void gn_gemm_f32_neon(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
+                      const float *w, int64_t ldw, float *y, int64_t ldy);
+#endif
 
 #endif

@@ -1,0 +1,140 @@
+/* Runs every NEON kernel against its scalar twin on random input: dequantization must be
+ * bit-identical, the GEMM within float rounding of the scalar sums. Built for AArch64 and run
+ * under qemu by tests/test_kernels_neon.py; exit status 0 means every check passed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gn_kernels.h"
+#include "quant_blocks.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static uint32_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 32);
+}
+
+/* A random finite half (any sign, exponent, mantissa, subnormals included). */
+static uint16_t finite_half(void) {
+    uint16_t h = (uint16_t)rnd();
+    return (h & 0x7c00) == 0x7c00 ? (uint16_t)(h ^ 0x4000) : h;
+}
+
+static void put_half(uint8_t *p) {
+    const uint16_t h = finite_half();
+    memcpy(p, &h, 2);
+}
+
+/* Random blocks of `type` whose f16 fields are finite. */
+static void random_blocks(int type, uint8_t *buf, int64_t nblocks, int64_t block_bytes) {
+    for (int64_t i = 0; i < nblocks * block_bytes; i++) buf[i] = (uint8_t)rnd();
+    for (int64_t b = 0; b < nblocks; b++) {
+        uint8_t *blk = buf + b * block_bytes;
+        switch (type) {
+        case GN_TYPE_F16: put_half(blk); break;
+        case GN_TYPE_Q4_0: case GN_TYPE_Q8_0: put_half(blk); break;
+        case GN_TYPE_Q4_K: put_half(blk); put_half(blk + 2); break;
+        case GN_TYPE_Q6_K: put_half(blk + offsetof(block_q6_K, d)); break;
+        default: break;
+        }
+    }
+}
+
+typedef struct {
+    int type;
+    gn_dequant_fn scalar, neon;
+} dequant_pair;
+
+static const dequant_pair pairs[] = {
+    {GN_TYPE_F16, gn_dequant_f16_scalar, gn_dequant_f16_neon},
+    {GN_TYPE_BF16, gn_dequant_bf16_scalar, gn_dequant_bf16_neon},
+    {GN_TYPE_Q4_0, gn_dequant_q4_0_scalar, gn_dequant_q4_0_neon},
+    {GN_TYPE_Q8_0, gn_dequant_q8_0_scalar, gn_dequant_q8_0_neon},
+    {GN_TYPE_Q4_K, gn_dequant_q4_k_scalar, gn_dequant_q4_k_neon},
+    {GN_TYPE_Q6_K, gn_dequant_q6_k_scalar, gn_dequant_q6_k_neon},
+};
+
+static int check_dequant(void) {
+    int failures = 0;
+    const int64_t counts[] = {1, 3, 17, 64};
+    for (size_t p = 0; p < sizeof pairs / sizeof pairs[0]; p++) {
+        const gn_type_traits *t = gn_type_info(pairs[p].type);
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            /* BF16 has no finite-only constraint: its NaN patterns shift through unchanged */
+            const int64_t nb = counts[c] + (t->block_elems == 1 ? 5 : 0);
+            const int64_t n = nb * t->block_elems;
+            uint8_t *src = malloc((size_t)(nb * t->block_bytes));
+            float *a = malloc((size_t)n * sizeof(float)), *b = malloc((size_t)n * sizeof(float));
+            if (!src || !a || !b) return 1;
+            random_blocks(pairs[p].type, src, nb, t->block_bytes);
+            pairs[p].scalar(src, a, n);
+            pairs[p].neon(src, b, n);
+            if (memcmp(a, b, (size_t)n * sizeof(float))) {
+                printf("FAIL dequant %s n=%lld\n", t->name, (long long)n);
+                failures++;
+            }
+            free(src), free(a), free(b);
+        }
+        printf("dequant %s checked\n", t->name);
+    }
+    return failures;
+}
+
+static float frand(void) { return (float)((int32_t)rnd()) / 2147483648.0f; }
+
+static int check_gemm(void) {
+    const int64_t shapes[][3] = {{1, 1, 1},  {1, 7, 3},   {4, 4, 4},    {5, 6, 37},
+                                 {3, 9, 64}, {13, 16, 100}, {1, 16, 2048}, {17, 5, 255}};
+    int failures = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *x = malloc((size_t)(M * K) * sizeof(float)), *w = malloc((size_t)(N * K) * sizeof(float));
+        float *ys = malloc((size_t)(M * N) * sizeof(float)), *yn = malloc((size_t)(M * N) * sizeof(float));
+        if (!x || !w || !ys || !yn) return 1;
+        for (int64_t i = 0; i < M * K; i++) x[i] = frand();
+        for (int64_t i = 0; i < N * K; i++) w[i] = frand();
+        gn_gemm_f32_scalar(M, N, K, x, K, w, K, ys, N);
+        gn_gemm_f32_neon(M, N, K, x, K, w, K, yn, N);
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                double mag = 0; /* sum |x w| bounds the rounding error of any summation order */
+                for (int64_t k = 0; k < K; k++) mag += fabs((double)x[m * K + k] * w[n * K + k]);
+                const double err = fabs((double)ys[m * N + n] - yn[m * N + n]);
+                if (err > 1e-6 * mag + 1e-30) {
+                    printf("FAIL gemm %lldx%lldx%lld at (%lld,%lld): %g vs %g\n", (long long)M,
+                           (long long)N, (long long)K, (long long)m, (long long)n,
+                           ys[m * N + n], yn[m * N + n]);
+                    failures++;
+                    m = M;
+                    break;
+                }
+            }
+        free(x), free(w), free(ys), free(yn);
+    }
+    printf("gemm checked\n");
+    return failures;
+}
+
+/* The dispatch table routes gn_matmul to the NEON kernels when NEON is selected. */
+static int check_dispatch(void) {
+    if (!gn_isa_supported(GN_ISA_NEON) || gn_isa_select(GN_ISA_NEON) != GN_OK) {
+        printf("FAIL neon not selectable\n");
+        return 1;
+    }
+    if (gn_active->gemm_f32 != gn_gemm_f32_neon || gn_active->dequant[GN_TYPE_Q6_K] != gn_dequant_q6_k_neon) {
+        printf("FAIL neon table not in force\n");
+        return 1;
+    }
+    printf("dispatch checked\n");
+    return 0;
+}
+
+int main(void) {
+    const int failures = check_dequant() + check_gemm() + check_dispatch();
+    printf(failures ? "FAILED\n" : "OK\n");
+    return failures ? 1 : 0;
+}

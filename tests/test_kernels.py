@@ -1,0 +1,203 @@
+"""The kernels at every instruction-set level this machine runs: dequantization bit-exact
+against the gguf package, matmul against numpy float64, SIMD against scalar, argument checks,
+and the GRANITE_NATIVE_ISA override."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType as GT
+from gguf.quants import dequantize as gguf_dequantize
+
+from granite_native import _native
+
+ROOT = Path(__file__).resolve().parent.parent
+TYPES = [GT.F32, GT.F16, GT.BF16, GT.Q4_0, GT.Q8_0, GT.Q4_K, GT.Q6_K]
+LEVELS = [name for name in _native.ISA_NAMES if _native.isa_supported(name)]
+# Byte offsets of the f16 fields inside one block, which must hold finite values.
+HALF_FIELDS = {GT.F16: [0], GT.Q4_0: [0], GT.Q8_0: [0], GT.Q4_K: [0, 2], GT.Q6_K: [208]}
+# Dequantization is bit-exact at every level, so a SIMD matmul differs from the scalar one only
+# in the order of its float32 sums; the bound is relative to sum |x| |w|, as is any
+# summation-order error.
+SIMD_VS_SCALAR_TOL = {GT.F32: 2e-6, GT.F16: 2e-6, GT.BF16: 2e-6, GT.Q4_0: 2e-6,
+                      GT.Q8_0: 2e-6, GT.Q4_K: 2e-6, GT.Q6_K: 2e-6}
+
+
+@pytest.fixture
+def isa():
+    """Yields a setter for the kernel level and restores the level in force afterwards."""
+    before = _native.isa_current()
+    yield _native.set_isa
+    _native.set_isa(before)
+
+
+def random_weights(rng, gtype, rows, k):
+    """Random bytes for rows x k elements of gtype, with every f16 scale (and F16 value) finite."""
+    _, block_elems, block_bytes = _native.type_info(gtype)
+    blocks = rng.integers(0, 256, size=(rows * k // block_elems, block_bytes), dtype=np.uint8)
+    for off in HALF_FIELDS.get(gtype, []):
+        h = blocks[:, off:off + 2].copy().view(np.uint16)
+        h[(h & 0x7C00) == 0x7C00] ^= 0x4000  # exponent all ones (inf/nan) -> a finite one
+        blocks[:, off:off + 2] = h.view(np.uint8)
+    # float32 and bfloat16 bit patterns span float32's range: products of random ones overflow
+    if gtype == GT.F32:
+        return rng.standard_normal(rows * k).astype(np.float32).view(np.uint8)
+    if gtype == GT.BF16:
+        return (rng.standard_normal(rows * k).astype(np.float32).view(np.uint32) >> 16).astype(np.uint16).view(np.uint8)
+    return blocks.reshape(-1)
+
+
+def reference_dequant(raw, gtype, n):
+    return gguf_dequantize(raw, gtype).reshape(-1)[:n].astype(np.float32)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("gtype", TYPES, ids=lambda t: t.name)
+def test_dequantize_is_bit_exact_against_gguf(isa, level, gtype):
+    isa(level)
+    rng = np.random.default_rng(int(gtype))
+    block_elems = _native.type_info(gtype)[1]
+    for blocks in (1, 3, 17, 64):
+        # unblocked types get a count that leaves a tail after every vector width
+        n = blocks * block_elems + (7 if block_elems == 1 else 0)
+        if gtype in (GT.F32, GT.BF16):  # any bits, NaN included: a copy / a shift
+            raw = rng.integers(0, 256, size=n * _native.type_info(gtype)[2], dtype=np.uint8)
+        else:
+            raw = random_weights(rng, gtype, 1, n)
+        got = _native.dequantize(int(gtype), raw, n)
+        want = reference_dequant(raw, gtype, n)
+        assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (level, gtype.name, n)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_f16_infinities_and_nans_survive(isa, level):
+    isa(level)
+    # +-inf, quiet and signalling NaNs of both signs; vector kernels may quieten a signalling NaN
+    halves = np.array([0x7C00, 0xFC00, 0x7E00, 0xFE00, 0x7C01, 0xFC01, 0x7FFF, 0x3C00] * 3,
+                      dtype=np.uint16)
+    got = _native.dequantize(int(GT.F16), halves.view(np.uint8), len(halves))
+    want = halves.view(np.float16).astype(np.float32)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+    finite_or_inf = ~np.isnan(want)
+    assert np.array_equal(got[finite_or_inf], want[finite_or_inf])
+
+
+def matmul_case(rng, gtype, M, K, N):
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    w = random_weights(rng, gtype, N, K)
+    wf = reference_dequant(w, gtype, N * K).reshape(N, K).astype(np.float64)
+    if not np.all(np.isfinite(wf)):
+        raise AssertionError("test weights must be finite")
+    return x, w, wf
+
+
+def magnitude(x, wf):
+    return np.abs(x.astype(np.float64)) @ np.abs(wf).T
+
+
+def k_for(gtype, target):
+    """The smallest whole number of blocks with at least `target` elements."""
+    be = _native.type_info(gtype)[1]
+    return -(-target // be) * be
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("gtype", TYPES, ids=lambda t: t.name)
+def test_matmul_matches_float64_reference(isa, level, gtype):
+    isa(level)
+    rng = np.random.default_rng(100 + int(gtype))
+    pool = _native.ThreadPool(1)
+    # M=1 (decode), M not a multiple of any register tile; N not a multiple of the 16-row
+    # panel; K with a tail after every vector width where the type allows it
+    for M, K, N in [(1, k_for(gtype, 300), 37), (7, k_for(gtype, 45), 19), (13, k_for(gtype, 512), 33)]:
+        x, w, wf = matmul_case(rng, gtype, M, K, N)
+        bias = rng.standard_normal(N).astype(np.float32)
+        ref = x.astype(np.float64) @ wf.T
+        tol = 1e-5 * magnitude(x, wf) + 1e-30
+        y = _native.matmul(pool, x, w, int(gtype), N)
+        assert y.shape == (M, N)
+        assert np.all(np.abs(y - ref) <= tol), (level, gtype.name, M, K, N)
+        yb = _native.matmul(pool, x, w, int(gtype), N, bias)
+        assert np.all(np.abs(yb - (ref + bias)) <= tol + 1e-6 * np.abs(bias)), (level, gtype.name)
+
+
+@pytest.mark.parametrize("gtype", TYPES, ids=lambda t: t.name)
+def test_every_level_matches_scalar_matmul(isa, gtype):
+    rng = np.random.default_rng(200 + int(gtype))
+    pool = _native.ThreadPool(1)
+    M, K, N = 6, k_for(gtype, 600), 21
+    x, w, wf = matmul_case(rng, gtype, M, K, N)
+    isa("scalar")
+    want = _native.matmul(pool, x, w, int(gtype), N)
+    tol = SIMD_VS_SCALAR_TOL[gtype] * magnitude(x, wf) + 1e-30
+    for level in LEVELS:
+        isa(level)
+        got = _native.matmul(pool, x, w, int(gtype), N)
+        assert np.all(np.abs(got - want) <= tol), (level, gtype.name)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_two_threads_give_identical_results(isa, level):
+    isa(level)
+    rng = np.random.default_rng(7)
+    for gtype in (GT.F32, GT.Q4_K):
+        M, K, N = 5, 512, 70
+        x, w, _ = matmul_case(rng, gtype, M, K, N)
+        bias = rng.standard_normal(N).astype(np.float32)
+        one = _native.matmul(_native.ThreadPool(1), x, w, int(gtype), N, bias)
+        two = _native.matmul(_native.ThreadPool(2), x, w, int(gtype), N, bias)
+        assert np.array_equal(one.view(np.uint32), two.view(np.uint32))
+
+
+def test_bad_sizes_and_types_raise_value_error():
+    pool = _native.ThreadPool(1)
+    x = np.ones((2, 256), dtype=np.float32)
+    w = np.zeros(4 * 144, dtype=np.uint8)  # four Q4_K rows of 256
+    with pytest.raises(ValueError):
+        _native.matmul(pool, x, w, int(GT.Q4_K), 5)  # buffer holds only 4 rows
+    with pytest.raises(ValueError):
+        _native.matmul(pool, np.ones((2, 100), dtype=np.float32), w, int(GT.Q4_K), 2)  # K not whole blocks
+    with pytest.raises(ValueError):
+        _native.matmul(pool, x, w, 3, 4)  # Q4_1: not a supported type
+    with pytest.raises(ValueError):
+        _native.matmul(pool, x, w, 99, 4)
+    with pytest.raises(ValueError):
+        _native.matmul(pool, x, w, int(GT.Q4_K), 4, np.ones(3, dtype=np.float32))  # bias length
+    with pytest.raises(ValueError):
+        _native.matmul(pool, x, w, int(GT.Q4_K), 0)
+    with pytest.raises(ValueError):
+        _native.matmul(pool, x, w, int(GT.Q4_K), 4, None, np.empty((2, 5), dtype=np.float32))
+    with pytest.raises(ValueError):
+        _native.dequantize(int(GT.Q4_K), w, 100)  # not whole blocks
+    with pytest.raises(ValueError):
+        _native.dequantize(int(GT.Q4_K), w, 256 * 5)  # buffer too short
+    with pytest.raises(ValueError):
+        _native.dequantize(3, w, 32)
+    with pytest.raises(ValueError):
+        _native.set_isa("sse9")
+
+
+def run_python(code, isa_env):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), GRANITE_NATIVE_ISA=isa_env)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_environment_forces_scalar():
+    r = run_python("import granite_native as g; print(g.cpu_info()['selected'])", "scalar")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "scalar"
+
+
+def test_forcing_an_unsupported_level_fails_clearly_at_import():
+    missing = next((n for n in _native.ISA_NAMES if not _native.isa_supported(n)), None)
+    if missing is None:
+        pytest.skip("this machine supports every level")
+    r = run_python("import granite_native", missing)
+    assert r.returncode == 1, r.stderr  # an exception, not a signal
+    assert "RuntimeError" in r.stderr and f"GRANITE_NATIVE_ISA={missing}" in r.stderr
+    r = run_python("import granite_native", "avx1024")
+    assert r.returncode == 1 and "RuntimeError" in r.stderr and "not a known level" in r.stderr
