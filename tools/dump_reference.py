@@ -55,9 +55,13 @@ def build_model(gg):
         for name, values in gg.weights():
             if name not in state:
                 raise ValueError(f"{gg.path}: {name} is not a parameter of transformers' model")
-            if tuple(state[name].shape) != values.shape:
+            want = tuple(state[name].shape)
+            # GGUF drops trailing unit dims (proj.query is (3, 48) in some files, (1, 3, 48) in HF)
+            if want != values.shape and [n for n in want if n != 1] == [n for n in values.shape if n != 1]:
+                values = values.reshape(want)
+            if want != values.shape:
                 raise ValueError(f"{gg.path}: {name} has shape {values.shape}, "
-                                 f"transformers expects {tuple(state[name].shape)}")
+                                 f"transformers expects {want}")
             state[name].copy_(torch.from_numpy(np.array(values)))
             loaded.add(name)
     persistent = set(model.state_dict())
