@@ -21,7 +21,8 @@ SCALED_LOGIT_STD = 3.0
 
 
 def _gen(seed, name):
-    return torch.Generator().manual_seed((seed << 32) ^ zlib.crc32(name.encode()))
+    # torch's CPU generator keeps only the low 32 bits of a seed, so fold seed and name into 32
+    return torch.Generator().manual_seed(zlib.crc32(f"{seed}:{name}".encode()))
 
 
 def _normal(shape, std, g):
