@@ -46,8 +46,11 @@ def build_model(gg):
     """transformers model with every parameter overwritten by the GGUF's stored values."""
     import torch
     from transformers import GraniteSpeechForConditionalGeneration
+    from transformers.initialization import no_init_weights
 
-    model = GraniteSpeechForConditionalGeneration(gg.hf_config()).float().eval()
+    # random init would only be overwritten (the coverage check below makes sure it is)
+    with no_init_weights():
+        model = GraniteSpeechForConditionalGeneration(gg.hf_config()).float().eval()
     state = model.state_dict()
     loaded = set()
     with torch.no_grad():
