@@ -89,3 +89,20 @@ def test_random_model_behaves_like_a_model(model, tiny_dir):
     # the audio reaches the answer: other speech gives other logits
     other = _run(model, tiny_dir, audio[::-1].copy())
     assert np.abs(other["logits"] - r["logits"]).max() > 0.1
+
+
+def test_full_standin_tokenizer_has_granite4_layout():
+    import standin_tokenizer
+
+    tk = standin_tokenizer.build()
+    assert tk.get_vocab_size() == 100353
+    for token, wanted in (("<|pad|>", 100256), ("<|end_of_text|>", 100257), ("<|start_of_role|>", 100264),
+                          ("<|end_of_role|>", 100265), ("<|audio|>", 100352)):
+        assert tk.token_to_id(token) == wanted
+    text = "USER: <|audio|>can you transcribe the speech into a written format?\n ASSISTANT:"
+    enc = tk.encode(text, add_special_tokens=False)
+    assert enc.ids.count(100352) == 1 and max(i for i in enc.ids if i != 100352) < 100256
+    assert tk.decode(enc.ids, skip_special_tokens=False) == text
+    # GPT-2's pattern keeps "?" and "\n" apart (spec A.9)
+    assert enc.tokens[enc.tokens.index("?") + 1] == "Ċ"
+    assert standin_tokenizer.build().to_str() == tk.to_str()
