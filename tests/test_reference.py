@@ -33,9 +33,9 @@ NEAR_TIE = 1e-4  # top-2 margins below this may flip under float32 reordering (s
 
 
 def _greedy_prefix_len(margins):
-    """Steps of a greedy sequence that float noise cannot change: up to the first near tie."""
+    """Steps of a greedy sequence that float noise cannot change: those before the first near tie."""
     ties = np.flatnonzero(margins < NEAR_TIE)
-    return int(ties[0]) + 1 if ties.size else len(margins)
+    return int(ties[0]) if ties.size else len(margins)
 
 
 def _assert_dump_equal(live, golden):
@@ -98,14 +98,10 @@ def test_dump_matches_independent_hf_checkpoint_dump(hf_fixture):
     logits, ref_logits = live["logits"], hf_fixture["llm_logits_last"]
     np.testing.assert_allclose(logits, ref_logits, rtol=0, atol=2e-3)
     assert np.corrcoef(logits, ref_logits)[0, 1] > 0.9999
-    # transformers' generate embeds a generated <|audio|> as id 0 (spec A.6), the dump embeds its
-    # own row, so the sequences may part after the first audio id; before that they must agree.
-    audio_id = 383
+    # the independent dump used transformers' generate; the near-tie rule still applies
     ref_ids = hf_fixture["greedy_ids"]
-    n = min(_greedy_prefix_len(live["greedy_margins"]), len(ref_ids))
-    hits = np.flatnonzero(ref_ids[:n] == audio_id)
-    n = int(hits[0]) + 1 if hits.size else n
-    assert n >= 8
+    n = _greedy_prefix_len(live["greedy_margins"])
+    assert n >= 12
     np.testing.assert_array_equal(live["greedy_ids"][:n], ref_ids[:n])
 
 

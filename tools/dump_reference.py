@@ -120,9 +120,8 @@ def run_stages(model, mel, ids, n_new):
                 greedy.append(token)
                 margins.append(top2[1] - top2[0])
                 if step + 1 < n_new:
-                    # embed the generated id itself (transformers would embed <|audio|> as id 0)
-                    out = model(inputs_embeds=embed(torch.tensor([[token]])), cache=out.cache,
-                                use_cache=True)
+                    # transformers' own decode path: a generated <|audio|> embeds as id 0 (A.6)
+                    out = model(input_ids=torch.tensor([[token]]), cache=out.cache, use_cache=True)
                     logits = out.logits[0, -1].numpy() / scaling
     finally:
         for h in hooks:
