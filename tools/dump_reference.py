@@ -163,9 +163,9 @@ def dump(model_path, audio_path, tokenizer_path=None, template="base",
     model = build_model(gg)
     stages = run_stages(model, mel, ids, n_new)
     meta = {
-        "model": Path(model_path).name,
+        "model": str(model_path),
         "model_sha256": sha256_of(model_path),
-        "audio": Path(audio_path).name,
+        "audio": str(audio_path),
         "template": template,
         "instruction": instruction,
         "tokenizer": Path(tokenizer_path).name if tokenizer_path else "gguf (GPT-2 pattern)",

@@ -8,6 +8,7 @@
   the HF checkpoint, not from a GGUF) that the tests compare against.
 Needs the `reference` extra (torch, transformers, tokenizers)."""
 import argparse
+import os
 import sys
 import wave
 from pathlib import Path
@@ -19,7 +20,8 @@ sys.path.insert(0, str(TOOLS))
 from dump_reference import dump  # noqa: E402
 from ref_audio import SAMPLE_RATE, write_wav_int16  # noqa: E402
 
-DATA = TOOLS.parent / "tests" / "data"
+ROOT = TOOLS.parent
+DATA = Path("tests") / "data"
 SHORT_SECONDS = 3
 NEW_TOKENS = 32
 # The fixture dump's keys worth keeping, renamed where the full matrix is cut to what is compared.
@@ -46,6 +48,9 @@ def main(argv=None):
     ap.add_argument("--hf-fixture", default="/work/shared/fixtures/reference/tiny-speech11s.npz",
                     help="the fixture authors' transformers dump of tiny-hf on speech11s.wav")
     args = ap.parse_args(argv)
+    hf_fixture = Path(args.hf_fixture).resolve()
+    # relative paths, so the golden files' meta_json does not name this machine's directories
+    os.chdir(ROOT)
     out_dir = DATA / "reference"
     out_dir.mkdir(exist_ok=True)
     long_clip, short_clip = write_short_clip()
@@ -54,13 +59,13 @@ def main(argv=None):
     for gguf_path, clip in jobs:
         out = out_dir / f"{gguf_path.stem}-{clip.stem}.npz"
         np.savez_compressed(out, **dump(gguf_path, clip, n_new=NEW_TOKENS))
-        print(f"wrote {out.relative_to(DATA.parent.parent)}")
-    if Path(args.hf_fixture).is_file():
+        print(f"wrote {out}")
+    if hf_fixture.is_file():
         out = out_dir / "hf-tiny-speech11s.npz"
-        copy_hf_fixture(args.hf_fixture, out)
-        print(f"wrote {out.relative_to(DATA.parent.parent)}")
+        copy_hf_fixture(hf_fixture, out)
+        print(f"wrote {out}")
     else:
-        print(f"{args.hf_fixture} not found; kept the existing hf-tiny-speech11s.npz")
+        print(f"{hf_fixture} not found; kept the existing hf-tiny-speech11s.npz")
 
 
 if __name__ == "__main__":
