@@ -18,7 +18,7 @@ pytest.importorskip("tokenizers")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-from dump_reference import dump, sha256_of  # noqa: E402
+from dump_reference import dump, main, sha256_of  # noqa: E402
 from ref_audio import read_wav  # noqa: E402
 from ref_mel import log_mel_stacked  # noqa: E402
 
@@ -71,6 +71,18 @@ def test_golden_long_clip_regenerates():
     with np.load(REF / "tiny-f16-speech11s.npz") as golden:
         live = dump(DATA / "crispasr" / "tiny-f16.gguf", SPEECH11, n_new=len(golden["greedy_ids"]))
         _assert_dump_equal(live, golden)
+
+
+def test_command_line_writes_the_contract(tmp_path):
+    out = tmp_path / "ref.npz"
+    main([str(DATA / "crispasr" / "tiny-q4_k.gguf"), str(SPEECH3), str(out), "--new-tokens", "4",
+          "--tokenizer", str(DATA / "tiny-hf" / "tokenizer.json")])
+    with np.load(out) as got, np.load(REF / "tiny-q4_k-speech3s.npz") as golden:
+        assert sorted(got.files) == sorted(golden.files)
+        np.testing.assert_array_equal(got["prompt_ids"], golden["prompt_ids"])
+        np.testing.assert_array_equal(got["greedy_ids"], golden["greedy_ids"][:4])
+        np.testing.assert_allclose(got["logits"], golden["logits"], rtol=1e-5, atol=2e-5)
+        assert json.loads(str(got["meta_json"]))["tokenizer"] == "tokenizer.json"
 
 
 def test_short_clip_is_the_start_of_the_long_one():

@@ -80,16 +80,14 @@ class GraniteGGUF:
                              "transformers 5.24's GraniteSpeech encoder")
         self.tensors = {t.name: t for t in self.reader.tensors}
 
-    def _field(self, key, default=None):
+    def _field(self, key):
         field = self.reader.fields.get(key)
         if field is None:
-            if default is None:
-                raise ValueError(f"{self.path}: missing metadata key {key}")
-            return default
+            raise ValueError(f"{self.path}: missing metadata key {key}")
         return field.contents()
 
-    def hp(self, key, default=None):
-        return self._field(f"{ARCH}.{key}", default)
+    def hp(self, key):
+        return self._field(f"{ARCH}.{key}")
 
     def shape(self, name):
         """Logical (PyTorch) shape of a tensor: GGUF ne reversed."""
@@ -104,7 +102,8 @@ class GraniteGGUF:
         enc_ff = self.hp("enc.ff_dim")
         llm_d, llm_heads = self.hp("llm.d_model"), self.hp("llm.n_heads")
         if enc_ff % enc_d or dw_channels % enc_d:
-            raise ValueError(f"{self.path}: encoder widths {enc_ff}, {dw_channels} are not multiples of {enc_d}")
+            raise ValueError(f"{self.path}: encoder widths {enc_ff}, {dw_channels} are not "
+                             f"multiples of {enc_d}")
         if self.hp("llm.head_dim") * llm_heads != llm_d:
             raise ValueError(f"{self.path}: llm.head_dim x n_heads != d_model")
         eos, bos = self.hp("llm.eos_token_id"), self.hp("llm.bos_token_id")

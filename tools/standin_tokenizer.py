@@ -49,7 +49,8 @@ def build(seed=0):
     tokens = sorted(vocab, key=vocab.get)
     while len(tokens) < N_REGULAR:
         left = tokens[rng.randrange(len(tokens))]
-        right = alphabet[rng.randrange(len(alphabet))] if rng.random() < 0.5 else tokens[rng.randrange(len(tokens))]
+        pool = alphabet if rng.random() < 0.5 else tokens
+        right = pool[rng.randrange(len(pool))]
         if left + right in vocab or len(left + right) > 16:
             continue
         vocab[left + right] = len(tokens)
