@@ -92,7 +92,7 @@ def test_transcribe_result_and_timings():
     (dict(max_new_tokens=0), "max_new_tokens"),
     (dict(audio=np.zeros((2, 16000), np.float32)), "1-D"),
     (dict(audio=np.zeros(16000, np.int16)), "float"),
-    (dict(sample_rate=8000), "16000"),
+    (dict(audio=np.zeros(8000, np.float32), sample_rate=8000), "16000"),
 ])
 def test_bad_requests_raise_clear_errors(kwargs, match):
     args = dict(audio=WAV)
