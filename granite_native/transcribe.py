@@ -4,7 +4,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from . import audio as audio_io
 from . import prompt as prompts

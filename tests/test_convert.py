@@ -1,15 +1,13 @@
 """The converter against CrispASR's own conversion of the same checkpoint, and the safetensors
 values read independently (safetensors' numpy API, torch for bf16)."""
 import json
-import os
 import shutil
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from child_process import run_python
 from gguf import GGMLQuantizationType, GGUFReader
 from safetensors.numpy import load_file, save_file
 
@@ -266,9 +264,7 @@ def test_vocab_json_and_merges_txt(tmp_path, reference):
 
 
 def run_cli(*args):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "granite_native.cli", *map(str, args)],
-                          capture_output=True, text=True, env=env, cwd=ROOT)
+    return run_python(["-m", "granite_native.cli", *args])
 
 
 def test_cli(tmp_path, reference):

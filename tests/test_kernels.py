@@ -1,13 +1,11 @@
 """The kernels at every instruction-set level this machine runs: dequantization bit-exact
 against the gguf package, matmul against numpy float64, SIMD against scalar, argument checks,
 and the GRANITE_NATIVE_ISA override."""
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from child_process import run_python
 from gguf import GGMLQuantizationType as GT
 from gguf.quants import dequantize as gguf_dequantize
 
@@ -180,14 +178,12 @@ def test_bad_sizes_and_types_raise_value_error():
         _native.set_isa("sse9")
 
 
-def run_python(code, isa_env):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), GRANITE_NATIVE_ISA=isa_env)
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          timeout=60)
+def run_code(code, isa_env):
+    return run_python(["-c", code], env={"GRANITE_NATIVE_ISA": isa_env}, timeout=60)
 
 
 def test_environment_forces_scalar():
-    r = run_python("import granite_native as g; print(g.cpu_info()['selected'])", "scalar")
+    r = run_code("import granite_native as g; print(g.cpu_info()['selected'])", "scalar")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "scalar"
 
@@ -196,8 +192,8 @@ def test_forcing_an_unsupported_level_fails_clearly_at_import():
     missing = next((n for n in _native.ISA_NAMES if not _native.isa_supported(n)), None)
     if missing is None:
         pytest.skip("this machine supports every level")
-    r = run_python("import granite_native", missing)
+    r = run_code("import granite_native", missing)
     assert r.returncode == 1, r.stderr  # an exception, not a signal
     assert "RuntimeError" in r.stderr and f"GRANITE_NATIVE_ISA={missing}" in r.stderr
-    r = run_python("import granite_native", "avx1024")
+    r = run_code("import granite_native", "avx1024")
     assert r.returncode == 1 and "RuntimeError" in r.stderr and "not a known level" in r.stderr

@@ -7,18 +7,16 @@ and the gguf package's own reader. Damaged files are made in tmp_path from the t
 import json
 import os
 import struct
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import gguf
 import numpy as np
 import pytest
+from child_process import run_python
 
 import granite_native
-from granite_native import Model, ModelError, _native
-from granite_native import cpus
+from granite_native import Model, ModelError, _native, cpus
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -516,8 +514,7 @@ def test_load_does_not_read_tensor_data(tmp_path):
         assert int(embd.sum()) == 0
         print(loaded - before, rss() - loaded, embd.nbytes)
     """)
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    out = run_python(["-c", probe], timeout=120)
     assert out.returncode == 0, out.stderr
     load_growth, read_growth, embd_bytes = map(int, out.stdout.split())
     assert load_growth < 0.02 * size
@@ -557,9 +554,7 @@ def test_usable_cpus_respects_affinity_and_quota(monkeypatch):
 # ---- granite-native info ----------------------------------------------------------------------
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "granite_native.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    return run_python(["-m", "granite_native.cli", *args], timeout=60)
 
 
 def test_info_json(config):

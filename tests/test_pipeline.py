@@ -2,16 +2,14 @@
 own weights (tools/make_fixtures.py), and an independent dump made by the fixture authors
 from the Hugging Face checkpoint."""
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from child_process import run_python
 
 import granite_native as gn
-from granite_native import audio
-from granite_native import parity
+from granite_native import audio, parity
 
 DATA = Path(__file__).parent / "data"
 VARIANTS = ["f16", "q4_k", "q4_k-f16enc", "q4_k-mini"]
@@ -104,20 +102,17 @@ def test_bad_requests_raise_clear_errors(kwargs, match):
 
 
 def test_cli_transcribe_and_diff(tmp_path):
-    cli = [sys.executable, "-m", "granite_native.cli"]
-    out = subprocess.run(cli + ["transcribe", str(WAV), "-m", str(model_path("q4_k")),
-                                "--max-new-tokens", "4", "--json"],
-                         capture_output=True, text=True, check=True)
+    cli = ["-m", "granite_native.cli"]
+    out = run_python(cli + ["transcribe", WAV, "-m", model_path("q4_k"),
+                            "--max-new-tokens", "4", "--json"], check=True)
     assert len(json.loads(out.stdout)[0]["tokens"]) == 4
     ref = DATA / "reference" / "tiny-q4_k-speech3s.npz"
-    ok = subprocess.run(cli + ["diff", str(ref), "-m", str(model_path("q4_k"))],
-                        capture_output=True, text=True)
+    ok = run_python(cli + ["diff", ref, "-m", model_path("q4_k")])
     assert ok.returncode == 0, ok.stdout + ok.stderr
     broken = load_ref("tiny-q4_k-speech3s")
     broken["encoder_out"] = broken["encoder_out"][:, ::-1].copy()  # a transposed-looking bug
     np.savez(tmp_path / "broken.npz", **broken)
-    bad = subprocess.run(cli + ["diff", str(tmp_path / "broken.npz"), "-m",
-                                str(model_path("q4_k")), "--json"], capture_output=True, text=True)
+    bad = run_python(cli + ["diff", tmp_path / "broken.npz", "-m", model_path("q4_k"), "--json"])
     assert bad.returncode == 1
     report = json.loads(bad.stdout)
     assert [s["stage"] for s in report["stages"] if not s["ok"]] == ["encoder_out"]

@@ -47,7 +47,6 @@ def parameter_shapes(cfg):
 
 
 def write_weights(cfg, out_dir, dtype, seed, sharded):
-    import torch
     from safetensors.torch import save_file
 
     shapes = parameter_shapes(cfg)

@@ -40,7 +40,7 @@ def text_embedding_std(tc):
 def init_tensor(name, shape, cfg, seed):
     """Float32 values for the transformers parameter/buffer `name` (in-memory naming)."""
     g = _gen(seed, name)
-    ec, pc, tc = cfg.encoder_config, cfg.projector_config, cfg.text_config
+    tc = cfg.text_config
     fan_in = shape[1] if len(shape) >= 2 else None
     leaf = name.rsplit(".", 1)[-1]
     # q.k/sqrt(d) of unit-variance inputs has std sigma_q*sigma_k when each projection has
