@@ -98,7 +98,7 @@ gn_status gn_quantize(gn_pool *pool, int type, const float *src, int64_t rows, i
                       void *dst, size_t dst_bytes);
 
 /* y[M,N] = x[M,K] @ W[N,K]^T (+ bias[N]); W rows in `wtype`. x and y are dense row-major.
- * w_bytes is the size of the W buffer, checked against N rows of K. */
+ * w_bytes is the size of the W buffer, which must be exactly N rows of K. */
 gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
                     const void *w, int wtype, int64_t N, size_t w_bytes,
                     const float *bias, float *y);

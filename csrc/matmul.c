@@ -50,7 +50,8 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     if (!gn_type_info(wtype)) return GN_ERR_UNSUPPORTED;
     const int64_t row_bytes = gn_row_bytes(wtype, K);
     if (row_bytes < 0 || N > INT64_MAX / row_bytes) return GN_ERR_INVALID;
-    if ((uint64_t)(N * row_bytes) > (uint64_t)w_bytes) return GN_ERR_INVALID;
+    /* exactly N rows of K: a larger buffer means the caller's K or N is wrong */
+    if ((uint64_t)(N * row_bytes) != (uint64_t)w_bytes) return GN_ERR_INVALID;
     if (M > INT64_MAX / K || M > INT64_MAX / N) return GN_ERR_INVALID;
     matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0};
     gn_pool_run(pool, matmul_panel, &job, (N + PANEL_ROWS - 1) / PANEL_ROWS);

@@ -10,6 +10,7 @@ from . import prompt as prompts
 from . import transcribe as transcribe_mod
 from .cpus import usable_cpus
 from .encoder import Encoder
+from .errors import ModelError
 from .gguf_file import open_gguf
 from .hparams import read_hparams
 from .llm import Decoder
@@ -51,6 +52,10 @@ class Model:
     # Stages are assembled on first use: `info` and parity tools need only some of them.
     @cached_property
     def encoder(self):
+        if self.hparams.is_plus:
+            # its projector reads concatenated encoder layers: not implemented yet
+            raise ModelError(self.path, "the plus variant (granite_speech.proj.cat_layers) "
+                                        "cannot be run yet; only `info` supports it")
         return Encoder(self.weights, self.hparams)
 
     @cached_property

@@ -279,6 +279,8 @@ def test_plus_layout_loads(tmp_path):
     with Model(edited(tmp_path, kvs=kvs, tensors=widen_ca), threads=1) as m:
         assert m.hparams.is_plus and m.hparams.proj_cat_layers == (3,)
         assert m.weights["proj.blk.1.ca_value.weight"].shape == (48, 128)
+        with pytest.raises(ModelError, match="plus variant"):
+            m.transcribe(np.zeros(16000, np.float32))
 
 
 def test_plus_width_must_match_cat_layers(tmp_path):
