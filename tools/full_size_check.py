@@ -103,15 +103,18 @@ def check_size(runner, size, audio, keep):
 
 
 def print_report(audio, parity, memory, steps):
-    print(f"\nParity on {audio.name}:\n")
-    print("| size | file | " + " | ".join(f"{s} cos_min" for s in STAGES)
-          + " | greedy (agree/must/n) | ok |")
-    print("|---|---|" + "---:|" * len(STAGES) + "---|---|")
+    bounds = {s["stage"]: s["bound"] for s in parity[0][2]["stages"]} if parity else {}
+    bound_text = ", ".join(f"{k} {1 - v:.0e}" for k, v in bounds.items())
+    # 1 - cos_min: the printed digits then show how close, not a row of 1.0000000
+    print(f"\nParity on {audio.name} (1 - cos_min per stage; bounds {bound_text}):\n")
+    print("| size | file | " + " | ".join(STAGES) + " | logits max_abs | greedy (agree/must/n) | ok |")
+    print("|---|---|" + "---:|" * (len(STAGES) + 1) + "---|---|")
     for size, name, r in parity:
-        cos = {s["stage"]: s["cos_min"] for s in r["stages"]}
+        st = {s["stage"]: s for s in r["stages"]}
         g = r["greedy"]
-        print(f"| {size} | {name} | " + " | ".join(f"{cos[s]:.7f}" for s in STAGES)
-              + f" | {g['agree']}/{g['judged']}/{g['n']} | {'ok' if r['ok'] else 'FAIL'} |")
+        print(f"| {size} | {name} | " + " | ".join(f"{1 - st[s]['cos_min']:.1e}" for s in STAGES)
+              + f" | {st['logits']['max_abs']:.1e} | {g['agree']}/{g['judged']}/{g['n']} "
+              f"| {'ok' if r['ok'] else 'FAIL'} |")
     print(f"\nPeak RSS transcribing {MEMORY_CLIP.name} (32 new tokens), bound file size + 400 MB:\n")
     print("| size | file | file size | peak RSS | RSS - file | ok |")
     print("|---|---|---:|---:|---:|---|")
