@@ -48,7 +48,8 @@ class Runner:
         self.steps = []   # (size, step, wall s, peak RSS bytes)
 
     def run(self, size, step, args, ok_codes=(0,)):
-        out, log = self.workdir / f"{size}-{step}.out", self.workdir / f"{size}-{step}.log"
+        stem = self.workdir / f"{size}-{step.replace(' ', '-')}"
+        out, log = stem.with_suffix(".out"), stem.with_suffix(".log")
         t0 = time.perf_counter()
         with open(out, "w") as fo, open(log, "w") as fe:
             proc = subprocess.Popen([sys.executable, *map(str, args)], stdout=fo, stderr=fe,
