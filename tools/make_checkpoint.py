@@ -2,6 +2,7 @@
 GraniteSpeechForConditionalGeneration.
 
     python tools/make_checkpoint.py --config tiny OUT_DIR     # dims of tests/data/tiny-hf, float32
+    python tools/make_checkpoint.py --config small OUT_DIR    # dims of tools/small-hf, float32
     python tools/make_checkpoint.py --config full OUT_DIR     # 4.1-2b dims (2.3 G params), bf16
 
 Weights follow ref_init.py (seeded, deterministic). Tensors use the Hub layout (encoder.*,
@@ -18,9 +19,11 @@ TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 from ref_init import init_tensor  # noqa: E402
 
-TINY_DIR = TOOLS.parent / "tests" / "data" / "tiny-hf"
-CONFIGS = {"tiny": TINY_DIR / "config.json", "full": TOOLS / "config-4.1-2b.json"}
-TINY_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
+# configs whose tokenizer files are copied as they are (the full one builds a stand-in)
+HF_DIRS = {"tiny": TOOLS.parent / "tests" / "data" / "tiny-hf", "small": TOOLS / "small-hf"}
+CONFIGS = {**{k: d / "config.json" for k, d in HF_DIRS.items()},
+           "full": TOOLS / "config-4.1-2b.json"}
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
                         "processor_config.json")
 SHARD_BYTES = 2 * 1024 ** 3
 
@@ -84,9 +87,9 @@ def write_weights(cfg, out_dir, dtype, seed, sharded):
 
 
 def write_tokenizer(which, out_dir, text_cfg):
-    if which == "tiny":
-        for fname in TINY_TOKENIZER_FILES:
-            shutil.copyfile(TINY_DIR / fname, out_dir / fname)
+    if which in HF_DIRS:
+        for fname in TOKENIZER_FILES:
+            shutil.copyfile(HF_DIRS[which] / fname, out_dir / fname)
         return
     import standin_tokenizer
 
@@ -100,7 +103,7 @@ def write_tokenizer(which, out_dir, text_cfg):
         "padding_side": "left", "processor_class": "GraniteSpeechProcessor",
     }
     (out_dir / "tokenizer_config.json").write_text(json.dumps(tok_cfg, indent=2) + "\n")
-    shutil.copyfile(TINY_DIR / "processor_config.json", out_dir / "processor_config.json")
+    shutil.copyfile(HF_DIRS["tiny"] / "processor_config.json", out_dir / "processor_config.json")
 
 
 def make(which, out_dir, seed=0):
