@@ -44,8 +44,11 @@ class Decoder:
         placeholder reads row 0, as transformers does: prompt audio rows are overwritten by
         the projector, and a generated placeholder must embed like the reference's."""
         out = np.empty((len(ids), self.hp.llm_d_model), np.float32)
+        vocab = self.embd.shape[0]
         for r, i in enumerate(ids):
             i = 0 if i == self.hp.audio_token_index else int(i)
+            if not 0 <= i < vocab:
+                raise ValueError(f"token id {i} is outside the vocabulary of {vocab}")
             out[r] = _native.dequantize(self.embd.type, self.embd.row(i), out.shape[1])
         return out
 
