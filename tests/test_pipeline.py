@@ -116,3 +116,13 @@ def test_cli_transcribe_and_diff(tmp_path):
     assert bad.returncode == 1
     report = json.loads(bad.stdout)
     assert [s["stage"] for s in report["stages"] if not s["ok"]] == ["encoder_out"]
+
+
+def test_prompt_ids_are_checked():
+    with gn.Model(model_path("q4_k"), threads=1) as model:
+        emb = model.project(model.encode(model.mel(audio.load(DATA / "audio" / "speech3s.wav"))))
+        ids = model.prompt_ids(emb.shape[0])
+        with pytest.raises(ValueError, match="outside the vocabulary"):
+            model.logits(ids + [model.hparams.llm_vocab_size], emb)
+        with pytest.raises(ValueError, match="audio placeholders"):
+            model.logits(ids, emb[:-3])
