@@ -110,7 +110,7 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
 gn_status gn_probe_read(gn_pool *pool, const void *buf, size_t bytes, uint64_t *checksum);
 /* Runs multiply-add chains with the active ISA's widest FMA on every pool thread, `iters`
  * rounds per task; *flops receives the FLOPs done, *sink a value of the result. Time it to
- * get the FMA peak. Pools of more than 64 threads are refused. */
+ * get the FMA peak. */
 gn_status gn_probe_fma(gn_pool *pool, int64_t iters, double *flops, float *sink);
 
 /* ---- audio front-end ---------------------------------------------------------------- */
