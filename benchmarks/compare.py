@@ -61,7 +61,8 @@ class GraniteNative:
         self.one_request = one_request
         self.model = Model(args.model, threads=args.threads)
         m = self.model
-        m.encoder, m.projector, m.decoder, m.tokenizer
+        for stage in ("encoder", "projector", "decoder", "tokenizer"):
+            getattr(m, stage)
         self.samples = _samples(args.audio)
         self.ids = m.prompt_ids(m.audio_tokens(self.samples.size))
         self.tokens = args.tokens
@@ -79,7 +80,7 @@ class CrispASR:
 
     def __init__(self, args):
         import crispasr
-        self.log = open(os.path.join(args.tmp, f"crispasr-{os.getpid()}.log"), "w+")
+        self.log = open(os.path.join(args.tmp, f"crispasr-{os.getpid()}.log"), "w+")  # noqa: SIM115 (lives as long as the child)
         os.dup2(self.log.fileno(), 2)
         self.session = crispasr.Session(args.model, n_threads=args.threads,
                                         backend="granite-4.1", use_gpu=False)
@@ -181,7 +182,7 @@ def available(engine):
     if engine == "granite-native":
         return True
     mod = {"crispasr": "crispasr", "transformers": "transformers"}[engine]
-    probe = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True)
+    probe = subprocess.run([sys.executable, "-c", f"import {mod}"], capture_output=True, check=False)
     return probe.returncode == 0
 
 
@@ -249,28 +250,29 @@ def summary(r, tokens, seconds):
 def machine():
     model = platform.processor() or platform.machine()
     try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
         for line in lscpu.splitlines():
             if line.startswith("Model name:"):
                 model = line.split(":", 1)[1].strip()
     except OSError:
         pass
-    from granite_native.cpus import usable_cpus
     from granite_native import cpu_info
+    from granite_native.cpus import usable_cpus
     return f"{model}, {os.cpu_count()} logical CPUs ({usable_cpus()} usable), " \
            f"granite-native ISA {cpu_info()['selected']}"
 
 
 def commit():
     def git(*a):
-        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True,
+                              check=False).stdout.strip()
     sha = git("rev-parse", "--short", "HEAD") or "unknown"
     return sha + (" (with uncommitted changes)" if git("status", "--porcelain", "-uno") else "")
 
 
 def main_table(res, args, seconds):
-    lines = ["| engine | load s | mel ms | encoder ms | projector ms | prefill ms | "
-             "decode ms/token | total ms | RTF | new tokens | peak RSS MiB |",
+    lines = [("| engine | load s | mel ms | encoder ms | projector ms | prefill ms | "
+             "decode ms/token | total ms | RTF | new tokens | peak RSS MiB |"),
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for e, r in res.items():
         s = summary(r, args.tokens, seconds)
@@ -336,15 +338,15 @@ def main(argv=None):
     engines = [e for e in wanted if available(e)]
     skipped = [e for e in wanted if e not in engines]
     seconds = _samples(args.audio).size / 16000
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load = os.getloadavg()[0]
 
     res = measure(engines, args, args.threads)
     scaling = {t: measure([e for e in engines if e != "transformers"], args, t)
                for t in range(1, args.threads + 1)}
-    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    load_after = os.getloadavg()[0]
 
-    text = [f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}; commit "
-            f"{commit()}; 1-minute load average {load:.2f} before, {load_after:.2f} after.",
+    text = [(f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}; commit "
+            f"{commit()}; 1-minute load average {load:.2f} before, {load_after:.2f} after."),
             "",
             "    " + " ".join(shlex.quote(a) for a in
                              ["python", "benchmarks/compare.py", *(argv or sys.argv[1:])]),

@@ -58,7 +58,8 @@ def run(model_path, audio_path, threads=None, tokens=32, repeat=3):
     model = Model(model_path, threads=threads)
     try:
         # Stages are built lazily; building them (and the tokenizer) is part of loading.
-        model.encoder, model.projector, model.decoder, model.tokenizer
+        for stage in ("encoder", "projector", "decoder", "tokenizer"):
+            getattr(model, stage)
         load_s = time.perf_counter() - t0
         ids = model.prompt_ids(model.audio_tokens(samples.size), prompts.instruction_for())
         one_request(model, samples, ids, tokens)  # warm-up: page in weights, grow scratch
@@ -133,27 +134,27 @@ def format_report(r):
         f"threads    {r['threads']} ({r['isa']}), median of {r['repeat']} after a warm-up",
         f"load       {r['load_s'] * 1e3:9.1f} ms",
         f"mel        {s['mel'] * 1e3:9.1f} ms",
-        f"encoder    {s['encoder'] * 1e3:9.1f} ms  {r['mel_frames']} frames, "
-        f"{w['encoder_flops'] / 1e9:.1f} GFLOP, {f['encoder_gflops']:.1f} GFLOP/s",
+        (f"encoder    {s['encoder'] * 1e3:9.1f} ms  {r['mel_frames']} frames, "
+         f"{w['encoder_flops'] / 1e9:.1f} GFLOP, {f['encoder_gflops']:.1f} GFLOP/s"),
         f"projector  {s['projector'] * 1e3:9.1f} ms  {r['audio_tokens']} audio tokens",
-        f"prefill    {s['prefill'] * 1e3:9.1f} ms  {r['prompt_tokens']} tokens, "
-        f"{w['prefill_flops'] / 1e9:.1f} GFLOP, {f['prefill_gflops']:.1f} GFLOP/s",
-        f"decode     {s['decode'] * 1e3:9.1f} ms  {r['decode_tokens']} tokens, "
-        f"{r['decode_ms_per_token']:.1f} ms/token, "
-        f"{(w['decode_weight_bytes'] + w['decode_kv_bytes']) / 1e6:.1f} MB/token, "
-        f"{f['decode_gbps']:.2f} GB/s",
-        f"total      {r['total_s'] * 1e3:9.1f} ms  RTF {r['rtf']:.3f} "
-        f"({r['x_realtime']:.2f}x real time)",
+        (f"prefill    {s['prefill'] * 1e3:9.1f} ms  {r['prompt_tokens']} tokens, "
+         f"{w['prefill_flops'] / 1e9:.1f} GFLOP, {f['prefill_gflops']:.1f} GFLOP/s"),
+        (f"decode     {s['decode'] * 1e3:9.1f} ms  {r['decode_tokens']} tokens, "
+         f"{r['decode_ms_per_token']:.1f} ms/token, "
+         f"{(w['decode_weight_bytes'] + w['decode_kv_bytes']) / 1e6:.1f} MB/token, "
+         f"{f['decode_gbps']:.2f} GB/s"),
+        (f"total      {r['total_s'] * 1e3:9.1f} ms  RTF {r['rtf']:.3f} "
+         f"({r['x_realtime']:.2f}x real time)"),
         f"peak RSS   {r['peak_rss_mib']:9.1f} MiB",
         "rooflines (same run)",
         f"  memory read  {p['read_gbps']:7.2f} GB/s   decode at {f['decode_of_bandwidth']:.1%}",
-        f"  FMA peak     {p['fma_gflops']:7.1f} GFLOP/s encoder at {f['encoder_of_fma']:.1%}, "
-        f"prefill at {f['prefill_of_fma']:.1%}",
-        f"  numpy f32    {p['numpy_gemm_gflops']['encoder']:7.1f} GFLOP/s at "
-        f"{'x'.join(map(str, p['numpy_gemm_shapes']['encoder']))}: "
-        f"encoder at {f['encoder_of_numpy']:.1%}",
-        f"  numpy f32    {p['numpy_gemm_gflops']['prefill']:7.1f} GFLOP/s at "
-        f"{'x'.join(map(str, p['numpy_gemm_shapes']['prefill']))}: "
-        f"prefill at {f['prefill_of_numpy']:.1%}",
+        (f"  FMA peak     {p['fma_gflops']:7.1f} GFLOP/s encoder at {f['encoder_of_fma']:.1%}, "
+         f"prefill at {f['prefill_of_fma']:.1%}"),
+        (f"  numpy f32    {p['numpy_gemm_gflops']['encoder']:7.1f} GFLOP/s at "
+         f"{'x'.join(map(str, p['numpy_gemm_shapes']['encoder']))}: "
+         f"encoder at {f['encoder_of_numpy']:.1%}"),
+        (f"  numpy f32    {p['numpy_gemm_gflops']['prefill']:7.1f} GFLOP/s at "
+         f"{'x'.join(map(str, p['numpy_gemm_shapes']['prefill']))}: "
+         f"prefill at {f['prefill_of_numpy']:.1%}"),
     ]
     return "\n".join(lines)
