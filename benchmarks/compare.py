@@ -341,8 +341,8 @@ def main(argv=None):
     load = os.getloadavg()[0]
 
     res = measure(engines, args, args.threads)
-    scaling = {t: measure([e for e in engines if e != "transformers"], args, t)
-               for t in range(1, args.threads + 1)}
+    light = [e for e in engines if e != "transformers"]
+    scaling = {t: measure(light, args, t) for t in range(1, args.threads + 1)} if light else {}
     load_after = os.getloadavg()[0]
 
     text = [(f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {machine()}; commit "
@@ -354,10 +354,15 @@ def main(argv=None):
             f"{Path(args.model).name}, {Path(args.audio).name} ({seconds:.2f} s), "
             f"{args.threads} threads, {args.tokens} forced new tokens, median of {args.repeat} "
             f"interleaved rounds after a warm-up. RTF = total / audio seconds (lower is faster)."
-            + (f" Not installed, skipped: {', '.join(skipped)}." if skipped else ""),
-            "", *main_table(res, args, seconds), "",
-            "Thread scaling (same protocol, one column group per engine):", "",
-            *scaling_table(scaling, args, seconds)]
+            + (f" Not installed, skipped: {', '.join(skipped)}." if skipped else "")
+            + (" transformers' mel is not timed, so its total leaves it out." if
+               "transformers" in engines else "")
+            + (" CrispASR's prefill and decode are derived from a 1-token and a full request"
+               " (see compare.py)." if "crispasr" in engines else ""),
+            "", *main_table(res, args, seconds)]
+    if scaling:
+        text += ["", "Thread scaling (same protocol, one column group per engine):", "",
+                 *scaling_table(scaling, args, seconds)]
     text = "\n".join(text)
     print(text)
     write_section(Path(args.results), text)
