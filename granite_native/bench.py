@@ -5,8 +5,9 @@ Protocol: load the model (timed), one untimed warm-up request, then `repeat` tim
 every figure is the median over those. Decoding is forced to exactly `tokens` new ids
 (EOS does not stop it), so runs and engines compare at equal work. Peak RSS is read before
 the probes allocate their buffer; it includes the pages of the mapped model file touched.
+Peak RSS and the load average are None where the OS does not report them (Windows).
 """
-import resource
+import os
 import statistics
 import sys
 import time
@@ -23,8 +24,17 @@ STAGES = ("mel", "encoder", "projector", "prefill", "decode")
 
 
 def _peak_rss_mib():
+    try:
+        import resource
+    except ImportError:
+        return None
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb / (1 << 20) if sys.platform == "darwin" else kb / 1024  # macOS reports bytes
+
+
+def _load_average():
+    """The 1-minute load average: other work on the machine skews every figure."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def one_request(model, samples, ids, tokens):
@@ -52,6 +62,7 @@ def run(model_path, audio_path, threads=None, tokens=32, repeat=3):
         raise ValueError(f"--tokens must be at least 1, got {tokens}")
     if repeat < 1:
         raise ValueError(f"--repeat must be at least 1, got {repeat}")
+    load_before = _load_average()
     samples = audio_io.load(audio_path)
     seconds = samples.size / audio_io.SAMPLE_RATE
     t0 = time.perf_counter()
@@ -69,8 +80,10 @@ def run(model_path, audio_path, threads=None, tokens=32, repeat=3):
             times["total"] = sum(times[s] for s in STAGES)
             runs.append(times)
         peak_rss = _peak_rss_mib()
-        return _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids,
-                       runs, load_s, peak_rss)
+        report = _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids,
+                         runs, load_s, peak_rss)
+        report["load_average"] = {"before": load_before, "after": _load_average()}
+        return report
     finally:
         model.close()
 
@@ -126,6 +139,10 @@ def _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids
     }
 
 
+def _num(x, fmt):
+    return "n/a" if x is None else format(x, fmt)
+
+
 def format_report(r):
     s, p, f, w = r["stages_s"], r["probes"], r["roofline"], r["work"]
     lines = [
@@ -145,7 +162,9 @@ def format_report(r):
          f"{f['decode_gbps']:.2f} GB/s"),
         (f"total      {r['total_s'] * 1e3:9.1f} ms  RTF {r['rtf']:.3f} "
          f"({r['x_realtime']:.2f}x real time)"),
-        f"peak RSS   {r['peak_rss_mib']:9.1f} MiB",
+        f"peak RSS   {_num(r['peak_rss_mib'], '9.1f')} MiB",
+        f"load avg   {_num(r['load_average']['before'], '.2f')} before, "
+        f"{_num(r['load_average']['after'], '.2f')} after (1 minute)",
         "rooflines (same run)",
         f"  memory read  {p['read_gbps']:7.2f} GB/s   decode at {f['decode_of_bandwidth']:.1%}",
         (f"  FMA peak     {p['fma_gflops']:7.1f} GFLOP/s encoder at {f['encoder_of_fma']:.1%}, "

@@ -50,6 +50,7 @@ def test_report_is_complete_and_consistent(report):
     assert report["rtf"] == pytest.approx(report["total_s"] / report["audio_seconds"])
     assert report["x_realtime"] == pytest.approx(1 / report["rtf"])
     assert report["load_s"] > 0 and report["peak_rss_mib"] > 0
+    assert report["load_average"]["before"] >= 0 and report["load_average"]["after"] >= 0
     probes, roof = report["probes"], report["roofline"]
     assert probes["read_gbps"] > 0 and probes["fma_gflops"] > 0
     assert all(v > 0 for v in probes["numpy_gemm_gflops"].values())
