@@ -163,8 +163,8 @@ def format_report(r):
         (f"total      {r['total_s'] * 1e3:9.1f} ms  RTF {r['rtf']:.3f} "
          f"({r['x_realtime']:.2f}x real time)"),
         f"peak RSS   {_num(r['peak_rss_mib'], '9.1f')} MiB",
-        f"load avg   {_num(r['load_average']['before'], '.2f')} before, "
-        f"{_num(r['load_average']['after'], '.2f')} after (1 minute)",
+        (f"load avg   {_num(r['load_average']['before'], '.2f')} before, "
+         f"{_num(r['load_average']['after'], '.2f')} after (1 minute)"),
         "rooflines (same run)",
         f"  memory read  {p['read_gbps']:7.2f} GB/s   decode at {f['decode_of_bandwidth']:.1%}",
         (f"  FMA peak     {p['fma_gflops']:7.1f} GFLOP/s encoder at {f['encoder_of_fma']:.1%}, "
