@@ -15,10 +15,11 @@ What each engine's stage times are:
   decode runs exactly --tokens forward steps (EOS does not stop it).
 - crispasr: CRISPASR_GRANITE_BENCH=1 makes the library print compute_mel / run_encoder /
   run_projector times to stderr, read here. Prefill and decode are not reported by the
-  library, so each round runs two requests: one capped at 1 new token (T1) and one at --tokens
-  (TN). decode ms/token = (TN - T1) / (tokens - 1); prefill = T1 - mel - encoder - projector
-  (includes prompt building and picking the first token); total = TN. The tokens it actually
-  produced are counted from the result, and a shortfall (EOS) is flagged.
+  library, so each round runs two requests: one capped at 1 new token and one at --tokens.
+  Taking each request's own mel, encoder and projector times off its wall time leaves its LLM
+  part: R1 and RN. prefill = R1 (includes building the prompt and picking the first token);
+  decode ms/token = (RN - R1) / (tokens - 1); total = the --tokens request's wall time. The
+  tokens it actually produced are counted from the result, and a shortfall (EOS) is flagged.
 - transformers: GraniteSpeechForConditionalGeneration in float32 with the GGUF's weights
   dequantized by the `gguf` package (tools/dump_reference.py). Its mel is not timed (the
   input is computed beforehand by tools/ref_mel.py); encoder, projector, prefill
@@ -104,13 +105,17 @@ class CrispASR:
         return dt, stages, produced
 
     def request(self):
-        t1, _, _ = self._timed(1)
+        keys = ("compute_mel", "run_encoder", "run_projector")
+        t1, st1, _ = self._timed(1)
         tn, st, produced = self._timed(self.tokens)
-        mel, enc, proj = st["compute_mel"], st["run_encoder"], st["run_projector"]
-        per_token = (tn - t1) / max(1, self.tokens - 1)
-        return {"mel": mel, "encoder": enc, "projector": proj,
-                "prefill": t1 - mel - enc - proj, "decode": tn - t1,
-                "decode_per_token": per_token, "total": tn, "tokens": produced}
+        # each request's own stage times are taken off, so encoder jitter between the two
+        # requests does not leak into the decode rate
+        llm1 = t1 - sum(st1[k] for k in keys)
+        llm = tn - sum(st[k] for k in keys)
+        return {"mel": st["compute_mel"], "encoder": st["run_encoder"],
+                "projector": st["run_projector"], "prefill": llm1, "decode": llm - llm1,
+                "decode_per_token": (llm - llm1) / max(1, self.tokens - 1), "total": tn,
+                "tokens": produced}
 
 
 class Transformers:
