@@ -45,6 +45,8 @@ static const gn_kernels scalar_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_scalar,
     },
     .gemm_f32 = gn_gemm_f32_scalar,
+    .probe_read = gn_probe_read_scalar,
+    .probe_fma = gn_probe_fma_scalar,
 };
 
 #ifdef GN_BUILD_X86
@@ -59,6 +61,8 @@ static const gn_kernels avx2_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx2,
     },
     .gemm_f32 = gn_gemm_f32_avx2,
+    .probe_read = gn_probe_read_avx2,
+    .probe_fma = gn_probe_fma_avx2,
 };
 static const gn_kernels avx512_table = {
     .isa = GN_ISA_AVX512,
@@ -71,6 +75,8 @@ static const gn_kernels avx512_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx512,
     },
     .gemm_f32 = gn_gemm_f32_avx512,
+    .probe_read = gn_probe_read_avx512,
+    .probe_fma = gn_probe_fma_avx512,
 };
 #endif
 
@@ -86,6 +92,8 @@ static const gn_kernels neon_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_neon,
     },
     .gemm_f32 = gn_gemm_f32_neon,
+    .probe_read = gn_probe_read_neon,
+    .probe_fma = gn_probe_fma_neon,
 };
 #endif
 
@@ -139,6 +147,8 @@ gn_status gn_isa_select(int isa) {
     for (int i = 0; i < GN_TYPE_COUNT; i++)
         if (!r.dequant[i]) r.dequant[i] = scalar_table.dequant[i];
     if (!r.gemm_f32) r.gemm_f32 = scalar_table.gemm_f32;
+    if (!r.probe_read) r.probe_read = scalar_table.probe_read;
+    if (!r.probe_fma) r.probe_fma = scalar_table.probe_fma;
     resolved = r;
     gn_active = &resolved;
     return GN_OK;

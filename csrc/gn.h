@@ -103,6 +103,16 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
                     const void *w, int wtype, int64_t N, size_t w_bytes,
                     const float *bias, float *y);
 
+/* ---- roofline probes (benchmarks only) --------------------------------------------- */
+
+/* Reads every byte of buf (bytes a non-zero multiple of 64) with the active ISA's loads across
+ * the pool; *checksum receives the sum of its 64-bit words. Time it to get read bandwidth. */
+gn_status gn_probe_read(gn_pool *pool, const void *buf, size_t bytes, uint64_t *checksum);
+/* Runs multiply-add chains with the active ISA's widest FMA on every pool thread, `iters`
+ * rounds per task; *flops receives the FLOPs done, *sink a value of the result. Time it to
+ * get the FMA peak. */
+gn_status gn_probe_fma(gn_pool *pool, int64_t iters, double *flops, float *sink);
+
 /* ---- audio front-end ---------------------------------------------------------------- */
 
 /* Accepted audio lengths. Reflect padding by 256 needs more than 256 samples (torch's rule,

@@ -26,10 +26,18 @@ typedef void (*gn_gemm_f32_fn)(int64_t M, int64_t N, int64_t K,
                                const float *w, int64_t ldw,
                                float *y, int64_t ldy);
 
+/* Roofline probes (csrc/probe.c): the sum of bytes/8 little-endian 64-bit words, bytes a
+ * multiple of 64; and `iters` rounds of independent multiply-add chains, returning the FLOPs
+ * done, with a value of the result in *sink so the work cannot be optimised away. */
+typedef uint64_t (*gn_probe_read_fn)(const void *buf, size_t bytes);
+typedef int64_t (*gn_probe_fma_fn)(int64_t iters, float *sink);
+
 typedef struct {
     int isa;
     gn_dequant_fn dequant[GN_TYPE_COUNT];
     gn_gemm_f32_fn gemm_f32;
+    gn_probe_read_fn probe_read;
+    gn_probe_fma_fn probe_fma;
 } gn_kernels;
 
 /* The table in force (set once at import, or by gn_isa_select). */
@@ -45,6 +53,8 @@ void gn_dequant_q4_k_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_scalar(const void *src, float *dst, int64_t n);
 void gn_gemm_f32_scalar(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                         const float *w, int64_t ldw, float *y, int64_t ldy);
+uint64_t gn_probe_read_scalar(const void *buf, size_t bytes);
+int64_t gn_probe_fma_scalar(int64_t iters, float *sink);
 
 
 /* SIMD twins, compiled only for their architecture. F32 "dequantization" is a memcpy that libc
@@ -56,6 +66,8 @@ void gn_dequant_q4_0_avx2(const void *src, float *dst, int64_t n);
 void gn_dequant_q8_0_avx2(const void *src, float *dst, int64_t n);
 void gn_dequant_q4_k_avx2(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_avx2(const void *src, float *dst, int64_t n);
+uint64_t gn_probe_read_avx2(const void *buf, size_t bytes);
+int64_t gn_probe_fma_avx2(int64_t iters, float *sink);
 void gn_gemm_f32_avx2(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                       const float *w, int64_t ldw, float *y, int64_t ldy);
 
@@ -65,6 +77,8 @@ void gn_dequant_q4_0_avx512(const void *src, float *dst, int64_t n);
 void gn_dequant_q8_0_avx512(const void *src, float *dst, int64_t n);
 void gn_dequant_q4_k_avx512(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_avx512(const void *src, float *dst, int64_t n);
+uint64_t gn_probe_read_avx512(const void *buf, size_t bytes);
+int64_t gn_probe_fma_avx512(int64_t iters, float *sink);
 void gn_gemm_f32_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                         const float *w, int64_t ldw, float *y, int64_t ldy);
 #endif
@@ -76,6 +90,8 @@ void gn_dequant_q4_0_neon(const void *src, float *dst, int64_t n);
 void gn_dequant_q8_0_neon(const void *src, float *dst, int64_t n);
 void gn_dequant_q4_k_neon(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_neon(const void *src, float *dst, int64_t n);
+uint64_t gn_probe_read_neon(const void *buf, size_t bytes);
+int64_t gn_probe_fma_neon(int64_t iters, float *sink);
 void gn_gemm_f32_neon(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                       const float *w, int64_t ldw, float *y, int64_t ldy);
 #endif

@@ -190,3 +190,4 @@ def matmul(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wty
 include "_ops.pxi"
 include "_mel.pxi"
 include "_quantize.pxi"
+include "_probe.pxi"

@@ -100,6 +100,15 @@ def diff(args):
     return 0 if ok else 1
 
 
+def bench(args):
+    from . import bench as bench_mod
+
+    report = bench_mod.run(args.model, args.audio, args.threads, args.tokens, args.repeat)
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json
+          else bench_mod.format_report(report))
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="granite-native",
                                      description="CPU runtime for granite-speech GGUF models")
@@ -147,6 +156,18 @@ def build_parser():
     p.add_argument("--threads", type=int, help="kernel threads (default: usable CPUs)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=diff)
+
+    p = commands.add_parser("bench", help="time every stage on one clip, beside memory-bandwidth "
+                                          "and FMA-peak probes run in the same process")
+    p.add_argument("audio", help="WAV file (16 kHz)")
+    p.add_argument("-m", "--model", required=True, help="granite_speech GGUF file")
+    p.add_argument("--threads", type=int, help="kernel threads (default: usable CPUs)")
+    p.add_argument("--tokens", type=int, default=32,
+                   help="new tokens decoded per request, EOS or not (default 32)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="timed requests after one warm-up; medians are reported (default 3)")
+    p.add_argument("--json", action="store_true", help="print JSON with every run")
+    p.set_defaults(run=bench)
 
     return parser
 

@@ -18,7 +18,7 @@ QEMU = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
 # Everything an AArch64 build of the library compiles (no x86 kernel files).
 SOURCES = [CSRC / f"{name}.c" for name in (
     "dispatch", "cpu_features", "threadpool", "matmul", "dequant_scalar", "gemm_f32_scalar",
-    "dequant_neon", "gemm_f32_neon")]
+    "dequant_neon", "gemm_f32_neon", "probe_scalar", "probe_neon")]
 
 WARNINGS = ["-std=c11", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 # a full compile: missing target features only show when intrinsics are inlined
@@ -71,5 +71,6 @@ def test_neon_kernels_match_scalar_under_qemu(tmp_path):
     run = subprocess.run([QEMU, str(exe)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.strip().endswith("OK")
+    assert "probes checked" in run.stdout
     for name in ("F16", "BF16", "Q4_0", "Q8_0", "Q4_K", "Q6_K"):
         assert f"dequant {name} checked" in run.stdout

@@ -119,6 +119,21 @@ static int check_gemm(void) {
     return failures;
 }
 
+/* The probes: the read sum equals the scalar twin's exactly (integer adds), and the FMA chains
+ * do the FLOPs they report with a finite result. */
+static int check_probes(void) {
+    const size_t bytes = 64 * 1000;
+    uint8_t *buf = malloc(bytes);
+    if (!buf) return 1;
+    for (size_t i = 0; i < bytes; i++) buf[i] = (uint8_t)rnd();
+    int failures = gn_probe_read_neon(buf, bytes) != gn_probe_read_scalar(buf, bytes);
+    float sink = 0.0f;
+    failures += gn_probe_fma_neon(100, &sink) != 100 * 12 * 4 * 2 || !isfinite(sink);
+    free(buf);
+    printf(failures ? "FAIL probes\n" : "probes checked\n");
+    return failures;
+}
+
 /* The dispatch table routes gn_matmul to the NEON kernels when NEON is selected. */
 static int check_dispatch(void) {
     if (!gn_isa_supported(GN_ISA_NEON) || gn_isa_select(GN_ISA_NEON) != GN_OK) {
@@ -134,7 +149,7 @@ static int check_dispatch(void) {
 }
 
 int main(void) {
-    const int failures = check_dequant() + check_gemm() + check_dispatch();
+    const int failures = check_dequant() + check_gemm() + check_probes() + check_dispatch();
     printf(failures ? "FAILED\n" : "OK\n");
     return failures ? 1 : 0;
 }
