@@ -4,11 +4,7 @@
 #include "gn_kernels.h"
 #include <stdint.h>
 
-/* Rows of W per task. Decode-sized x (a few rows) wants small panels that stay in L1 next to
- * x; a long x wants taller panels so each pass over x serves more outputs. */
-#define PANEL_ROWS_FEW 4
-#define PANEL_ROWS_MANY 16
-#define FEW_X_ROWS 8
+#define PANEL_ROWS 16
 
 typedef struct {
     gn_pool *pool;
@@ -19,14 +15,13 @@ typedef struct {
     int64_t row_bytes;
     const float *bias;
     float *y;
-    int64_t panel_rows;
     int failed; /* set by a task that could not get scratch memory */
 } matmul_job;
 
 static void matmul_panel(void *arg, int64_t task, int thread_index) {
     matmul_job *j = (matmul_job *)arg;
-    const int64_t n0 = task * j->panel_rows;
-    const int64_t rows = (j->N - n0) < j->panel_rows ? (j->N - n0) : j->panel_rows;
+    const int64_t n0 = task * PANEL_ROWS;
+    const int64_t rows = (j->N - n0) < PANEL_ROWS ? (j->N - n0) : PANEL_ROWS;
     const float *panel;
     if (j->wtype == GN_TYPE_F32) {
         panel = (const float *)(j->w + n0 * j->row_bytes);
@@ -58,9 +53,8 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     /* exactly N rows of K: a larger buffer means the caller's K or N is wrong */
     if ((uint64_t)(N * row_bytes) != (uint64_t)w_bytes) return GN_ERR_INVALID;
     if (M > INT64_MAX / K || M > INT64_MAX / N) return GN_ERR_INVALID;
-    const int64_t panel = M <= FEW_X_ROWS ? PANEL_ROWS_FEW : PANEL_ROWS_MANY;
-    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, panel, 0};
-    gn_pool_run(pool, matmul_panel, &job, (N + panel - 1) / panel);
+    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0};
+    gn_pool_run(pool, matmul_panel, &job, (N + PANEL_ROWS - 1) / PANEL_ROWS);
     return job.failed ? GN_ERR_NOMEM : GN_OK;
 }
 
