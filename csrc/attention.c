@@ -1,21 +1,10 @@
 /* Attention: the Conformer's block-local attention with Shaw relative positions, and
  * batched GQA attention for the Q-Former and the LLM. One task per (block or batch, head),
- * scores in per-thread scratch, so memory never grows with the square of the sequence. */
+ * scores in per-thread scratch, so memory never grows with the square of the sequence. Dot
+ * products go through the dispatched GEMM kernel, so they run at the selected ISA level. */
+#include "gn_kernels.h"
 #include "gn_ops.h"
 #include <math.h>
-
-static float dot(const float *a, const float *b, int64_t n) {
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-    for (; i < n; i++) s0 += a[i] * b[i];
-    return (s0 + s1) + (s2 + s3);
-}
 
 /* p[0:n] = softmax(p[0:n]); out[0:dh] = sum_r p[r] * v[r * ldv] */
 static void softmax_mix(float *p, int64_t n, const float *v, int64_t ldv, int64_t dh, float *out) {
@@ -50,18 +39,19 @@ static void relpos_task(void *arg, int64_t task, int thread_index) {
     const int64_t t0 = blk * j->block;
     const int64_t n = (j->T - t0) < j->block ? (j->T - t0) : j->block;
     const int64_t ld = j->H * j->dh;
-    float *p = (float *)gn_pool_scratch(j->pool, thread_index, (size_t)n * sizeof(float));
+    float *p = (float *)gn_pool_scratch(j->pool, thread_index, (size_t)(2 * n) * sizeof(float));
     if (!p) {
         j->failed = 1;
         return;
     }
+    float *e = p + n; /* e[i] = q_c . rel[c - n + 1 + i + max_pos]: key r uses e[n - 1 - r] */
     const float *kb = j->k + t0 * ld + h * j->dh, *vb = j->v + t0 * ld + h * j->dh;
     for (int64_t c = 0; c < n; c++) {
         const float *qc = j->q + (t0 + c) * ld + h * j->dh;
-        for (int64_t r = 0; r < n; r++) {
-            const float *e = j->rel + (c - r + j->max_pos) * j->dh;
-            p[r] = j->scale * (dot(qc, kb + r * ld, j->dh) + dot(qc, e, j->dh));
-        }
+        const float *rel = j->rel + (c - n + 1 + j->max_pos) * j->dh;
+        gn_active->gemm_f32(1, n, j->dh, qc, j->dh, kb, ld, p, n);
+        gn_active->gemm_f32(1, n, j->dh, qc, j->dh, rel, j->dh, e, n);
+        for (int64_t r = 0; r < n; r++) p[r] = j->scale * (p[r] + e[n - 1 - r]);
         softmax_mix(p, n, vb, ld, j->dh, j->out + (t0 + c) * ld + h * j->dh);
     }
 }
@@ -101,7 +91,8 @@ static void attn_task(void *arg, int64_t task, int thread_index) {
     for (int64_t i = 0; i < j->Lq; i++) {
         const float *qi = j->q + (b * j->Lq + i) * j->ldq + h * j->dh;
         const int64_t n = j->pos0 >= 0 ? j->pos0 + i + 1 : j->Lk;
-        for (int64_t r = 0; r < n; r++) p[r] = j->scale * dot(qi, kb + r * j->ldk, j->dh);
+        gn_active->gemm_f32(1, n, j->dh, qi, j->dh, kb, j->ldk, p, n);
+        for (int64_t r = 0; r < n; r++) p[r] *= j->scale;
         softmax_mix(p, n, vb, j->ldv, j->dh, j->out + (b * j->Lq + i) * j->ldo + h * j->dh);
     }
 }
