@@ -117,23 +117,20 @@ def test_dump_matches_independent_hf_checkpoint_dump(hf_fixture):
     np.testing.assert_array_equal(live["greedy_ids"][:n], ref_ids[:n])
 
 
+def write_silence(path, channels, rate):
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.zeros(rate // 10 * channels, dtype="<i2").tobytes())
+    return path
+
+
 def test_dump_rejects_wrong_audio_format(tmp_path):
-    stereo = tmp_path / "stereo.wav"
-    with wave.open(str(stereo), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(np.zeros(3200, dtype="<i2").tobytes())
     with pytest.raises(ValueError, match="mono"):
-        read_wav(stereo)
-    slow = tmp_path / "8k.wav"
-    with wave.open(str(slow), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(np.zeros(1600, dtype="<i2").tobytes())
+        read_wav(write_silence(tmp_path / "stereo.wav", 2, 16000))
     with pytest.raises(ValueError, match="16000"):
-        read_wav(slow)
+        read_wav(write_silence(tmp_path / "8k.wav", 1, 8000))
 
 
 def test_float_wav_reads_like_pcm(tmp_path):
