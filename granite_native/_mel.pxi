@@ -10,6 +10,11 @@ MEL_MIN_SAMPLES = GN_MEL_MIN_SAMPLES
 MEL_MAX_SAMPLES = GN_MEL_MAX_SAMPLES
 
 
+def mel_rows(int64_t n_samples):
+    """Stacked mel rows for n_samples of audio, or -1 outside the accepted lengths."""
+    return gn_log_mel_rows(n_samples)
+
+
 def log_mel(ThreadPool pool, const float[::1] audio):
     """(T, 160) float32 log-mel features of 16 kHz float32 audio."""
     cdef int64_t n = audio.shape[0]

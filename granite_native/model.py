@@ -85,7 +85,10 @@ class Model:
     def audio_tokens(self, n_samples):
         """Projector rows for n_samples of audio (the HF processor's count)."""
         hp = self.hparams
-        frames = (n_samples // 160 + 1) // 2
+        frames = _native.mel_rows(n_samples)
+        if frames < 0:
+            raise ValueError(f"audio has {n_samples} samples; the front-end accepts "
+                             f"{_native.MEL_MIN_SAMPLES}..{_native.MEL_MAX_SAMPLES}")
         return -(-frames // hp.window_size) * hp.proj_n_queries
 
     def prompt_ids(self, n_audio, instruction=None, template=None):

@@ -81,6 +81,7 @@ def test_transcribe_result_and_timings():
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(audio=np.zeros(0, np.float32)), "no samples"),
+    (dict(audio=np.zeros(100, np.float32)), "accepts 257"),
     (dict(audio=np.array([0.0, np.nan] * 1000, np.float32)), "NaN"),
     (dict(audio=np.zeros(16000 * 600, np.float32)), "KV cache limit"),
     (dict(task="summarize"), "unknown task"),
