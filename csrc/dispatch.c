@@ -45,6 +45,8 @@ static const gn_kernels scalar_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_scalar,
     },
     .gemm_f32 = gn_gemm_f32_scalar,
+    .quantize_q8_k = gn_quantize_q8_k_scalar,
+    .quantize_q8_32 = gn_quantize_q8_32_scalar,
     .probe_read = gn_probe_read_scalar,
     .probe_fma = gn_probe_fma_scalar,
 };
@@ -146,7 +148,11 @@ gn_status gn_isa_select(int isa) {
     gn_kernels r = *t;
     for (int i = 0; i < GN_TYPE_COUNT; i++)
         if (!r.dequant[i]) r.dequant[i] = scalar_table.dequant[i];
+    for (int i = 0; i < GN_TYPE_COUNT; i++)
+        if (!r.gemm_q[i]) r.gemm_q[i] = scalar_table.gemm_q[i];
     if (!r.gemm_f32) r.gemm_f32 = scalar_table.gemm_f32;
+    if (!r.quantize_q8_k) r.quantize_q8_k = scalar_table.quantize_q8_k;
+    if (!r.quantize_q8_32) r.quantize_q8_32 = scalar_table.quantize_q8_32;
     if (!r.probe_read) r.probe_read = scalar_table.probe_read;
     if (!r.probe_fma) r.probe_fma = scalar_table.probe_fma;
     resolved = r;

@@ -97,11 +97,21 @@ gn_status gn_dequantize(int type, const void *src, float *dst, int64_t n);
 gn_status gn_quantize(gn_pool *pool, int type, const float *src, int64_t rows, int64_t cols,
                       void *dst, size_t dst_bytes);
 
+/* Precision choices of gn_matmul, OR-ed. 0 is exact: weights are dequantized to float32 and
+ * multiplied in float32. GN_MATMUL_INT8: block-quantized weights (Q4_0, Q8_0, Q4_K, Q6_K)
+ * are multiplied with int8-quantized activations (Q8_K / Q8_32), as ggml does.
+ * GN_MATMUL_BF16: float weights (F32, F16, BF16) are multiplied in bfloat16 with float32
+ * accumulation where the CPU has bfloat16 dot products, and exactly where it has not. */
+enum { GN_MATMUL_EXACT = 0, GN_MATMUL_INT8 = 1, GN_MATMUL_BF16 = 2 };
+/* The arithmetic gn_matmul would use for this weight type and flags on the active ISA. */
+typedef enum { GN_PATH_F32 = 0, GN_PATH_INT8 = 1, GN_PATH_BF16 = 2 } gn_matmul_path_id;
+int gn_matmul_path(int wtype, int flags);
+
 /* y[M,N] = x[M,K] @ W[N,K]^T (+ bias[N]); W rows in `wtype`. x and y are dense row-major.
  * w_bytes is the size of the W buffer, which must be exactly N rows of K. */
 gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
                     const void *w, int wtype, int64_t N, size_t w_bytes,
-                    const float *bias, float *y);
+                    const float *bias, float *y, int flags);
 
 /* ---- roofline probes (benchmarks only) --------------------------------------------- */
 

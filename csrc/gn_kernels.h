@@ -26,6 +26,18 @@ typedef void (*gn_gemm_f32_fn)(int64_t M, int64_t N, int64_t K,
                                const float *w, int64_t ldw,
                                float *y, int64_t ldy);
 
+/* One row of k floats (k a whole number of blocks) -> activation blocks (block_q8_K or
+ * block_q8_32, quant_blocks.h), with the rule stated there. */
+typedef void (*gn_quantize_act_fn)(const float *x, void *dst, int64_t k);
+
+/* y[m * ldy + n] = dot(W row n, x row m) for m < M, n < N, overwriting y, where x rows are
+ * activation blocks (xq_row_bytes apart; Q8_K for Q4_K/Q6_K weights, Q8_32 for Q4_0/Q8_0)
+ * and W rows are in the weight type (w_row_bytes apart). Sizes are validated by the caller. */
+typedef void (*gn_gemm_q_fn)(int64_t M, int64_t N, int64_t K,
+                             const void *xq, int64_t xq_row_bytes,
+                             const void *w, int64_t w_row_bytes,
+                             float *y, int64_t ldy);
+
 /* Roofline probes (csrc/probe.c): the sum of bytes/8 little-endian 64-bit words, bytes a
  * multiple of 64; and `iters` rounds of independent multiply-add chains, returning the FLOPs
  * done, with a value of the result in *sink so the work cannot be optimised away. */
@@ -36,6 +48,8 @@ typedef struct {
     int isa;
     gn_dequant_fn dequant[GN_TYPE_COUNT];
     gn_gemm_f32_fn gemm_f32;
+    gn_quantize_act_fn quantize_q8_k, quantize_q8_32;
+    gn_gemm_q_fn gemm_q[GN_TYPE_COUNT]; /* indexed by weight type: Q4_0, Q8_0, Q4_K, Q6_K */
     gn_probe_read_fn probe_read;
     gn_probe_fma_fn probe_fma;
 } gn_kernels;
@@ -53,6 +67,8 @@ void gn_dequant_q4_k_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_scalar(const void *src, float *dst, int64_t n);
 void gn_gemm_f32_scalar(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                         const float *w, int64_t ldw, float *y, int64_t ldy);
+void gn_quantize_q8_k_scalar(const float *x, void *dst, int64_t k);
+void gn_quantize_q8_32_scalar(const float *x, void *dst, int64_t k);
 uint64_t gn_probe_read_scalar(const void *buf, size_t bytes);
 int64_t gn_probe_fma_scalar(int64_t iters, float *sink);
 

@@ -1,7 +1,9 @@
-/* y = x @ W^T + b for any supported weight type. Work is split over panels of output rows:
+/* y = x @ W^T + b for any supported weight type: argument checks, the choice of arithmetic
+ * (gn_matmul_path), and the exact float32 path. Work is split over panels of output rows:
  * each task dequantizes its panel of W once into per-thread scratch and multiplies every
  * row of x against it, so the cost of dequantization is shared by all M rows of x. */
 #include "gn_kernels.h"
+#include "matmul_paths.h"
 #include <stdint.h>
 
 #define PANEL_ROWS 16
@@ -43,9 +45,14 @@ static void matmul_panel(void *arg, int64_t task, int thread_index) {
             for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
 }
 
+int gn_matmul_path(int wtype, int flags) {
+    if ((flags & GN_MATMUL_INT8) && gn_matmul_q8_available(wtype)) return GN_PATH_INT8;
+    return GN_PATH_F32;
+}
+
 gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
                     const void *w, int wtype, int64_t N, size_t w_bytes,
-                    const float *bias, float *y) {
+                    const float *bias, float *y, int flags) {
     if (!x || !w || !y || M <= 0 || K <= 0 || N <= 0) return GN_ERR_INVALID;
     if (!gn_type_info(wtype)) return GN_ERR_UNSUPPORTED;
     const int64_t row_bytes = gn_row_bytes(wtype, K);
@@ -53,6 +60,11 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     /* exactly N rows of K: a larger buffer means the caller's K or N is wrong */
     if ((uint64_t)(N * row_bytes) != (uint64_t)w_bytes) return GN_ERR_INVALID;
     if (M > INT64_MAX / K || M > INT64_MAX / N) return GN_ERR_INVALID;
+    if (flags & ~(GN_MATMUL_INT8 | GN_MATMUL_BF16)) return GN_ERR_INVALID;
+    switch (gn_matmul_path(wtype, flags)) {
+    case GN_PATH_INT8: return gn_matmul_q8(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
+    default: break;
+    }
     matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0};
     gn_pool_run(pool, matmul_panel, &job, (N + PANEL_ROWS - 1) / PANEL_ROWS);
     return job.failed ? GN_ERR_NOMEM : GN_OK;

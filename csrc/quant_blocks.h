@@ -25,6 +25,19 @@ typedef struct {                                                               /
     uint16_t d;
 } block_q6_K;
 
+/* Activations quantized for integer dot products (internal, never stored in a file), one
+ * row at a time. Q8_K pairs with the k-quants: one scale per 256 values and per-16 sums of
+ * the quants, which fold Q4_K's min term into one multiply per sub-block. Q8_32 pairs with
+ * Q4_0 and Q8_0: one scale per 32 and the sum that removes Q4_0's offset of 8.
+ * Quantization rule (every ISA gives the same bytes): amax = max |x| over the block;
+ * d = amax / 127; q = round-half-even(x * (127 / amax)), so q is in [-127, 127]; an all-zero
+ * block has d = 0 and q = 0. The dot product of a W row with a quantized x row is
+ * sum over blocks of (W block's dequantized values . q) * d. */
+typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } block_q8_K;  /* 292 B */
+typedef struct { float d; int32_t sum; int8_t qs[32]; } block_q8_32;                /* 40 B */
+
+_Static_assert(sizeof(block_q8_K) == 292, "block_q8_K layout");
+_Static_assert(sizeof(block_q8_32) == 40, "block_q8_32 layout");
 _Static_assert(sizeof(block_q4_0) == 18, "block_q4_0 layout");
 _Static_assert(sizeof(block_q8_0) == 34, "block_q8_0 layout");
 _Static_assert(sizeof(block_q4_K) == 144, "block_q4_K layout");

@@ -33,7 +33,9 @@ cdef extern from "gn.h" nogil:
     int gn_dequantize(int type, const void *src, float *dst, int64_t n)
     int gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
                   const void *w, int wtype, int64_t N, size_t w_bytes,
-                  const float *bias, float *y)
+                  const float *bias, float *y, int flags)
+    int gn_matmul_path(int wtype, int flags)
+    int GN_MATMUL_INT8, GN_MATMUL_BF16
 
 
 cdef int check(int status, str what) except -1:
@@ -165,9 +167,29 @@ def dequantize(int gtype, const uint8_t[::1] data, int64_t n):
     return out
 
 
+MATMUL_FLAGS = {"int8": GN_MATMUL_INT8, "bf16": GN_MATMUL_BF16}
+MATMUL_PATHS = ("f32", "int8", "bf16")
+
+
+def matmul_flags(names):
+    """The gn_matmul flags for an iterable of precision names ("int8", "bf16")."""
+    flags = 0
+    for n in names:
+        if n not in MATMUL_FLAGS:
+            raise ValueError(f"unknown matmul precision {n!r}; expected one of {sorted(MATMUL_FLAGS)}")
+        flags |= MATMUL_FLAGS[n]
+    return flags
+
+
+def matmul_path(int wtype, int flags=0):
+    """Which arithmetic matmul uses for this weight type and flags here: "f32", "int8", "bf16"."""
+    return MATMUL_PATHS[gn_matmul_path(wtype, flags)]
+
+
 def matmul(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wtype,
-           int64_t n_out, const float[::1] bias=None, float[:, ::1] out=None):
-    """y[M, n_out] = x[M, K] @ W[n_out, K]^T (+ bias); W given as raw bytes of wtype."""
+           int64_t n_out, const float[::1] bias=None, float[:, ::1] out=None, int flags=0):
+    """y[M, n_out] = x[M, K] @ W[n_out, K]^T (+ bias); W given as raw bytes of wtype;
+    flags from matmul_flags pick faster, inexact arithmetic (see gn.h)."""
     cdef int64_t M = x.shape[0], K = x.shape[1]
     if M == 0 or K == 0 or n_out <= 0:
         raise ValueError(f"empty matmul: x is {M}x{K}, n_out={n_out}")
@@ -184,7 +206,8 @@ def matmul(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wty
     cdef const float *b = &bias[0] if bias is not None else NULL
     cdef int status
     with nogil:
-        status = gn_matmul(p, &x[0, 0], M, K, &w[0], wtype, n_out, <size_t>w.shape[0], b, &out[0, 0])
+        status = gn_matmul(p, &x[0, 0], M, K, &w[0], wtype, n_out, <size_t>w.shape[0], b, &out[0, 0],
+                           flags)
     check(status, "matmul")
     return np.asarray(out)
 include "_ops.pxi"

@@ -1,0 +1,68 @@
+/* The int8 path of gn_matmul: block-quantized W times int8-quantized x, as ggml multiplies
+ * k-quants. Each x row is quantized once, into one buffer every thread reads, then panels of
+ * W rows are split over the pool; the kernel walks all M rows of x for its panel, so a panel
+ * read from memory once serves every row. */
+#include "gn_kernels.h"
+#include "matmul_paths.h"
+#include "quant_blocks.h"
+#include <stdlib.h>
+
+/* 16 rows of a 2048-wide Q4_K matrix are 18 KB: a panel stays in L1/L2 while every x row
+ * passes over it, and a 2048-row decode GEMV still makes 128 tasks to balance threads. */
+#define PANEL_ROWS 16
+
+typedef struct {
+    const float *x;
+    int64_t M, K, N;
+    uint8_t *xq;
+    int64_t xq_row_bytes;
+    gn_quantize_act_fn quantize;
+    const uint8_t *w;
+    int64_t w_row_bytes;
+    gn_gemm_q_fn gemm;
+    const float *bias;
+    float *y;
+} q8_job;
+
+static void quantize_rows(void *arg, int64_t m, int thread_index) {
+    (void)thread_index;
+    q8_job *j = (q8_job *)arg;
+    j->quantize(j->x + m * j->K, j->xq + m * j->xq_row_bytes, j->K);
+}
+
+static void gemm_panel(void *arg, int64_t task, int thread_index) {
+    (void)thread_index;
+    q8_job *j = (q8_job *)arg;
+    const int64_t n0 = task * PANEL_ROWS;
+    const int64_t rows = (j->N - n0) < PANEL_ROWS ? (j->N - n0) : PANEL_ROWS;
+    float *y = j->y + n0;
+    j->gemm(j->M, rows, j->K, j->xq, j->xq_row_bytes, j->w + n0 * j->w_row_bytes,
+            j->w_row_bytes, y, j->N);
+    if (j->bias)
+        for (int64_t m = 0; m < j->M; m++)
+            for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
+}
+
+int gn_matmul_q8_available(int wtype) {
+    return (wtype == GN_TYPE_Q4_0 || wtype == GN_TYPE_Q8_0 || wtype == GN_TYPE_Q4_K ||
+            wtype == GN_TYPE_Q6_K) && gn_active->gemm_q[wtype] != NULL;
+}
+
+gn_status gn_matmul_q8(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
+                       int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y) {
+    const int k_quant = wtype == GN_TYPE_Q4_K || wtype == GN_TYPE_Q6_K;
+    const int64_t block = k_quant ? QK_K : 32;
+    const int64_t block_bytes = k_quant ? (int64_t)sizeof(block_q8_K) : (int64_t)sizeof(block_q8_32);
+    if (K % block) return GN_ERR_INVALID;
+    const int64_t xq_row_bytes = K / block * block_bytes;
+    if (M > (int64_t)(SIZE_MAX / 2) / xq_row_bytes) return GN_ERR_NOMEM;
+    uint8_t *xq = (uint8_t *)malloc((size_t)(M * xq_row_bytes));
+    if (!xq) return GN_ERR_NOMEM;
+    q8_job job = {x, M, K, N, xq, xq_row_bytes,
+                  k_quant ? gn_active->quantize_q8_k : gn_active->quantize_q8_32,
+                  (const uint8_t *)w, w_row_bytes, gn_active->gemm_q[wtype], bias, y};
+    gn_pool_run(pool, quantize_rows, &job, M);
+    gn_pool_run(pool, gemm_panel, &job, (N + PANEL_ROWS - 1) / PANEL_ROWS);
+    free(xq);
+    return GN_OK;
+}
