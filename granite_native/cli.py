@@ -9,6 +9,7 @@ from .convert import convert
 from . import parity
 from .quantize import VARIANTS, quantize_file
 from .model import Model
+from .precision import PRECISIONS
 from .tensors import type_name
 
 
@@ -59,7 +60,7 @@ def quantize(args):
 
 def transcribe(args):
     results = []
-    with Model(args.model, threads=args.threads) as model:
+    with Model(args.model, threads=args.threads, precision=args.precision) as model:
         for path in args.audio:
             r = model.transcribe(path, task=args.task, punctuate=args.punctuate,
                                  language=args.language, instruction=args.instruction,
@@ -82,14 +83,17 @@ def diff(args):
 
     with np.load(args.reference) as npz:
         ref = {k: npz[k] for k in npz.files}
-    with Model(args.model, threads=args.threads) as model:
-        stages, greedy = parity.run(model, ref)
+    with Model(args.model, threads=args.threads, precision=args.precision) as model:
+        stages, greedy, paths = parity.run(model, ref)
     ok = all(s.ok for s in stages) and greedy.ok
     if args.json:
         print(json.dumps({"model": args.model, "reference": args.reference, "ok": ok,
+                          "precision": model.precision, "matmul_paths": paths,
                           "stages": [dict(vars(s), ok=s.ok) for s in stages],
                           "greedy": dict(vars(greedy), ok=greedy.ok)}, indent=2))
     else:
+        print(f"precision {model.precision}: matmuls " + ", ".join(
+            f"{stage} {'+'.join(p)}" for stage, p in paths.items()))
         print(f"{'stage':<14} {'cos_min':>10} {'max_abs':>10} {'rms':>10}  bound")
         for s in stages:
             print(f"{s.stage:<14} {s.cos_min:>10.7f} {s.max_abs:>10.3g} {s.rms:>10.3g}  "
@@ -103,7 +107,8 @@ def diff(args):
 def bench(args):
     from . import bench as bench_mod
 
-    report = bench_mod.run(args.model, args.audio, args.threads, args.tokens, args.repeat)
+    report = bench_mod.run(args.model, args.audio, args.threads, args.tokens, args.repeat,
+                           args.precision)
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json
           else bench_mod.format_report(report))
     return 0
@@ -146,6 +151,9 @@ def build_parser():
     p.add_argument("--template", choices=("base", "plus"),
                    help="chat template (default: the model's variant decides)")
     p.add_argument("--threads", type=int, help="kernel threads (default: usable CPUs)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fast",
+                   help="fast: bf16 audio stages and int8 activations against quantized "
+                        "weights; exact: float32 throughout (default: fast)")
     p.add_argument("--max-new-tokens", type=int, help="cap on generated tokens")
     p.add_argument("--json", action="store_true", help="print JSON with tokens and timings")
     p.set_defaults(run=transcribe)
@@ -154,6 +162,9 @@ def build_parser():
     p.add_argument("reference", help=".npz written by tools/dump_reference.py")
     p.add_argument("-m", "--model", required=True, help="granite_speech GGUF file")
     p.add_argument("--threads", type=int, help="kernel threads (default: usable CPUs)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fast",
+                   help="fast: bf16 audio stages and int8 activations against quantized "
+                        "weights; exact: float32 throughout (default: fast)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=diff)
 
@@ -162,6 +173,9 @@ def build_parser():
     p.add_argument("audio", help="WAV file (16 kHz)")
     p.add_argument("-m", "--model", required=True, help="granite_speech GGUF file")
     p.add_argument("--threads", type=int, help="kernel threads (default: usable CPUs)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fast",
+                   help="fast: bf16 audio stages and int8 activations against quantized "
+                        "weights; exact: float32 throughout (default: fast)")
     p.add_argument("--tokens", type=int, default=32,
                    help="new tokens decoded per request, EOS or not (default 32)")
     p.add_argument("--repeat", type=int, default=3,

@@ -69,8 +69,9 @@ def load_block(wt, i):
 
 
 class Encoder:
-    def __init__(self, wt, hp):
+    def __init__(self, wt, hp, flags=0):
         self.hp = hp
+        self.flags = flags  # matmul arithmetic (precision.py)
         self.input = wt["enc.input.weight"]
         self.input_b = wt["enc.input.bias"].f32()
         self.blocks = [load_block(wt, i) for i in range(hp.enc_n_layers)]
@@ -81,7 +82,7 @@ class Encoder:
 
     def __call__(self, pool, mel, taps=None):
         """mel [T, input_dim] -> [T, d]. `taps`, if a dict, receives per-block outputs."""
-        h = linear(pool, mel, self.input, self.input_b)  # [T, d]
+        h = linear(pool, mel, self.input, self.input_b, self.flags)  # [T, d]
         if taps is not None:
             taps["enc_input_linear"] = h.copy()
         mid = len(self.blocks) // 2
@@ -95,8 +96,8 @@ class Encoder:
 
     def self_condition(self, pool, h):
         """h + ctc_mid(softmax(ctc_out(h))): the mid-network CTC self-conditioning."""
-        p = softmax_(pool, linear(pool, h, self.ctc_out, self.ctc_out_b))  # [T, n_ctc]
-        h += linear(pool, p, self.ctc_mid, self.ctc_mid_b)
+        p = softmax_(pool, linear(pool, h, self.ctc_out, self.ctc_out_b, self.flags))  # [T, n_ctc]
+        h += linear(pool, p, self.ctc_mid, self.ctc_mid_b, self.flags)
         return h
 
     def block(self, pool, b, h):
@@ -106,31 +107,37 @@ class Encoder:
         h += 0.5 * self.ffn(pool, b.ff2, h)
         return layernorm(pool, h, *b.post_norm, LN_EPS)
 
-    @staticmethod
-    def ffn(pool, f, h):
+    def matrices(self):
+        """Every weight matrix the encoder multiplies by."""
+        out = [self.input, self.ctc_out, self.ctc_mid]
+        for b in self.blocks:
+            out += [b.ff1[2], b.ff1[4], b.ff2[2], b.ff2[4], b.attn_q, b.attn_k, b.attn_v,
+                    b.attn_out, b.conv_up, b.conv_down]
+        return out
+
+    def ffn(self, pool, f, h):
         norm_w, norm_b, up, up_b, down, down_b = f
         u = layernorm(pool, h, norm_w, norm_b, LN_EPS)
-        u = act_(pool, "silu", linear(pool, u, up, up_b))  # [T, ff]
-        return linear(pool, u, down, down_b)  # [T, d]
+        u = act_(pool, "silu", linear(pool, u, up, up_b, self.flags))  # [T, ff]
+        return linear(pool, u, down, down_b, self.flags)  # [T, d]
 
     def attention(self, pool, b, h):
         hp = self.hp
         a = layernorm(pool, h, *b.attn_norm, LN_EPS)
-        q = linear(pool, a, b.attn_q)  # [T, H*dh]
-        k = linear(pool, a, b.attn_k)
-        v = linear(pool, a, b.attn_v)
+        q = linear(pool, a, b.attn_q, flags=self.flags)  # [T, H*dh]
+        k = linear(pool, a, b.attn_k, flags=self.flags)
+        v = linear(pool, a, b.attn_v, flags=self.flags)
         o = np.empty_like(q)
         _native.attention_block_relpos(pool, q, k, v, hp.enc_n_heads, hp.enc_context_size,
                                        b.rel_pos, hp.enc_head_dim ** -0.5, o)
-        return linear(pool, o, b.attn_out, b.attn_out_b)
+        return linear(pool, o, b.attn_out, b.attn_out_b, self.flags)
 
-    @staticmethod
-    def conv(pool, b, h):
+    def conv(self, pool, b, h):
         c = layernorm(pool, h, *b.conv_norm, LN_EPS)
-        c = glu(pool, linear(pool, c, b.conv_up, b.conv_up_b))  # [T, inner]
+        c = glu(pool, linear(pool, c, b.conv_up, b.conv_up_b, self.flags))  # [T, inner]
         y = np.empty_like(c)
         _native.conv_dw(pool, c, b.conv_dw, y)
         y *= b.bn_scale
         y += b.bn_shift
         act_(pool, "silu", y)
-        return linear(pool, y, b.conv_down, b.conv_down_b)  # [T, d]
+        return linear(pool, y, b.conv_down, b.conv_down_b, self.flags)  # [T, d]

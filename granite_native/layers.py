@@ -9,9 +9,9 @@ import numpy as np
 from . import _native
 
 
-def linear(pool, x, w, bias=None):
-    """x [M, n_in] -> [M, n_out] = x @ W^T (+ bias)."""
-    return _native.matmul(pool, x, w.data, w.type, w.shape[0], bias)
+def linear(pool, x, w, bias=None, flags=0):
+    """x [M, n_in] -> [M, n_out] = x @ W^T (+ bias); flags pick the arithmetic (precision.py)."""
+    return _native.matmul(pool, x, w.data, w.type, w.shape[0], bias, flags=flags)
 
 
 def layernorm(pool, x, weight, bias, eps):

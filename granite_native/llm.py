@@ -52,6 +52,11 @@ class Decoder:
             out[r] = _native.dequantize(self.embd.type, self.embd.row(i), out.shape[1])
         return out
 
+    def matrices(self):
+        """Every weight matrix the decoder multiplies by."""
+        return [m for L in self.layers for m in (L.q, L.k, L.v, L.o, L.gate, L.up, L.down)] + [
+            self.output]
+
     def new_cache(self, capacity):
         return KVCache(self.hp, capacity)
 

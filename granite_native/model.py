@@ -15,6 +15,7 @@ from .gguf_file import open_gguf
 from .hparams import read_hparams
 from .llm import Decoder
 from .mel import log_mel
+from . import precision as precisions
 from .projector import Projector
 from .tokenizer import Tokenizer
 from .weights import load_weights
@@ -24,10 +25,15 @@ class Model:
     """Opens and validates a granite_speech GGUF. Tensor data stays in the file's memory map.
 
     threads: kernel threads, by default every CPU this process may use.
+    precision: "fast" (default: bfloat16 audio stages where the CPU has bf16 dot products,
+    int8 activations against block-quantized weights) or "exact" (float32 throughout);
+    see precision.py.
     Raises granite_native.ModelError when the file is not a usable model.
     """
 
-    def __init__(self, path, threads=None):
+    def __init__(self, path, threads=None, precision="fast"):
+        self.flags = precisions.stage_flags(precision)
+        self.precision = precision
         self.path = os.fspath(path)
         self.gguf = open_gguf(self.path)
         self.file_size = os.path.getsize(self.path)
@@ -56,11 +62,11 @@ class Model:
             # its projector reads concatenated encoder layers: not implemented yet
             raise ModelError(self.path, "the plus variant (granite_speech.proj.cat_layers) "
                                         "cannot be run yet; only `info` supports it")
-        return Encoder(self.weights, self.hparams)
+        return Encoder(self.weights, self.hparams, self.flags["encoder"])
 
     @cached_property
     def projector(self):
-        return Projector(self.weights, self.hparams)
+        return Projector(self.weights, self.hparams, self.flags["projector"])
 
     @cached_property
     def decoder(self):
@@ -69,6 +75,11 @@ class Model:
     @cached_property
     def tokenizer(self):
         return Tokenizer.from_gguf(self.gguf)
+
+    def matmul_paths(self):
+        """{stage: sorted arithmetic paths its matrix products take on this CPU}."""
+        return {stage: precisions.paths(getattr(self, stage).matrices(), self.flags[stage])
+                for stage in precisions.STAGES}
 
     def mel(self, samples):
         """float32 16 kHz samples [S] -> stacked log-mel [T, 160]."""

@@ -7,8 +7,14 @@ import numpy as np
 
 from .generate import greedy
 
-# cos_min bounds per stage (the parity contract of the transcribe issue)
+# cos_min bounds per stage (the parity contract of the transcribe issue), for float32 math
 BOUNDS = {"mel": 0.999999, "encoder_out": 0.9999, "projector_out": 0.9999, "logits": 0.9999}
+# The speed issue's allowance for a stage whose inputs went through bf16 or int8 products:
+# cos_min >= 0.999, and 28 of 32 leading greedy ids (scaled to other lengths).
+INEXACT_BOUND = 0.999
+# Which matmul stages each compared tensor depends on.
+DEPENDS = {"mel": (), "encoder_out": ("encoder",), "projector_out": ("encoder", "projector"),
+           "logits": ("encoder", "projector", "decoder")}
 # A reference step whose top-2 logit margin is below this is a near-tie: float rounding may
 # legitimately pick the other token there (spec A.11), so agreement is judged up to it.
 NEAR_TIE = 1e-4
@@ -27,8 +33,16 @@ class StageDiff:
         return bool(np.isfinite(self.cos_min) and self.cos_min >= self.bound)
 
 
-def compare(stage, got, want):
-    """Per-row cosine over the last axis (cos_min), max |diff|, rms of the difference."""
+def bounds(paths):
+    """cos_min bound per compared tensor, given {stage: arithmetic paths} of the model."""
+    inexact = {s for s, p in paths.items() if set(p) - {"f32"}}
+    return {t: INEXACT_BOUND if inexact.intersection(deps) else BOUNDS[t]
+            for t, deps in DEPENDS.items()}
+
+
+def compare(stage, got, want, bound=None):
+    """Per-row cosine over the last axis (cos_min), max |diff|, rms of the difference,
+    judged against `bound` (by default the stage's float32 bound)."""
     g = np.asarray(got, np.float64).reshape(-1, np.shape(want)[-1])
     w = np.asarray(want, np.float64).reshape(-1, np.shape(want)[-1])
     if g.shape != w.shape:
@@ -38,7 +52,7 @@ def compare(stage, got, want):
                    np.where(np.linalg.norm(g - w, axis=1) == 0, 1.0, 0.0))
     d = g - w
     return StageDiff(stage, float(cos.min()), float(np.abs(d).max()),
-                     float(np.sqrt((d * d).mean())), BOUNDS[stage])
+                     float(np.sqrt((d * d).mean())), BOUNDS[stage] if bound is None else bound)
 
 
 @dataclass
@@ -53,7 +67,8 @@ class GreedyDiff:
 
 
 def run(model, ref):
-    """Diffs of every stage the reference holds, and the greedy agreement."""
+    """Diffs of every stage the reference holds, the greedy agreement, and the matmul paths
+    that ran ({stage: paths}), which set the bounds."""
     need = ("audio", "mel", "encoder_out", "projector_out", "prompt_ids", "logits", "greedy_ids")
     missing = [k for k in need if k not in ref]
     if missing:
@@ -65,9 +80,13 @@ def run(model, ref):
     want_ids = [int(i) for i in ref["greedy_ids"]]
     cache = model.decoder.new_cache(len(ids) + len(want_ids))
     logits = model.prefill(ids, emb, cache)
-    stages = [compare("mel", mel, ref["mel"]), compare("encoder_out", enc, ref["encoder_out"]),
-              compare("projector_out", emb, ref["projector_out"]),
-              compare("logits", logits[None], np.asarray(ref["logits"]).reshape(1, -1))]
+    paths = model.matmul_paths()
+    bound = bounds(paths)
+    stages = [compare("mel", mel, ref["mel"], bound["mel"]),
+              compare("encoder_out", enc, ref["encoder_out"], bound["encoder_out"]),
+              compare("projector_out", emb, ref["projector_out"], bound["projector_out"]),
+              compare("logits", logits[None], np.asarray(ref["logits"]).reshape(1, -1),
+                      bound["logits"])]
     gen = greedy(model.pool, model.decoder, cache, logits, model.hparams.llm_eos_token_id,
                  len(want_ids), stop_at_eos=False)
     agree = next((i for i, (a, b) in enumerate(zip(gen.ids, want_ids)) if a != b), len(want_ids))
@@ -76,4 +95,6 @@ def run(model, ref):
         ties = np.flatnonzero(np.asarray(ref["greedy_margins"]) < NEAR_TIE)
         if ties.size:
             judged = int(ties[0])
-    return stages, GreedyDiff(len(want_ids), agree, judged)
+    if bound["logits"] == INEXACT_BOUND:
+        judged = min(judged, len(want_ids) - len(want_ids) // 8)
+    return stages, GreedyDiff(len(want_ids), agree, judged), paths

@@ -27,22 +27,27 @@ class QFormerLayer:
 
 
 class Projector:
-    def __init__(self, wt, hp):
+    def __init__(self, wt, hp, flags=0):
         self.hp = hp
+        self.flags = flags  # matmul arithmetic (precision.py)
         self.query = wt["proj.query"].f32()  # [n_query, dq]
         self.ln = (wt["proj.ln.weight"].f32(), wt["proj.ln.bias"].f32())
         self.layers = [QFormerLayer(wt, i) for i in range(hp.proj_n_layers)]
         self.linear, self.linear_b = wt["proj.linear.weight"], wt["proj.linear.bias"].f32()
 
+    def matrices(self):
+        """Every weight matrix the projector multiplies by."""
+        return [m for L in self.layers for m in L.sa + L.ca + [L.up, L.down]] + [self.linear]
+
     def attend(self, pool, w, b, x, ctx, n_windows):
         """Multi-head attention of x [W*Lq, dq] over ctx [W*Lk, dk], per window."""
         heads = self.hp.proj_n_heads
-        q = linear(pool, x, w[0], b[0]).reshape(n_windows, -1, x.shape[1])
-        k = linear(pool, ctx, w[1], b[1]).reshape(n_windows, -1, x.shape[1])
-        v = linear(pool, ctx, w[2], b[2]).reshape(n_windows, -1, x.shape[1])
+        q = linear(pool, x, w[0], b[0], self.flags).reshape(n_windows, -1, x.shape[1])
+        k = linear(pool, ctx, w[1], b[1], self.flags).reshape(n_windows, -1, x.shape[1])
+        v = linear(pool, ctx, w[2], b[2], self.flags).reshape(n_windows, -1, x.shape[1])
         o = np.empty_like(q)
         _native.attention(pool, q, k, v, heads, heads, (x.shape[1] // heads) ** -0.5, -1, o)
-        return linear(pool, o.reshape(x.shape), w[3], b[3])
+        return linear(pool, o.reshape(x.shape), w[3], b[3], self.flags)
 
     def __call__(self, pool, enc):
         win = self.hp.window_size
@@ -56,6 +61,6 @@ class Projector:
                           *L.sa_norm, LN_EPS)
             x = layernorm(pool, x + self.attend(pool, L.ca, L.ca_b, x, frames, n_windows),
                           *L.ca_norm, LN_EPS)
-            i = act_(pool, "gelu_erf", linear(pool, x, L.up, L.up_b))  # [W*n_query, ff]
-            x = layernorm(pool, x + linear(pool, i, L.down, L.down_b), *L.ffn_norm, LN_EPS)
-        return linear(pool, x, self.linear, self.linear_b)  # [W*n_query, d_llm]
+            i = act_(pool, "gelu_erf", linear(pool, x, L.up, L.up_b, self.flags))  # [W*n_query, ff]
+            x = layernorm(pool, x + linear(pool, i, L.down, L.down_b, self.flags), *L.ffn_norm, LN_EPS)
+        return linear(pool, x, self.linear, self.linear_b, self.flags)  # [W*n_query, d_llm]

@@ -25,25 +25,34 @@ def load_ref(name):
         return {k: z[k] for k in z.files}
 
 
-@pytest.fixture(scope="module", params=VARIANTS)
+@pytest.fixture(scope="module", params=[(v, p) for v in VARIANTS for p in ("exact", "fast")],
+                ids=lambda vp: "-".join(vp))
 def variant_model(request):
-    with gn.Model(model_path(request.param), threads=2) as m:
-        yield request.param, m
+    variant, precision = request.param
+    with gn.Model(model_path(variant), threads=2, precision=precision) as m:
+        yield variant, m
 
 
 @pytest.mark.parametrize("clip", ["speech3s"])
 def test_stage_parity_against_gguf_weight_reference(variant_model, clip):
     variant, model = variant_model
-    stages, greedy = parity.run(model, load_ref(f"tiny-{variant}-{clip}"))
+    stages, greedy, paths = parity.run(model, load_ref(f"tiny-{variant}-{clip}"))
     for s in stages:
         assert s.ok, f"{variant} {s.stage}: cos_min {s.cos_min} < {s.bound}"
     assert greedy.ok, f"{variant}: {greedy.agree} of {greedy.judged} greedy ids agree"
     assert greedy.judged >= 16  # the check really compares a run of tokens
+    if model.precision == "exact":
+        assert all(p == ["f32"] for p in paths.values()), paths
+        assert all(s.bound >= parity.BOUNDS[s.stage] for s in stages)
+    elif variant != "f16":
+        # the q4_k files' LLM matrices are Q4_K: int8 activations, and bounds relaxed for it
+        assert "int8" in paths["decoder"], paths
+        assert [s.bound for s in stages if s.stage == "logits"] == [parity.INEXACT_BOUND]
 
 
 def test_long_clip_parity():
-    with gn.Model(model_path("f16"), threads=2) as model:
-        stages, greedy = parity.run(model, load_ref("tiny-f16-speech11s"))
+    with gn.Model(model_path("f16"), threads=2, precision="exact") as model:
+        stages, greedy, _ = parity.run(model, load_ref("tiny-f16-speech11s"))
     assert all(s.ok for s in stages), stages
     assert greedy.ok and greedy.agree == greedy.n
 
@@ -52,7 +61,7 @@ def test_against_independent_hf_checkpoint_dump():
     """Stages from audio through greedy decoding, against transformers run on the HF
     checkpoint itself (its encoder and projector weights are the GGUF's F32 ones)."""
     ref = load_ref("hf-tiny-speech11s")
-    with gn.Model(model_path("f16"), threads=2) as model:
+    with gn.Model(model_path("f16"), threads=2, precision="exact") as model:
         mel = model.mel(audio.load(WAV))
         enc = model.encode(mel)
         emb = model.project(enc)
