@@ -1,8 +1,22 @@
-/* A persistent thread pool: workers start once and sleep between jobs, so a matmul costs a
- * wake-up, not a thread creation. Tasks are handed out through an atomic counter; the
- * calling thread works too. */
+/* A persistent thread pool: workers start once, so a job costs a hand-over, not a thread
+ * creation. Tasks are handed out through an atomic counter; the calling thread works too.
+ * A decode step runs a few hundred short jobs, and a futex wake-up costs tens of
+ * microseconds each, so workers (and the caller waiting for them) first spin for a while on
+ * the job counter and only then sleep on the condition variable. */
 #include "gn.h"
 #include <stdatomic.h>
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#include <emmintrin.h> /* _mm_pause: SSE2, part of every x86-64 baseline */
+#define cpu_relax() _mm_pause()
+#elif (defined(__aarch64__) || defined(__arm__)) && (defined(__GNUC__) || defined(__clang__))
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* About 100-200 microseconds of polling before a thread sleeps: longer than the gap between
+ * the jobs of one forward pass, short enough not to burn a core while the caller is idle. */
+#define SPIN_ROUNDS 20000
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,9 +68,9 @@ struct gn_pool {
     gn_mutex run_lock;      /* one job at a time per pool */
     gn_mutex lock;
     gn_cond wake, done;
-    unsigned long generation; /* bumped per job; workers wait for a change */
-    int pending;              /* workers still busy with the current job */
-    int shutdown;
+    atomic_ulong generation;  /* bumped per job; workers wait for a change */
+    atomic_int pending;       /* workers still busy with the current job */
+    atomic_int shutdown;
 
     gn_task_fn fn;
     void *ctx;
@@ -82,20 +96,25 @@ static void *worker_main(void *arg)
     gn_pool *p = w->pool;
     unsigned long seen = 0;
     for (;;) {
-        mutex_lock(&p->lock);
-        while (p->generation == seen && !p->shutdown) cond_wait(&p->wake, &p->lock);
-        if (p->shutdown) {
+        for (int i = 0; i < SPIN_ROUNDS && atomic_load(&p->generation) == seen &&
+                        !atomic_load(&p->shutdown); i++)
+            cpu_relax();
+        if (atomic_load(&p->generation) == seen && !atomic_load(&p->shutdown)) {
+            mutex_lock(&p->lock);
+            while (atomic_load(&p->generation) == seen && !atomic_load(&p->shutdown))
+                cond_wait(&p->wake, &p->lock);
             mutex_unlock(&p->lock);
-            break;
         }
-        seen = p->generation;
-        mutex_unlock(&p->lock);
+        if (atomic_load(&p->shutdown)) break;
+        seen = atomic_load(&p->generation);
 
         work(p, w->index);
 
-        mutex_lock(&p->lock);
-        if (--p->pending == 0) cond_broadcast(&p->done);
-        mutex_unlock(&p->lock);
+        if (atomic_fetch_sub(&p->pending, 1) == 1) { /* last one out wakes a sleeping caller */
+            mutex_lock(&p->lock);
+            cond_broadcast(&p->done);
+            mutex_unlock(&p->lock);
+        }
     }
     return 0;
 }
@@ -118,6 +137,9 @@ gn_pool *gn_pool_create(int n_threads) {
     cond_init(&p->wake);
     cond_init(&p->done);
     atomic_init(&p->next, 0);
+    atomic_init(&p->generation, 0);
+    atomic_init(&p->pending, 0);
+    atomic_init(&p->shutdown, 0);
     for (int i = 1; i < n_threads; i++) {
         worker *w = &p->workers[i];
         w->pool = p;
@@ -139,7 +161,7 @@ gn_pool *gn_pool_create(int n_threads) {
 void gn_pool_destroy(gn_pool *p) {
     if (!p) return;
     mutex_lock(&p->lock);
-    p->shutdown = 1;
+    atomic_store(&p->shutdown, 1);
     cond_broadcast(&p->wake);
     mutex_unlock(&p->lock);
     for (int i = 1; i < p->n_threads; i++) {
@@ -172,21 +194,26 @@ void gn_pool_run(gn_pool *p, gn_task_fn fn, void *ctx, int64_t n_tasks) {
         return;
     }
     mutex_lock(&p->run_lock);
-    mutex_lock(&p->lock);
+    /* every worker has finished the previous job (pending reached 0), so these plain
+     * stores are published to them by the generation bump below */
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;
     atomic_store(&p->next, 0);
-    p->pending = p->n_threads - 1;
-    p->generation++;
+    atomic_store(&p->pending, p->n_threads - 1);
+    mutex_lock(&p->lock); /* a worker between its last check and cond_wait holds it */
+    atomic_fetch_add(&p->generation, 1);
     cond_broadcast(&p->wake);
     mutex_unlock(&p->lock);
 
     work(p, 0);
 
-    mutex_lock(&p->lock);
-    while (p->pending > 0) cond_wait(&p->done, &p->lock);
-    mutex_unlock(&p->lock);
+    for (int i = 0; i < SPIN_ROUNDS && atomic_load(&p->pending) > 0; i++) cpu_relax();
+    if (atomic_load(&p->pending) > 0) {
+        mutex_lock(&p->lock);
+        while (atomic_load(&p->pending) > 0) cond_wait(&p->done, &p->lock);
+        mutex_unlock(&p->lock);
+    }
     mutex_unlock(&p->run_lock);
 }
 
