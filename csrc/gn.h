@@ -78,6 +78,11 @@ typedef struct gn_pool gn_pool;
 gn_pool *gn_pool_create(int n_threads);
 void gn_pool_destroy(gn_pool *pool);
 int gn_pool_threads(const gn_pool *pool);
+/* Threads that later jobs use, 1..gn_pool_threads (all of them after creation): memory-bound
+ * decode steps may saturate bandwidth with fewer threads than compute-bound stages want.
+ * GN_ERR_INVALID when out of range. Not to be called while a job runs on the pool. */
+gn_status gn_pool_set_active(gn_pool *pool, int n_threads);
+int gn_pool_active(const gn_pool *pool);
 /* Run fn(ctx, task, thread_index) for task in [0, n_tasks) across the pool; returns when all
  * finished. Calls on one pool are serialised by the pool itself. pool may be NULL (serial). */
 typedef void (*gn_task_fn)(void *ctx, int64_t task, int thread_index);

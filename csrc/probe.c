@@ -47,7 +47,7 @@ static void fma_task(void *ctx, int64_t task, int thread_index) {
 
 gn_status gn_probe_fma(gn_pool *pool, int64_t iters, double *flops, float *sink) {
     if (!flops || !sink || iters < 1 || iters > ((int64_t)1 << 40)) return GN_ERR_INVALID;
-    const int threads = pool ? gn_pool_threads(pool) : 1;
+    const int threads = pool ? gn_pool_active(pool) : 1;
     if (threads > MAX_THREADS) return GN_ERR_INVALID;
     fma_job j = {iters, {0}, {0}};
     gn_pool_run(pool, fma_task, &j, (int64_t)threads * FMA_TASKS_PER_THREAD);

@@ -62,6 +62,7 @@ typedef struct worker {
 
 struct gn_pool {
     int n_threads;
+    int active;             /* threads that take tasks: the caller and workers 1..active-1 */
     worker *workers;        /* n_threads - 1 of them; index 0 is the caller */
     scratch_buf *scratch;   /* one per thread index */
 
@@ -108,7 +109,7 @@ static void *worker_main(void *arg)
         if (atomic_load(&p->shutdown)) break;
         seen = atomic_load(&p->generation);
 
-        work(p, w->index);
+        if (w->index < p->active) work(p, w->index);
 
         if (atomic_fetch_sub(&p->pending, 1) == 1) { /* last one out wakes a sleeping caller */
             mutex_lock(&p->lock);
@@ -155,6 +156,7 @@ gn_pool *gn_pool_create(int n_threads) {
             break;
         }
     }
+    p->active = p->n_threads;
     return p;
 }
 
@@ -184,9 +186,19 @@ void gn_pool_destroy(gn_pool *p) {
 
 int gn_pool_threads(const gn_pool *p) { return p ? p->n_threads : 1; }
 
+int gn_pool_active(const gn_pool *p) { return p ? p->active : 1; }
+
+gn_status gn_pool_set_active(gn_pool *p, int n_threads) {
+    if (!p || n_threads < 1 || n_threads > p->n_threads) return GN_ERR_INVALID;
+    mutex_lock(&p->run_lock); /* jobs read `active` under this lock */
+    p->active = n_threads;
+    mutex_unlock(&p->run_lock);
+    return GN_OK;
+}
+
 void gn_pool_run(gn_pool *p, gn_task_fn fn, void *ctx, int64_t n_tasks) {
     if (n_tasks <= 0) return;
-    if (!p || p->n_threads == 1 || n_tasks == 1) {
+    if (!p || p->active == 1 || n_tasks == 1) {
         /* still serialise with other users of the pool: the scratch buffers are shared */
         if (p) mutex_lock(&p->run_lock);
         for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);

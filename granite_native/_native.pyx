@@ -30,6 +30,8 @@ cdef extern from "gn.h" nogil:
     gn_pool *gn_pool_create(int n_threads)
     void gn_pool_destroy(gn_pool *pool)
     int gn_pool_threads(const gn_pool *pool)
+    int gn_pool_set_active(gn_pool *pool, int n_threads)
+    int gn_pool_active(const gn_pool *pool)
     int gn_dequantize(int type, const void *src, float *dst, int64_t n)
     int gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
                   const void *w, int wtype, int64_t N, size_t w_bytes,
@@ -129,6 +131,16 @@ cdef class ThreadPool:
     @property
     def threads(self):
         return gn_pool_threads(self.pool)
+
+    @property
+    def active(self):
+        """Threads later jobs use (1..threads)."""
+        return gn_pool_active(pool_ptr(self))
+
+    @active.setter
+    def active(self, int n):
+        if gn_pool_set_active(pool_ptr(self), n) != GN_OK:
+            raise ValueError(f"active threads must be in 1..{self.threads}, got {n}")
 
     def close(self):
         if self.pool != NULL:

@@ -146,8 +146,23 @@ def test_two_threads_give_identical_results(isa, level):
         x, w, _ = matmul_case(rng, gtype, M, K, N)
         bias = rng.standard_normal(N).astype(np.float32)
         one = _native.matmul(_native.ThreadPool(1), x, w, int(gtype), N, bias)
-        two = _native.matmul(_native.ThreadPool(2), x, w, int(gtype), N, bias)
+        pool = _native.ThreadPool(2)
+        two = _native.matmul(pool, x, w, int(gtype), N, bias)
+        pool.active = 1
+        limited = _native.matmul(pool, x, w, int(gtype), N, bias)
         assert np.array_equal(one.view(np.uint32), two.view(np.uint32))
+        assert np.array_equal(one.view(np.uint32), limited.view(np.uint32))
+
+
+def test_active_threads_are_bounded_by_the_pool():
+    pool = _native.ThreadPool(2)
+    assert pool.active == 2
+    pool.active = 1
+    assert pool.active == 1 and pool.threads == 2
+    for bad in (0, 3, -1):
+        with pytest.raises(ValueError, match="active threads must be in 1..2"):
+            pool.active = bad
+    assert pool.active == 1
 
 
 def test_bad_sizes_and_types_raise_value_error():
