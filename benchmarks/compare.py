@@ -41,7 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES = ("granite-native", "crispasr", "transformers")
 STAGES = ("mel", "encoder", "projector", "prefill", "decode")
-BEGIN, END = "<!-- compare.py: begin -->", "<!-- compare.py: end -->"
+# RESULTS.md keeps one section per model file, replaced by the next run on that file.
+MARK = "<!-- compare.py {}: {} -->"
 
 
 # ---- children: one engine each, driven by lines on stdin ---------------------------------
@@ -60,7 +61,7 @@ class GraniteNative:
         from granite_native.bench import one_request
         from granite_native.model import Model
         self.one_request = one_request
-        self.model = Model(args.model, threads=args.threads)
+        self.model = Model(args.model, threads=args.threads, precision=args.precision)
         m = self.model
         for stage in ("encoder", "projector", "decoder", "tokenizer"):
             getattr(m, stage)
@@ -198,7 +199,8 @@ def start(engine, args, threads):
     if engine == "crispasr":
         env["CRISPASR_GRANITE_BENCH"] = "1"
     cmd = [sys.executable, __file__, "--child", engine, "-m", args.model, args.audio,
-           "--threads", str(threads), "--tokens", str(args.tokens), "--tmp", args.tmp]
+           "--threads", str(threads), "--tokens", str(args.tokens), "--tmp", args.tmp,
+           "--precision", args.precision]
     proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True)
     return proc
@@ -288,6 +290,25 @@ def main_table(res, args, seconds):
     return lines
 
 
+def ratio_lines(res, args, seconds):
+    """granite-native's speed-up over every other engine, from the same run."""
+    if "granite-native" not in res:
+        return []
+    ours = summary(res["granite-native"], args.tokens, seconds)
+    lines = []
+    for e, r in res.items():
+        if e == "granite-native":
+            continue
+        s = summary(r, args.tokens, seconds)
+        parts = [f"total {s['total'] / ours['total']:.2f}x",
+                 f"decode {s['per_token'] / ours['per_token']:.2f}x"]
+        for stage in ("encoder", "prefill"):
+            if s[stage] and ours[stage]:
+                parts.append(f"{stage} {s[stage] / ours[stage]:.2f}x")
+        lines.append(f"- granite-native vs {e}: " + ", ".join(parts) + " faster")
+    return lines
+
+
 def scaling_table(scaling, args, seconds):
     engines = list(next(iter(scaling.values())))
     head = "| threads | " + " | ".join(f"{e} total ms | {e} encoder ms | {e} decode ms/token"
@@ -302,13 +323,15 @@ def scaling_table(scaling, args, seconds):
     return lines
 
 
-def write_section(path, text):
-    block = f"{BEGIN}\n{text}\n{END}"
+def write_section(path, model_name, text):
+    begin, end = MARK.format(model_name, "begin"), MARK.format(model_name, "end")
+    block = f"{begin}\n{text}\n{end}"
     old = path.read_text() if path.exists() else "# Benchmark results\n"
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
     else:
-        new = old.rstrip("\n") + "\n\n## Engine comparison (benchmarks/compare.py)\n\n" + block + "\n"
+        new = (old.rstrip("\n") + f"\n\n### Engine comparison on {model_name} "
+               "(benchmarks/compare.py)\n\n" + block + "\n")
     path.write_text(new)
 
 
@@ -319,6 +342,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tokens", type=int, default=32, help="forced new tokens per request")
     p.add_argument("--repeat", type=int, default=3, help="timed rounds (at least 3)")
+    p.add_argument("--precision", choices=("fast", "exact"), default="fast",
+                   help="granite-native's matmul precision (see granite_native/precision.py)")
     p.add_argument("--engines", default=",".join(ENGINES),
                    help="comma-separated subset; engines not installed are skipped")
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"),
@@ -357,20 +382,21 @@ def main(argv=None):
                              ["python", "benchmarks/compare.py", *(argv or sys.argv[1:])]),
             "",
             f"{Path(args.model).name}, {Path(args.audio).name} ({seconds:.2f} s), "
-            f"{args.threads} threads, {args.tokens} forced new tokens, median of {args.repeat} "
+            f"{args.threads} threads, {args.tokens} forced new tokens, granite-native precision "
+            f"{args.precision}, median of {args.repeat} "
             f"interleaved rounds after a warm-up. RTF = total / audio seconds (lower is faster)."
             + (f" Not installed, skipped: {', '.join(skipped)}." if skipped else "")
             + (" transformers' mel is not timed, so its total leaves it out." if
                "transformers" in engines else "")
             + (" CrispASR's prefill and decode are derived from a 1-token and a full request"
                " (see compare.py)." if "crispasr" in engines else ""),
-            "", *main_table(res, args, seconds)]
+            "", *main_table(res, args, seconds), "", *ratio_lines(res, args, seconds)]
     if scaling:
         text += ["", "Thread scaling (same protocol, one column group per engine):", "",
                  *scaling_table(scaling, args, seconds)]
     text = "\n".join(text)
     print(text)
-    write_section(Path(args.results), text)
+    write_section(Path(args.results), Path(args.model).name, text)
     return 0
 
 
