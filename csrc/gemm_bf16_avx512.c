@@ -29,16 +29,42 @@ void gn_to_bf16_avx512(const float *src, uint16_t *dst, int64_t n) {
     }
 }
 
-void gn_pack_bf16_avx512(const float *row, int64_t K, uint16_t *panel, int64_t r) {
-    /* dword j of a converted block is pair k/2 + j, GN_BF16_PANEL dwords further each */
-    const __m512i stride = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(GN_BF16_PANEL));
+/* r[c] <- column c of the 16 x 16 dword matrix whose row i is r[i]. */
+static inline void transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_i32x4(r[8 * i + j], r[8 * i + 4 + j], 0xDD);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_i32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_i32x4(t[j], t[8 + j], 0xDD);
+    }
+}
+
+/* 32 elements of 16 rows convert to 16 dwords of pairs each; transposed, dword vector p holds
+ * pair p of all 16 rows, one aligned 64-byte store into the panel. */
+void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, uint16_t *panel,
+                         int64_t r0) {
     for (int64_t k = 0; k < K; k += 32) {
-        const int64_t n = K - k < 32 ? K - k : 32;
-        const __mmask16 pairs = n == 32 ? 0xFFFF : (__mmask16)((1u << ((n + 1) / 2)) - 1);
-        _mm512_mask_i32scatter_epi32(panel + 2 * ((k / 2) * GN_BF16_PANEL + r), pairs, stride,
-                                     convert32(row + k, n), 4);
+        const int64_t len = K - k < 32 ? K - k : 32;
+        __m512i v[16];
+        for (int64_t i = 0; i < 16; i++)
+            v[i] = i < n ? convert32(rows + i * ld + k, len) : _mm512_setzero_si512();
+        transpose16(v);
+        for (int64_t p = 0; p < (len + 1) / 2; p++)
+            _mm512_storeu_si512((void *)(panel + 2 * ((k / 2 + p) * GN_BF16_PANEL + r0)), v[p]);
     }
 }
 

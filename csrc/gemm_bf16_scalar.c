@@ -29,12 +29,14 @@ void gn_to_bf16_scalar(const float *src, uint16_t *dst, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = to_bf16(src[i]);
 }
 
-void gn_pack_bf16_scalar(const float *row, int64_t K, uint16_t *panel, int64_t r) {
-    for (int64_t k = 0; k < K; k += 2) {
-        uint16_t *d = panel + 2 * ((k / 2) * GN_BF16_PANEL + r);
-        d[0] = to_bf16(row[k]);
-        d[1] = k + 1 < K ? to_bf16(row[k + 1]) : 0;
-    }
+void gn_pack_bf16_scalar(const float *rows, int64_t ld, int64_t n, int64_t K, uint16_t *panel,
+                         int64_t r0) {
+    for (int64_t r = 0; r < 16; r++)
+        for (int64_t k = 0; k < K; k += 2) {
+            uint16_t *d = panel + 2 * ((k / 2) * GN_BF16_PANEL + r0 + r);
+            d[0] = r < n ? to_bf16(rows[r * ld + k]) : 0;
+            d[1] = r < n && k + 1 < K ? to_bf16(rows[r * ld + k + 1]) : 0;
+        }
 }
 
 void gn_gemm_bf16_scalar(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,

@@ -53,9 +53,10 @@ typedef int64_t (*gn_probe_fma_fn)(int64_t iters, float *sink);
 #define GN_BF16_PANEL 64
 /* dst[0:n] = bf16(src[0:n]). */
 typedef void (*gn_to_bf16_fn)(const float *src, uint16_t *dst, int64_t n);
-/* Writes panel row r (< GN_BF16_PANEL) from the K floats of row: (K + 1) / 2 pairs, the
- * element past an odd K zero. Other rows are left as they are. */
-typedef void (*gn_pack_bf16_fn)(const float *row, int64_t K, uint16_t *panel, int64_t r);
+/* Writes panel rows r0 .. r0 + 15 (r0 a multiple of 16) from n <= 16 rows of K floats, ld
+ * floats apart: (K + 1) / 2 pairs each, the element past an odd K zero, rows past n zero. */
+typedef void (*gn_pack_bf16_fn)(const float *rows, int64_t ld, int64_t n, int64_t K,
+                                uint16_t *panel, int64_t r0);
 /* y[m * ldy + n] = sum_k x[m * ldx + k] * W[n][k] for m < M, n < cols (<= GN_BF16_PANEL),
  * overwriting y, from bfloat16 products summed in float32. K is even; x rows are K bfloat16
  * values and the panel K / 2 pairs. Sizes are validated by the caller. */
@@ -97,7 +98,8 @@ uint64_t gn_probe_read_scalar(const void *buf, size_t bytes);
 int64_t gn_probe_fma_scalar(int64_t iters, float *sink);
 /* Twins of the bfloat16 kernels, kept out of the scalar table (see gn_kernels.to_bf16). */
 void gn_to_bf16_scalar(const float *src, uint16_t *dst, int64_t n);
-void gn_pack_bf16_scalar(const float *row, int64_t K, uint16_t *panel, int64_t r);
+void gn_pack_bf16_scalar(const float *rows, int64_t ld, int64_t n, int64_t K, uint16_t *panel,
+                         int64_t r0);
 void gn_gemm_bf16_scalar(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
                          const uint16_t *panel, float *y, int64_t ldy);
 
@@ -128,7 +130,8 @@ void gn_gemm_f32_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t
                         const float *w, int64_t ldw, float *y, int64_t ldy);
 /* AVX-512 BF16: installed only where the CPU has it, which the AVX-512 level does not require. */
 void gn_to_bf16_avx512(const float *src, uint16_t *dst, int64_t n);
-void gn_pack_bf16_avx512(const float *row, int64_t K, uint16_t *panel, int64_t r);
+void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, uint16_t *panel,
+                         int64_t r0);
 void gn_gemm_bf16_avx512(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
                          const uint16_t *panel, float *y, int64_t ldy);
 int64_t gn_probe_bf16_avx512(int64_t iters, float *sink);

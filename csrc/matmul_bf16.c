@@ -45,23 +45,24 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
     const int64_t n0 = task * GN_BF16_PANEL;
     const int64_t rows = j->N - n0 < GN_BF16_PANEL ? j->N - n0 : GN_BF16_PANEL;
     const size_t panel_bytes = (size_t)j->kp * GN_BF16_PANEL * sizeof(uint16_t);
-    const size_t row_bytes = j->wtype == GN_TYPE_F32 ? 0 : (size_t)j->K * sizeof(float);
-    uint8_t *buf = (uint8_t *)gn_pool_scratch(j->pool, thread_index, panel_bytes + row_bytes);
+    const size_t rows_bytes = j->wtype == GN_TYPE_F32 ? 0 : (size_t)(16 * j->K) * sizeof(float);
+    uint8_t *buf = (uint8_t *)gn_pool_scratch(j->pool, thread_index, panel_bytes + rows_bytes);
     if (!buf) {
         j->failed = 1;
         return;
     }
     uint16_t *panel = (uint16_t *)buf;
-    float *row = (float *)(buf + panel_bytes); /* panel_bytes is a multiple of 256 */
+    float *dq = (float *)(buf + panel_bytes); /* panel_bytes is a multiple of 256 */
     /* the kernel may read the panel's unused rows; zeros keep every lane's arithmetic defined */
     if (rows < GN_BF16_PANEL) memset(panel, 0, panel_bytes);
-    for (int64_t r = 0; r < rows; r++) {
-        const uint8_t *src = j->w + (n0 + r) * j->w_row_bytes;
+    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        const int64_t n = rows - r0 < 16 ? rows - r0 : 16;
+        const uint8_t *src = j->w + (n0 + r0) * j->w_row_bytes;
         if (j->wtype == GN_TYPE_F32) {
-            j->k.pack((const float *)src, j->K, panel, r);
+            j->k.pack((const float *)src, j->K, n, j->K, panel, r0);
         } else {
-            j->k.dequant(src, row, j->K);
-            j->k.pack(row, j->K, panel, r);
+            for (int64_t r = 0; r < n; r++) j->k.dequant(src + r * j->w_row_bytes, dq + r * j->K, j->K);
+            j->k.pack(dq, j->K, n, j->K, panel, r0);
         }
     }
     float *y = j->y + n0;
