@@ -12,12 +12,26 @@
 #define NV (GN_BF16_PANEL / 16)
 #define KC 256 /* K elements per block: 64 columns x 256 bf16 = 32 KB of panel */
 
+/* Reinterpretations between integer and bfloat16 vectors: a union is valid C11 where a vector
+ * cast is a GCC/clang extension. */
+static inline __m512bh as_bh(__m512i v) {
+    union { __m512i i; __m512bh h; } u;
+    u.i = v;
+    return u.h;
+}
+
+static inline __m512i as_si(__m512bh v) {
+    union { __m512i i; __m512bh h; } u;
+    u.h = v;
+    return u.i;
+}
+
 /* 32 floats -> 32 bf16 (as 16 dwords of pairs), lanes past n zero. */
 static inline __m512i convert32(const float *src, int64_t n) {
     const __mmask16 lo = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
     const __mmask16 hi = n >= 32 ? 0xFFFF : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
     const __m512 a = _mm512_maskz_loadu_ps(lo, src), b = _mm512_maskz_loadu_ps(hi, src + 16);
-    return (__m512i)_mm512_cvtne2ps_pbh(b, a);
+    return as_si(_mm512_cvtne2ps_pbh(b, a));
 }
 
 void gn_to_bf16_avx512(const float *src, uint16_t *dst, int64_t n) {
@@ -80,11 +94,11 @@ static GN_ALWAYS_INLINE void tile(int mr, int first, int64_t np, const uint16_t 
     for (int64_t p = 0; p < np; p++) {
         const uint16_t *wp = w + 2 * p * GN_BF16_PANEL;
         __m512bh wv[NV];
-        for (int v = 0; v < NV; v++) wv[v] = (__m512bh)_mm512_loadu_si512((const void *)(wp + 32 * v));
+        for (int v = 0; v < NV; v++) wv[v] = as_bh(_mm512_loadu_si512((const void *)(wp + 32 * v)));
         for (int i = 0; i < mr; i++) {
             int32_t pair;
             memcpy(&pair, x + i * ldx + 2 * p, sizeof pair);
-            const __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);
+            const __m512bh xv = as_bh(_mm512_set1_epi32(pair));
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], xv, wv[v]);
         }
     }

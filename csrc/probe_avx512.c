@@ -32,8 +32,9 @@ int64_t gn_probe_fma_avx512(int64_t iters, float *sink) {
  * long it runs; 32 products (64 FLOPs) per instruction. */
 int64_t gn_probe_bf16_avx512(int64_t iters, float *sink) {
     __m512 acc[ACC];
-    const __m512bh one = (__m512bh)_mm512_set1_epi16(0x3F80);
-    const __m512bh alt = (__m512bh)_mm512_set1_epi32((int32_t)0xBF803F80u);
+    const __m512 pm = _mm512_setr_ps(1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1);
+    const __m512bh one = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1.0f), _mm512_set1_ps(1.0f));
+    const __m512bh alt = _mm512_cvtne2ps_pbh(pm, pm); /* pairs (1, -1) */
     for (int k = 0; k < ACC; k++) acc[k] = _mm512_set1_ps((float)k);
     for (int64_t i = 0; i < iters; i++)
         for (int k = 0; k < ACC; k++) acc[k] = _mm512_dpbf16_ps(acc[k], one, alt);
