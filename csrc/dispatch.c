@@ -155,6 +155,16 @@ gn_status gn_isa_select(int isa) {
     if (!r.quantize_q8_32) r.quantize_q8_32 = scalar_table.quantize_q8_32;
     if (!r.probe_read) r.probe_read = scalar_table.probe_read;
     if (!r.probe_fma) r.probe_fma = scalar_table.probe_fma;
+#ifdef GN_BUILD_X86
+    /* Zen 4 and Sapphire Rapids have AVX-512 BF16, Ice Lake has not: the level does not
+     * require it, its kernels come with it */
+    if (isa == GN_ISA_AVX512 && gn_cpu()->avx512bf16) {
+        r.to_bf16 = gn_to_bf16_avx512;
+        r.pack_bf16 = gn_pack_bf16_avx512;
+        r.gemm_bf16 = gn_gemm_bf16_avx512;
+        r.probe_bf16 = gn_probe_bf16_avx512;
+    }
+#endif
     resolved = r;
     gn_active = &resolved;
     return GN_OK;

@@ -127,6 +127,9 @@ gn_status gn_probe_read(gn_pool *pool, const void *buf, size_t bytes, uint64_t *
  * rounds per task; *flops receives the FLOPs done, *sink a value of the result. Time it to
  * get the FMA peak. */
 gn_status gn_probe_fma(gn_pool *pool, int64_t iters, double *flops, float *sink);
+/* The same with bfloat16 dot products (the GN_MATMUL_BF16 peak); GN_ERR_UNSUPPORTED where the
+ * active ISA has none. */
+gn_status gn_probe_bf16(gn_pool *pool, int64_t iters, double *flops, float *sink);
 
 /* ---- audio front-end ---------------------------------------------------------------- */
 

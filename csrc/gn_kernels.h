@@ -44,6 +44,25 @@ typedef void (*gn_gemm_q_fn)(int64_t M, int64_t N, int64_t K,
 typedef uint64_t (*gn_probe_read_fn)(const void *buf, size_t bytes);
 typedef int64_t (*gn_probe_fma_fn)(int64_t iters, float *sink);
 
+/* The bfloat16 path (matmul_bf16.c). Conversions to bfloat16 round to nearest even, flush
+ * denormals to signed zero and quiet NaNs, as AVX-512 BF16's VCVTNE2PS2BF16 does, so the
+ * scalar twins and the SIMD kernels agree on every input. W is multiplied in packed panels of
+ * GN_BF16_PANEL rows: pair p of K holds, for each panel row r, the dword
+ * [bf16(w[r][2p]), bf16(w[r][2p + 1])] at panel + 2 * (p * GN_BF16_PANEL + r), so one vector
+ * load gives 16 rows' pairs, the operand of a two-wide bfloat16 dot product. */
+#define GN_BF16_PANEL 64
+/* dst[0:n] = bf16(src[0:n]). */
+typedef void (*gn_to_bf16_fn)(const float *src, uint16_t *dst, int64_t n);
+/* Writes panel rows r0 .. r0 + 15 (r0 a multiple of 16) from n <= 16 rows of K floats, ld
+ * floats apart: (K + 1) / 2 pairs each, the element past an odd K zero, rows past n zero. */
+typedef void (*gn_pack_bf16_fn)(const float *rows, int64_t ld, int64_t n, int64_t K,
+                                uint16_t *panel, int64_t r0);
+/* y[m * ldy + n] = sum_k x[m * ldx + k] * W[n][k] for m < M, n < cols (<= GN_BF16_PANEL),
+ * overwriting y, from bfloat16 products summed in float32. K is even; x rows are K bfloat16
+ * values and the panel K / 2 pairs. Sizes are validated by the caller. */
+typedef void (*gn_gemm_bf16_fn)(int64_t M, int64_t cols, int64_t K, const uint16_t *x,
+                                int64_t ldx, const uint16_t *panel, float *y, int64_t ldy);
+
 typedef struct {
     int isa;
     gn_dequant_fn dequant[GN_TYPE_COUNT];
@@ -52,6 +71,12 @@ typedef struct {
     gn_gemm_q_fn gemm_q[GN_TYPE_COUNT]; /* indexed by weight type: Q4_0, Q8_0, Q4_K, Q6_K */
     gn_probe_read_fn probe_read;
     gn_probe_fma_fn probe_fma;
+    /* NULL where the CPU has no bfloat16 dot products, with no scalar fallback: there the exact
+     * float32 path is faster than emulating bfloat16, so GN_MATMUL_BF16 takes it instead. */
+    gn_to_bf16_fn to_bf16;
+    gn_pack_bf16_fn pack_bf16;
+    gn_gemm_bf16_fn gemm_bf16;
+    gn_probe_fma_fn probe_bf16; /* bfloat16 dot-product chains, 2 FLOPs per product */
 } gn_kernels;
 
 /* The table in force (set once at import, or by gn_isa_select). */
@@ -71,6 +96,12 @@ void gn_quantize_q8_k_scalar(const float *x, void *dst, int64_t k);
 void gn_quantize_q8_32_scalar(const float *x, void *dst, int64_t k);
 uint64_t gn_probe_read_scalar(const void *buf, size_t bytes);
 int64_t gn_probe_fma_scalar(int64_t iters, float *sink);
+/* Twins of the bfloat16 kernels, kept out of the scalar table (see gn_kernels.to_bf16). */
+void gn_to_bf16_scalar(const float *src, uint16_t *dst, int64_t n);
+void gn_pack_bf16_scalar(const float *rows, int64_t ld, int64_t n, int64_t K, uint16_t *panel,
+                         int64_t r0);
+void gn_gemm_bf16_scalar(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
+                         const uint16_t *panel, float *y, int64_t ldy);
 
 
 /* SIMD twins, compiled only for their architecture. F32 "dequantization" is a memcpy that libc
@@ -97,6 +128,13 @@ uint64_t gn_probe_read_avx512(const void *buf, size_t bytes);
 int64_t gn_probe_fma_avx512(int64_t iters, float *sink);
 void gn_gemm_f32_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                         const float *w, int64_t ldw, float *y, int64_t ldy);
+/* AVX-512 BF16: installed only where the CPU has it, which the AVX-512 level does not require. */
+void gn_to_bf16_avx512(const float *src, uint16_t *dst, int64_t n);
+void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, uint16_t *panel,
+                         int64_t r0);
+void gn_gemm_bf16_avx512(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
+                         const uint16_t *panel, float *y, int64_t ldy);
+int64_t gn_probe_bf16_avx512(int64_t iters, float *sink);
 #endif
 
 #if defined(__aarch64__) || defined(_M_ARM64)

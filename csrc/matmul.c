@@ -47,12 +47,12 @@ static void matmul_panel(void *arg, int64_t task, int thread_index) {
 
 int gn_matmul_path(int wtype, int flags) {
     if ((flags & GN_MATMUL_INT8) && gn_matmul_q8_available(wtype)) return GN_PATH_INT8;
+    if ((flags & GN_MATMUL_BF16) && gn_matmul_bf16_available(wtype)) return GN_PATH_BF16;
     return GN_PATH_F32;
 }
 
-gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
-                    const void *w, int wtype, int64_t N, size_t w_bytes,
-                    const float *bias, float *y, int flags) {
+gn_status gn_matmul_check(const float *x, int64_t M, int64_t K, const void *w, int wtype,
+                          int64_t N, size_t w_bytes, const float *y, int64_t *w_row_bytes) {
     if (!x || !w || !y || M <= 0 || K <= 0 || N <= 0) return GN_ERR_INVALID;
     if (!gn_type_info(wtype)) return GN_ERR_UNSUPPORTED;
     const int64_t row_bytes = gn_row_bytes(wtype, K);
@@ -60,9 +60,20 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     /* exactly N rows of K: a larger buffer means the caller's K or N is wrong */
     if ((uint64_t)(N * row_bytes) != (uint64_t)w_bytes) return GN_ERR_INVALID;
     if (M > INT64_MAX / K || M > INT64_MAX / N) return GN_ERR_INVALID;
+    *w_row_bytes = row_bytes;
+    return GN_OK;
+}
+
+gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                    const void *w, int wtype, int64_t N, size_t w_bytes,
+                    const float *bias, float *y, int flags) {
+    int64_t row_bytes;
+    const gn_status s = gn_matmul_check(x, M, K, w, wtype, N, w_bytes, y, &row_bytes);
+    if (s != GN_OK) return s;
     if (flags & ~(GN_MATMUL_INT8 | GN_MATMUL_BF16)) return GN_ERR_INVALID;
     switch (gn_matmul_path(wtype, flags)) {
     case GN_PATH_INT8: return gn_matmul_q8(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
+    case GN_PATH_BF16: return gn_matmul_bf16(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
     default: break;
     }
     matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0};

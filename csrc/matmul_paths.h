@@ -10,4 +10,19 @@ int gn_matmul_q8_available(int wtype);
 gn_status gn_matmul_q8(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
                        int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y);
 
+/* matmul_bf16.c: float W x bfloat16-rounded x (GN_MATMUL_BF16), where the active table has
+ * bfloat16 kernels. */
+int gn_matmul_bf16_available(int wtype);
+gn_status gn_matmul_bf16(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
+                         int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y);
+/* The same arithmetic with the scalar twins, on any CPU: the reference tests check the
+ * bfloat16 kernels against. Takes gn_matmul's arguments and checks them. */
+gn_status gn_matmul_bf16_scalar(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                                const void *w, int wtype, int64_t N, size_t w_bytes,
+                                const float *bias, float *y);
+
+/* matmul.c: gn_matmul's argument checks; *w_row_bytes receives the bytes of one W row. */
+gn_status gn_matmul_check(const float *x, int64_t M, int64_t K, const void *w, int wtype,
+                          int64_t N, size_t w_bytes, const float *y, int64_t *w_row_bytes);
+
 #endif

@@ -33,6 +33,7 @@ gn_status gn_probe_read(gn_pool *pool, const void *buf, size_t bytes, uint64_t *
 }
 
 typedef struct {
+    gn_probe_fma_fn probe;
     int64_t iters;
     double flops[MAX_THREADS];
     float sink[MAX_THREADS];
@@ -41,15 +42,16 @@ typedef struct {
 static void fma_task(void *ctx, int64_t task, int thread_index) {
     fma_job *j = ctx;
     float sink = 0.0f;
-    j->flops[thread_index] += (double)gn_active->probe_fma(j->iters, &sink);
+    j->flops[thread_index] += (double)j->probe(j->iters, &sink);
     j->sink[thread_index] += sink;
 }
 
-gn_status gn_probe_fma(gn_pool *pool, int64_t iters, double *flops, float *sink) {
+static gn_status run_chains(gn_pool *pool, gn_probe_fma_fn probe, int64_t iters, double *flops,
+                            float *sink) {
     if (!flops || !sink || iters < 1 || iters > ((int64_t)1 << 40)) return GN_ERR_INVALID;
     const int threads = pool ? gn_pool_active(pool) : 1;
     if (threads > MAX_THREADS) return GN_ERR_INVALID;
-    fma_job j = {iters, {0}, {0}};
+    fma_job j = {probe, iters, {0}, {0}};
     gn_pool_run(pool, fma_task, &j, (int64_t)threads * FMA_TASKS_PER_THREAD);
     double f = 0.0;
     float s = 0.0f;
@@ -60,4 +62,13 @@ gn_status gn_probe_fma(gn_pool *pool, int64_t iters, double *flops, float *sink)
     *flops = f;
     *sink = s;
     return GN_OK;
+}
+
+gn_status gn_probe_fma(gn_pool *pool, int64_t iters, double *flops, float *sink) {
+    return run_chains(pool, gn_active->probe_fma, iters, flops, sink);
+}
+
+gn_status gn_probe_bf16(gn_pool *pool, int64_t iters, double *flops, float *sink) {
+    if (!gn_active->probe_bf16) return GN_ERR_UNSUPPORTED;
+    return run_chains(pool, gn_active->probe_bf16, iters, flops, sink);
 }

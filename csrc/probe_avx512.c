@@ -1,5 +1,6 @@
-/* AVX-512 probe kernels: 512-bit loads and 12 independent FMA chains. Cores that split
- * 512-bit operations into two 256-bit halves (AMD Zen 4) show the same peak as AVX2 here. */
+/* AVX-512 probe kernels: 512-bit loads, and 12 independent chains of FMAs or (where the CPU
+ * has AVX-512 BF16) bfloat16 dot products. Cores that split 512-bit operations into two
+ * 256-bit halves (AMD Zen 4) show the same FMA peak as AVX2 here. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -25,5 +26,21 @@ int64_t gn_probe_fma_avx512(int64_t iters, float *sink) {
     for (int k = 1; k < ACC; k++) s = _mm512_add_ps(s, acc[k]);
     *sink = _mm512_reduce_add_ps(s);
     return iters * ACC * 16 * 2;
+}
+
+/* ACC independent chains of VDPBF16PS adding 1*1 + 1*(-1) = 0, so values stay put however
+ * long it runs; 32 products (64 FLOPs) per instruction. */
+int64_t gn_probe_bf16_avx512(int64_t iters, float *sink) {
+    __m512 acc[ACC];
+    const __m512 pm = _mm512_setr_ps(1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1);
+    const __m512bh one = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1.0f), _mm512_set1_ps(1.0f));
+    const __m512bh alt = _mm512_cvtne2ps_pbh(pm, pm); /* pairs (1, -1) */
+    for (int k = 0; k < ACC; k++) acc[k] = _mm512_set1_ps((float)k);
+    for (int64_t i = 0; i < iters; i++)
+        for (int k = 0; k < ACC; k++) acc[k] = _mm512_dpbf16_ps(acc[k], one, alt);
+    __m512 s = acc[0];
+    for (int k = 1; k < ACC; k++) s = _mm512_add_ps(s, acc[k]);
+    *sink = _mm512_reduce_add_ps(s);
+    return iters * ACC * 16 * 2 * 2;
 }
 #endif

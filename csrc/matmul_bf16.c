@@ -1,0 +1,118 @@
+/* The bfloat16 path of gn_matmul: float W (F32, F16, BF16) times x, both rounded to bfloat16,
+ * products summed in float32. x is converted once, into one buffer every thread reads; each
+ * task packs a panel of GN_BF16_PANEL W rows into per-thread scratch, in the layout the kernel
+ * multiplies (gn_kernels.h), and runs every row of x over it, so packing costs once per W row
+ * however many rows x has. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gn_kernels.h"
+#include "matmul_paths.h"
+
+typedef struct {
+    gn_to_bf16_fn to_bf16;
+    gn_pack_bf16_fn pack;
+    gn_gemm_bf16_fn gemm;
+    gn_dequant_fn dequant; /* of the weight type; unused for F32 rows, packed in place */
+} bf16_kernels;
+
+typedef struct {
+    gn_pool *pool;
+    bf16_kernels k;
+    const float *x;
+    int64_t M, K, N;
+    int64_t kp; /* K rounded up to whole pairs */
+    uint16_t *xb;
+    const uint8_t *w;
+    int wtype;
+    int64_t w_row_bytes;
+    const float *bias;
+    float *y;
+    int failed; /* set by a task that could not get scratch memory */
+} bf16_job;
+
+static void convert_row(void *arg, int64_t m, int thread_index) {
+    (void)thread_index;
+    bf16_job *j = (bf16_job *)arg;
+    uint16_t *dst = j->xb + m * j->kp;
+    j->k.to_bf16(j->x + m * j->K, dst, j->K);
+    if (j->kp > j->K) dst[j->K] = 0;
+}
+
+static void gemm_panel(void *arg, int64_t task, int thread_index) {
+    bf16_job *j = (bf16_job *)arg;
+    const int64_t n0 = task * GN_BF16_PANEL;
+    const int64_t rows = j->N - n0 < GN_BF16_PANEL ? j->N - n0 : GN_BF16_PANEL;
+    const size_t panel_bytes = (size_t)j->kp * GN_BF16_PANEL * sizeof(uint16_t);
+    const size_t rows_bytes = j->wtype == GN_TYPE_F32 ? 0 : (size_t)(16 * j->K) * sizeof(float);
+    uint8_t *buf = (uint8_t *)gn_pool_scratch(j->pool, thread_index, panel_bytes + rows_bytes);
+    if (!buf) {
+        j->failed = 1;
+        return;
+    }
+    uint16_t *panel = (uint16_t *)buf;
+    float *dq = (float *)(buf + panel_bytes); /* panel_bytes is a multiple of 256 */
+    /* the kernel may read the panel's unused rows; zeros keep every lane's arithmetic defined */
+    if (rows < GN_BF16_PANEL) memset(panel, 0, panel_bytes);
+    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        const int64_t n = rows - r0 < 16 ? rows - r0 : 16;
+        const uint8_t *src = j->w + (n0 + r0) * j->w_row_bytes;
+        if (j->wtype == GN_TYPE_F32) {
+            j->k.pack((const float *)src, j->K, n, j->K, panel, r0);
+        } else {
+            for (int64_t r = 0; r < n; r++) j->k.dequant(src + r * j->w_row_bytes, dq + r * j->K, j->K);
+            j->k.pack(dq, j->K, n, j->K, panel, r0);
+        }
+    }
+    float *y = j->y + n0;
+    j->k.gemm(j->M, rows, j->kp, j->xb, j->kp, panel, y, j->N);
+    if (j->bias)
+        for (int64_t m = 0; m < j->M; m++)
+            for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
+}
+
+static int float_weights(int wtype) {
+    return wtype == GN_TYPE_F32 || wtype == GN_TYPE_F16 || wtype == GN_TYPE_BF16;
+}
+
+static gn_status run(gn_pool *pool, const bf16_kernels *k, const float *x, int64_t M, int64_t K,
+                     const void *w, int wtype, int64_t N, int64_t w_row_bytes,
+                     const float *bias, float *y) {
+    const int64_t kp = K + (K & 1);
+    if (kp > (int64_t)(SIZE_MAX / 4) / GN_BF16_PANEL || M > (int64_t)(SIZE_MAX / 4) / kp)
+        return GN_ERR_NOMEM;
+    uint16_t *xb = (uint16_t *)malloc((size_t)(M * kp) * sizeof(uint16_t));
+    if (!xb) return GN_ERR_NOMEM;
+    bf16_job job = {pool, *k, x, M, K, N, kp, xb, (const uint8_t *)w, wtype, w_row_bytes,
+                    bias, y, 0};
+    gn_pool_run(pool, convert_row, &job, M);
+    gn_pool_run(pool, gemm_panel, &job, (N + GN_BF16_PANEL - 1) / GN_BF16_PANEL);
+    free(xb);
+    return job.failed ? GN_ERR_NOMEM : GN_OK;
+}
+
+int gn_matmul_bf16_available(int wtype) {
+    return float_weights(wtype) && gn_active->to_bf16 && gn_active->pack_bf16 &&
+           gn_active->gemm_bf16;
+}
+
+gn_status gn_matmul_bf16(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
+                         int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y) {
+    if (!gn_matmul_bf16_available(wtype)) return GN_ERR_UNSUPPORTED;
+    const bf16_kernels k = {gn_active->to_bf16, gn_active->pack_bf16, gn_active->gemm_bf16,
+                            gn_active->dequant[wtype]};
+    return run(pool, &k, x, M, K, w, wtype, N, w_row_bytes, bias, y);
+}
+
+gn_status gn_matmul_bf16_scalar(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                                const void *w, int wtype, int64_t N, size_t w_bytes,
+                                const float *bias, float *y) {
+    int64_t w_row_bytes;
+    const gn_status s = gn_matmul_check(x, M, K, w, wtype, N, w_bytes, y, &w_row_bytes);
+    if (s != GN_OK) return s;
+    if (!float_weights(wtype)) return GN_ERR_UNSUPPORTED;
+    const bf16_kernels k = {gn_to_bf16_scalar, gn_pack_bf16_scalar, gn_gemm_bf16_scalar,
+                            wtype == GN_TYPE_F16 ? gn_dequant_f16_scalar : gn_dequant_bf16_scalar};
+    return run(pool, &k, x, M, K, w, wtype, N, w_row_bytes, bias, y);
+}

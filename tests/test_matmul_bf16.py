@@ -1,0 +1,178 @@
+"""The bfloat16 matmul path (GN_MATMUL_BF16): x and float W rounded to bfloat16, products summed
+in float32. Checked against numpy float64 of the bfloat16-rounded operands, where products are
+exact and only the float32 sums can differ; both the AVX-512 BF16 kernels (where the CPU has
+them) and their scalar twins, and the fallback to exact float32 everywhere else."""
+import numpy as np
+import pytest
+from child_process import run_python
+from gguf import GGMLQuantizationType as GT
+
+from granite_native import _native
+
+HAS_BF16 = _native.isa_supported("avx512") and _native.cpu_features()["avx512bf16"]
+needs_bf16 = pytest.mark.skipif(not HAS_BF16, reason="CPU without AVX-512 BF16")
+BF16 = _native.matmul_flags(["bf16"])
+FLOAT_TYPES = [GT.F32, GT.F16, GT.BF16]
+# (M, K, N): M not a multiple of the 6-row tile, K odd, not a multiple of 32, and longer than
+# the 256-element K block; N not a multiple of 16 or of the 64-row panel
+SHAPES = [(1, 1, 1), (7, 33, 17), (13, 70, 129), (6, 301, 64), (25, 512, 80)]
+U = 2.0 ** -24  # float32 unit roundoff
+
+
+def bf16_round(a):
+    """float32 -> bfloat16 -> float32, ties to even, float32 denormals to signed zero (the
+    rule of VCVTNE2PS2BF16); finite inputs only."""
+    u = np.asarray(a, np.float32).view(np.uint32).astype(np.uint64)
+    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16 << 16).astype(np.uint32)
+    r[(u & 0x7F800000) == 0] &= 0x80000000
+    return r.view(np.float32)
+
+
+def weights(rng, gtype, n, k):
+    """(raw bytes, float32 values as the weight type stores them)."""
+    w = rng.standard_normal((n, k)).astype(np.float32)
+    if gtype == GT.F16:
+        w = w.astype(np.float16)
+        return w.view(np.uint8).ravel(), w.astype(np.float32)
+    if gtype == GT.BF16:
+        w = bf16_round(w)
+        return (w.view(np.uint32) >> 16).astype(np.uint16).view(np.uint8).ravel(), w
+    return w.view(np.uint8).ravel(), w
+
+
+def check_against_reference(y, x, w, bias):
+    """|y - ref| within float32 summation error: K additions (two per pair) and the bias add,
+    each rounding by at most U relative to the sum of magnitudes."""
+    xb, wb = bf16_round(x).astype(np.float64), bf16_round(w).astype(np.float64)
+    ref = xb @ wb.T
+    bound = np.abs(xb) @ np.abs(wb).T
+    if bias is not None:
+        ref += bias
+        bound += np.abs(bias)
+    k = x.shape[1]
+    assert np.all(np.abs(y - ref) <= (k + 1) * U * bound + 1e-30)
+
+
+def case(rng, gtype, m, k, n, with_bias):
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    raw, w = weights(rng, gtype, n, k)
+    bias = rng.standard_normal(n).astype(np.float32) if with_bias else None
+    return x, raw, w, bias
+
+
+@pytest.fixture
+def isa():
+    before = _native.isa_current()
+    yield _native.set_isa
+    _native.set_isa(before)
+
+
+@needs_bf16
+@pytest.mark.parametrize("gtype", FLOAT_TYPES, ids=lambda t: t.name)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_bf16_kernels_match_rounded_reference(isa, gtype, shape):
+    isa("avx512")
+    rng = np.random.default_rng(sum(shape) + gtype)
+    m, k, n = shape
+    x, raw, w, bias = case(rng, gtype, m, k, n, with_bias=shape[0] % 2 == 1)
+    pool = _native.ThreadPool(2)
+    y = _native.matmul(pool, x, raw, gtype, n, bias=bias, flags=BF16)
+    check_against_reference(y, x, w, bias)
+
+
+@pytest.mark.parametrize("gtype", FLOAT_TYPES, ids=lambda t: t.name)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_scalar_twins_match_rounded_reference(gtype, shape):
+    rng = np.random.default_rng(sum(shape) + gtype)
+    m, k, n = shape
+    x, raw, w, bias = case(rng, gtype, m, k, n, with_bias=shape[0] % 2 == 1)
+    y = _native.matmul_bf16_scalar(_native.ThreadPool(2), x, raw, gtype, n, bias=bias)
+    check_against_reference(y, x, w, bias)
+
+
+def test_conversion_rounds_ties_to_even():
+    x = np.array([[1 + 2.0 ** -8 + 2.0 ** -20, 1 + 2.0 ** -8, 1 + 3 * 2.0 ** -8]], np.float32)
+    w = np.ones((1, 3), np.float32)
+    for fn in [lambda: _native.matmul_bf16_scalar(None, x, w.view(np.uint8).ravel(), GT.F32, 1)] + (
+            [lambda: _native.matmul(None, x, w.view(np.uint8).ravel(), GT.F32, 1, flags=BF16)]
+            if HAS_BF16 else []):
+        # up, tie to even (down), tie to even (up)
+        assert fn()[0, 0] == np.float32((1 + 2.0 ** -7) + 1 + (1 + 2.0 ** -6))
+
+
+@pytest.mark.parametrize("kernels", ["scalar", pytest.param("simd", marks=needs_bf16)])
+def test_special_values_follow_the_conversion_rule(kernels):
+    """K = 1 against W = 1: y is x as converted. Infinities stay, NaNs stay NaN, float32
+    denormals become zero, the largest float32 rounds to infinity."""
+    x = np.array([[np.inf], [-np.inf], [np.nan], [1e-40], [-1e-40], [np.finfo(np.float32).max],
+                  [3.0]], np.float32)
+    one = np.ones(1, np.float32).view(np.uint8)
+    if kernels == "scalar":
+        y = _native.matmul_bf16_scalar(None, x, one, GT.F32, 1)[:, 0]
+    else:
+        y = _native.matmul(None, x, one, GT.F32, 1, flags=BF16)[:, 0]
+    assert y[0] == np.inf and y[1] == -np.inf and np.isnan(y[2])
+    assert y[3] == 0 and y[4] == 0 and y[5] == np.inf and y[6] == 3.0
+
+
+@needs_bf16
+def test_one_and_two_threads_give_identical_results():
+    rng = np.random.default_rng(5)
+    x, raw, _, bias = case(rng, GT.F16, 50, 300, 200, with_bias=True)
+    one = _native.matmul(_native.ThreadPool(1), x, raw, GT.F16, 200, bias=bias, flags=BF16)
+    two = _native.matmul(_native.ThreadPool(2), x, raw, GT.F16, 200, bias=bias, flags=BF16)
+    assert np.array_equal(one, two)
+
+
+def test_path_is_bf16_exactly_where_the_cpu_has_bfloat16_dot_products(isa):
+    for level in [name for name in _native.ISA_NAMES if _native.isa_supported(name)]:
+        isa(level)
+        want = "bf16" if level == "avx512" and HAS_BF16 else "f32"
+        for gtype in FLOAT_TYPES:
+            assert _native.matmul_path(gtype, BF16) == want
+            assert _native.matmul_path(gtype, 0) == "f32"
+        # block-quantized weights have no bfloat16 path
+        for gtype in (GT.Q4_0, GT.Q8_0, GT.Q4_K, GT.Q6_K):
+            assert _native.matmul_path(gtype, BF16) == "f32"
+
+
+def test_forced_avx2_multiplies_exactly_with_the_flag():
+    if not _native.isa_supported("avx2"):
+        pytest.skip("CPU without AVX2")
+    code = """
+import numpy as np
+from granite_native import _native
+rng = np.random.default_rng(0)
+x = rng.standard_normal((9, 37)).astype(np.float32)
+w = rng.standard_normal((21, 37)).astype(np.float32)
+flags = _native.matmul_flags(["bf16"])
+print(_native.matmul_path(0, flags))
+y = _native.matmul(None, x, w.view(np.uint8).ravel(), 0, 21, flags=flags)
+ref = x.astype(np.float64) @ w.astype(np.float64).T
+bound = np.abs(x.astype(np.float64)) @ np.abs(w.astype(np.float64)).T
+print(bool(np.all(np.abs(y - ref) <= 38 * 2.0 ** -24 * bound)))
+"""
+    r = run_python(["-c", code], env={"GRANITE_NATIVE_ISA": "avx2"}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["f32", "True"]
+
+
+def test_bf16_probe(isa):
+    pool = _native.ThreadPool(2)
+    if HAS_BF16:
+        isa("avx512")
+        one, two = _native.probe_bf16(pool, 1000), _native.probe_bf16(pool, 2000)
+        assert one > 0 and two == 2 * one
+    if _native.isa_supported("avx2"):
+        isa("avx2")
+        with pytest.raises(ValueError, match="probe_bf16"):
+            _native.probe_bf16(pool, 1000)
+
+
+def test_scalar_twin_checks_its_arguments():
+    x = np.ones((2, 4), np.float32)
+    with pytest.raises(ValueError):
+        _native.matmul_bf16_scalar(None, x, np.ones(4 * 3, np.uint8), GT.F32, 1)  # 3 floats
+    with pytest.raises(ValueError, match="unsupported"):
+        _native.matmul_bf16_scalar(None, np.ones((2, 32), np.float32),
+                                   np.zeros(18, np.uint8), GT.Q4_0, 1)
