@@ -14,8 +14,10 @@ import codecs
 import heapq
 
 import regex
+from gguf import GGUFValueType
 
 from .errors import ModelError
+from .gguf_file import GGUFFile, open_gguf
 
 # GPT-2's pre-tokenizer; the default when a file records none (spec A.12).
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -108,27 +110,19 @@ class Tokenizer:
 
     @classmethod
     def from_gguf(cls, source):
-        """`source` is a GGUF path, or a gguf.GGUFReader already open on one (parsing a real
-        file's 100k-string arrays takes seconds, so a model loader passes its reader). Only the
-        tokenizer keys are read, so a GGUF holding nothing else works too."""
-        import gguf
-
-        if isinstance(source, gguf.GGUFReader):
-            reader, path = source, source.data.filename
-        else:
-            path = source
-            try:
-                reader = gguf.GGUFReader(path)
-            except (ValueError, IndexError, EOFError) as e:
-                raise ModelError(path, f"not a readable GGUF file ({e})") from None
-        tokens = _string_array(reader, path, "tokenizer.ggml.tokens")
-        merges = _string_array(reader, path, "tokenizer.ggml.merges")
+        """`source` is a granite_speech GGUF path, or the GGUFFile open on one (a model loader
+        passes its own rather than have the file read twice). Only the tokenizer keys are
+        read, so a GGUF holding nothing else works too."""
+        gguf_file = source if isinstance(source, GGUFFile) else open_gguf(source)
+        path = gguf_file.path
+        tokens = _string_array(gguf_file, "tokenizer.ggml.tokens")
+        merges = _string_array(gguf_file, "tokenizer.ggml.merges")
         pre = None
-        field = reader.get_field("tokenizer.ggml.pre")
+        field = gguf_file.fields.get("tokenizer.ggml.pre")
         if field is not None:
-            if field.types != [gguf.GGUFValueType.STRING]:
+            if field.type != GGUFValueType.STRING:
                 raise ModelError(path, "tokenizer.ggml.pre is not a string")
-            pre = _field_str(path, "tokenizer.ggml.pre", field.parts[field.data[0]])
+            pre = field.value
         try:
             return cls(tokens, merges, pre)
         except ValueError as e:
@@ -278,19 +272,10 @@ class DecodeStream:
         return self._utf8.decode(b"", final=True)
 
 
-def _field_str(path, key, raw):
-    try:
-        return raw.tobytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ModelError(path, f"{key} holds invalid UTF-8 ({e})") from None
-
-
-def _string_array(reader, path, key):
-    import gguf
-
-    field = reader.get_field(key)
+def _string_array(gguf_file, key):
+    field = gguf_file.fields.get(key)
     if field is None:
-        raise ModelError(path, f"has no {key}; it carries no tokenizer")
-    if field.types != [gguf.GGUFValueType.ARRAY, gguf.GGUFValueType.STRING]:
-        raise ModelError(path, f"{key} is not an array of strings")
-    return [_field_str(path, key, field.parts[i]) for i in field.data]
+        raise ModelError(gguf_file.path, f"has no {key}; it carries no tokenizer")
+    if field.type != GGUFValueType.ARRAY or field.item_type != GGUFValueType.STRING:
+        raise ModelError(gguf_file.path, f"{key} is not an array of strings")
+    return field.value

@@ -11,6 +11,7 @@ from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import pre_tokenizers
 
 from granite_native.errors import ModelError
+from granite_native.gguf_file import open_gguf
 from granite_native.tokenizer import Tokenizer
 from granite_native.transcript import transcript_text
 
@@ -257,8 +258,8 @@ def cl100k_vocab(fixture):
 
 def test_real_granite_prompt_ids(tmp_path, cl100k):
     path = write_tokenizer_gguf(tmp_path / "cl100k.gguf", *cl100k_vocab(cl100k))
-    # A model loader hands over its open reader rather than have the file parsed twice.
-    tok = Tokenizer.from_gguf(gguf.GGUFReader(path))
+    # A model loader hands over its open file rather than have it read twice.
+    tok = Tokenizer.from_gguf(open_gguf(path))
     assert tok.vocab_size == 100353
     # Spec 1.3: the ids CrispASR hard-codes for the real 4.1-2b model.
     assert tok.encode("USER: ") == [6584, 25, 220]
@@ -306,7 +307,7 @@ def test_wrongly_typed_tokens(tmp_path):
 def test_not_a_gguf(tmp_path):
     path = tmp_path / "junk.gguf"
     path.write_bytes(b"definitely not a gguf file")
-    with pytest.raises(ModelError, match="not a readable GGUF"):
+    with pytest.raises(ModelError, match="not a GGUF file"):
         Tokenizer.from_gguf(path)
 
 
