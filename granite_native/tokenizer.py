@@ -12,6 +12,7 @@ assigned in recent Unicode versions may be classed differently (letter vs. unass
 """
 import codecs
 import heapq
+from itertools import compress, repeat
 
 import regex
 from gguf import GGUFValueType
@@ -45,7 +46,9 @@ def _gpt2_byte_chars():
 
 
 BYTE_CHARS = _gpt2_byte_chars()
-_CHAR_BYTE = {c: b for b, c in enumerate(BYTE_CHARS)}
+# str.translate table from byte chars to the bytes as Latin-1 chars; every other char below
+# U+0100 becomes U+0100, so a token outside the alphabet fails to encode as Latin-1.
+_TO_BYTES = {c: 0x100 for c in range(0x100)} | {ord(c): b for b, c in enumerate(BYTE_CHARS)}
 
 
 def is_special(token):
@@ -73,40 +76,46 @@ class Tokenizer:
     strings in rank order; `pre` is a pre-tokenizer regex, the name "gpt2", or None (GPT-2)."""
 
     def __init__(self, tokens, merges, pre=None):
+        # A real vocabulary has 100k tokens and 100k merges: the tables are built with
+        # C-level map/zip/dict passes, and the per-item loops run only to name a problem.
         self._tokens = list(tokens)
         self._pre = _compile_pre(pre)
-        self._ids = {}
-        for i, t in enumerate(self._tokens):
-            if not isinstance(t, str):
-                raise ValueError(f"token {i} is {type(t).__name__}, not a string")
-            if t:
-                self._ids.setdefault(t, i)
+        if not set(map(type, self._tokens)) <= {str}:
+            for i, t in enumerate(self._tokens):
+                if not isinstance(t, str):
+                    raise ValueError(f"token {i} is {type(t).__name__}, not a string")
+        n = len(self._tokens)
+        # Inserted last to first, so the first id of a repeated string wins.
+        self._ids = dict(zip(reversed(self._tokens), range(n - 1, -1, -1)))
+        self._ids.pop("", None)
 
         missing = [b for b in range(256) if BYTE_CHARS[b] not in self._ids]
         if missing:
             raise ValueError(f"vocabulary has no token for byte(s) "
                              f"{', '.join(f'0x{b:02x}' for b in missing[:8])}"
                              f"{' ...' if len(missing) > 8 else ''}; byte-level BPE needs all 256")
-        self._byte_ids = [self._ids[c] for c in BYTE_CHARS]
+        self._ranks = self._merge_ranks(list(merges))
 
-        self._merges = {}
-        for rank, m in enumerate(merges):
-            parts = m.split(" ") if isinstance(m, str) else []
-            if len(parts) != 2 or not parts[0] or not parts[1]:
-                raise ValueError(f"merge {rank} {m!r} is not two tokens separated by one space")
-            for t in (parts[0], parts[1], parts[0] + parts[1]):
-                if t not in self._ids:
-                    raise ValueError(f"merge {rank} {m!r} needs token {t!r}, "
-                                     "which is not in the vocabulary")
-            pair = (self._ids[parts[0]], self._ids[parts[1]])
-            self._merges.setdefault(pair, (rank, self._ids[parts[0] + parts[1]]))
-
-        self._special_ids = frozenset(i for i, t in enumerate(self._tokens) if is_special(t))
+        candidates = compress(range(n), map(str.startswith, self._tokens, repeat("<|")))
+        self._special_ids = frozenset(i for i in candidates if is_special(self._tokens[i]))
         specials = sorted({self._tokens[i] for i in self._special_ids}, key=len, reverse=True)
         self._special_re = (regex.compile("|".join(regex.escape(s) for s in specials))
                             if specials else None)
-        self._bytes = [self._token_bytes(t) for t in self._tokens]
         self._cache = {}
+
+    def _merge_ranks(self, merges):
+        """{"left right": rank}, the lowest rank of a repeated merge. BPE looks pairs up by
+        their merge string, so no per-merge id table has to be built."""
+        ids = self._ids
+        try:
+            one_space = set(map(str.count, merges, repeat(" "))) <= {1}
+        except TypeError:  # not a string
+            one_space = False
+        # ids has no "", so an empty part fails the vocabulary test.
+        if (one_space and ids.keys() >= set(" ".join(merges).split(" "))
+                and ids.keys() >= set(map(str.replace, merges, repeat(" "), repeat("")))):
+            return dict(zip(reversed(merges), range(len(merges) - 1, -1, -1)))
+        raise ValueError(_merge_problem(merges, ids))
 
     @classmethod
     def from_gguf(cls, source):
@@ -165,7 +174,7 @@ class Tokenizer:
         for i in ids:
             self._check_id(i)
             if not (skip_special and i in self._special_ids):
-                out.append(self._bytes[i])
+                out.append(self._token_bytes(self._tokens[i]))
         return b"".join(out)
 
     def decode_stream(self, skip_special=False):
@@ -179,9 +188,12 @@ class Tokenizer:
     @staticmethod
     def _token_bytes(token):
         # Special tokens and added tokens outside the byte alphabet are literal text.
-        if is_special(token) or any(c not in _CHAR_BYTE for c in token):
-            return token.encode("utf-8")
-        return bytes(_CHAR_BYTE[c] for c in token)
+        if not is_special(token):
+            try:
+                return token.translate(_TO_BYTES).encode("latin-1")
+            except UnicodeEncodeError:
+                pass
+        return token.encode("utf-8")
 
     def _split_special(self, text):
         if self._special_re is None:
@@ -213,47 +225,62 @@ class Tokenizer:
         cached = self._cache.get(piece)
         if cached is not None:
             return cached
-        sym = [self._byte_ids[b] for b in piece.encode("utf-8")]
+        sym = [BYTE_CHARS[b] for b in piece.encode("utf-8")]
         if len(sym) > 1:
             sym = self._merge(sym)
+        ids = [self._ids[s] for s in sym]
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[piece] = sym
-        return sym
+        self._cache[piece] = ids
+        return ids
 
     def _merge(self, sym):
+        """Merges the token strings `sym` in rank order; every merged string is in
+        the vocabulary (checked when the merges were read)."""
         n = len(sym)
         nxt = list(range(1, n + 1))
         nxt[-1] = -1
         prv = list(range(-1, n - 1))
-        merges = self._merges
+        ranks = self._ranks
         heap = []
         for i in range(n - 1):
-            m = merges.get((sym[i], sym[i + 1]))
-            if m is not None:
-                heap.append((m[0], i, sym[i], sym[i + 1], m[1]))
+            r = ranks.get(sym[i] + " " + sym[i + 1])
+            if r is not None:
+                heap.append((r, i, sym[i], sym[i + 1]))
         heapq.heapify(heap)
         while heap:
-            _, i, left, right, new = heapq.heappop(heap)
+            _, i, left, right = heapq.heappop(heap)
             j = nxt[i]
             # Entries go stale when a neighbour was merged first; the current pair decides.
             if sym[i] != left or j < 0 or sym[j] != right:
                 continue
+            new = left + right
             sym[i] = new
-            sym[j] = -1
+            sym[j] = None
             k = nxt[j]
             nxt[i] = k
             if k >= 0:
                 prv[k] = i
-                m = merges.get((new, sym[k]))
-                if m is not None:
-                    heapq.heappush(heap, (m[0], i, new, sym[k], m[1]))
+                r = ranks.get(new + " " + sym[k])
+                if r is not None:
+                    heapq.heappush(heap, (r, i, new, sym[k]))
             p = prv[i]
             if p >= 0:
-                m = merges.get((sym[p], new))
-                if m is not None:
-                    heapq.heappush(heap, (m[0], p, sym[p], new, m[1]))
-        return [s for s in sym if s >= 0]
+                r = ranks.get(sym[p] + " " + new)
+                if r is not None:
+                    heapq.heappush(heap, (r, p, sym[p], new))
+        return [s for s in sym if s is not None]
+
+
+def _merge_problem(merges, ids):
+    """What is wrong with the first bad merge, for a list the bulk pass refused."""
+    for rank, m in enumerate(merges):
+        parts = m.split(" ") if isinstance(m, str) else []
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            return f"merge {rank} {m!r} is not two tokens separated by one space"
+        for t in (parts[0], parts[1], parts[0] + parts[1]):
+            if t not in ids:
+                return f"merge {rank} {m!r} needs token {t!r}, which is not in the vocabulary"
 
 
 class DecodeStream:
