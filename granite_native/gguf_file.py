@@ -5,8 +5,8 @@ Every count, length and offset is checked against the bytes that remain before i
 a damaged or hostile file gets a ModelError naming the problem, never an hours-long loop, an
 unbounded allocation or a tensor past the end of the mapping. gguf.GGUFReader trusts them all,
 and parses metadata arrays one element at a time through numpy views (seconds and hundreds of
-MB for a real vocabulary); here numeric arrays are single numpy views and strings are sliced
-straight from the mapping.
+MB for a real vocabulary); here numeric arrays are single numpy views and string arrays are
+decoded by one native loop.
 """
 import mmap
 import os
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import gguf
 import numpy as np
 
+from . import _native
 from .errors import ModelError
 
 ARCH = "granite_speech"
@@ -26,9 +27,9 @@ MAX_KEY_BYTES = 65535  # the GGUF spec's limit on a key
 MAX_NAME_BYTES = 63    # GGML_MAX_NAME less the terminator; llama.cpp refuses longer names
 # The real model has about 1000 tensors; reading tensor infos is Python work per tensor.
 MAX_TENSORS = 1 << 16
-# String arrays are walked element by element in Python (well under 1 us each). The real model
-# has about 200k elements (vocabulary plus merges); this cap keeps a hostile file from costing
-# seconds while staying far above any granite_speech file.
+# The real model has about 200k metadata array elements (vocabulary plus merges); this cap keeps
+# a hostile file from costing seconds and hundreds of MB of strings while staying far above any
+# granite_speech file.
 MAX_ARRAY_ELEMENTS = 1 << 21
 
 V = gguf.GGUFValueType
@@ -115,38 +116,14 @@ class _Cursor:
             self.fail(f"{what} at offset {start} is not valid UTF-8")
 
     def strings(self, count, what):
-        """`count` strings; the loop is inlined because a vocabulary has 100k of them."""
-        buf, size, pos, unpack = self.buf, self.size, self.pos, _U64.unpack_from
-        raw = []
-        for _ in range(count):
-            if size - pos < 8:
-                self.pos = pos
-                self.take(8, f"length of an element of {what}")
-            n = unpack(buf, pos)[0]
-            pos += 8
-            if n > size - pos:
-                self.pos = pos
-                self.take(n, f"an element of {what}")
-            raw.append(buf[pos:pos + n])
-            pos += n
-        self.pos = pos
-        try:
-            return list(map(bytes.decode, raw))
-        except UnicodeDecodeError:
-            bad = next(i for i, b in enumerate(raw) if not _is_utf8(b))
-            self.fail(f"element {bad} of {what} is not valid UTF-8")
+        out, self.pos = _native.gguf_strings(self.data, self.pos, count)
+        if len(out) < count:  # re-read the element it stopped at, to name the problem
+            self.string(f"element {len(out)} of {what}")
+        return out
 
     def array(self, dtype, count, what):
         start = self.take(count * dtype.itemsize, what)
         return self.data[start:start + count * dtype.itemsize].view(dtype)
-
-
-def _is_utf8(raw):
-    try:
-        raw.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
 
 
 class _Budget:
