@@ -12,7 +12,7 @@ import mmap
 import os
 import stat
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gguf
 import numpy as np
@@ -37,8 +37,7 @@ _SCALARS = {V.UINT8: "<B", V.INT8: "<b", V.UINT16: "<H", V.INT16: "<h", V.UINT32
             V.INT32: "<i", V.FLOAT32: "<f", V.BOOL: "<?", V.UINT64: "<Q", V.INT64: "<q",
             V.FLOAT64: "<d"}
 _SCALARS = {t: struct.Struct(fmt) for t, fmt in _SCALARS.items()}
-_DTYPES = {t: np.dtype(s.format.replace("?", "b1")) for t, s in _SCALARS.items()}
-_U32, _U64 = _SCALARS[V.UINT32], _SCALARS[V.UINT64]
+_DTYPES = {t: np.dtype(s.format) for t, s in _SCALARS.items()}
 _INT64_MAX = (1 << 63) - 1
 # Smallest possible encodings, used to reject counts the rest of the file cannot hold.
 _MIN_KV_BYTES = 8 + 4 + 1          # key length, value type, one-byte value
@@ -65,14 +64,14 @@ class TensorInfo:
     n_bytes: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GGUFFile:
     path: str
     version: int
     alignment: int
-    fields: dict     # key -> Field, in file order
-    tensors: tuple   # TensorInfo, in file order
-    data: np.ndarray  # uint8, read-only: the whole file, memory-mapped
+    fields: dict = field(repr=False)     # key -> Field, in file order
+    tensors: tuple = field(repr=False)   # TensorInfo, in file order
+    data: np.ndarray = field(repr=False)  # uint8, read-only: the whole file, memory-mapped
 
 
 class _Cursor:
