@@ -12,7 +12,7 @@ from tokenizers import pre_tokenizers
 
 from granite_native.errors import ModelError
 from granite_native.gguf_file import open_gguf
-from granite_native.tokenizer import Tokenizer
+from granite_native.tokenizer import BYTE_CHARS, Tokenizer
 from granite_native.transcript import transcript_text
 
 DATA = Path(__file__).parent / "data"
@@ -346,3 +346,14 @@ def test_long_input_is_fast(tok):
     t = time.perf_counter()
     assert tok.decode(tok.encode(text)) == text
     assert time.perf_counter() - t < 5
+
+
+def test_repeated_tokens_and_merges_keep_their_first_occurrence():
+    # Hugging Face keeps the first id of a repeated string and the first rank of a repeated merge.
+    tokens = BYTE_CHARS + ["ab", "bc", "ab"]
+    ab, bc = 256, 257
+    tok = Tokenizer(tokens, ["b c", "a b", "b c"])
+    assert tok.token_to_id("ab") == ab
+    assert tok.encode("abc") == [tok.token_to_id("a"), bc]  # "b c" ranks 0, not 2
+    assert Tokenizer(tokens, ["a b", "b c"]).encode("abc") == [ab, tok.token_to_id("c")]
+    assert tok.decode([258]) == "ab"
