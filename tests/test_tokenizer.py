@@ -349,7 +349,8 @@ def test_long_input_is_fast(tok):
 
 
 def test_repeated_tokens_and_merges_keep_their_first_occurrence():
-    # Hugging Face keeps the first id of a repeated string and the first rank of a repeated merge.
+    # The tokenizer's rule (no real vocabulary repeats either): the first id of a repeated string
+    # and the first rank of a repeated merge win. Hugging Face's BPE would keep the last rank.
     tokens = BYTE_CHARS + ["ab", "bc", "ab"]
     ab, bc = 256, 257
     tok = Tokenizer(tokens, ["b c", "a b", "b c"])
