@@ -21,8 +21,8 @@ def info(args):
     with Model(args.model, threads=1) as model:
         counts, sizes = Counter(), Counter()
         for t in model.gguf.tensors:
-            counts[type_name(int(t.tensor_type))] += 1
-            sizes[type_name(int(t.tensor_type))] += int(t.n_bytes)
+            counts[type_name(t.type)] += 1
+            sizes[type_name(t.type)] += t.n_bytes
         report = {
             "file": model.path,
             "file_size": model.file_size,

@@ -87,30 +87,29 @@ _INT_TYPES = {gguf.GGUFValueType.UINT8, gguf.GGUFValueType.INT8, gguf.GGUFValueT
 _FLOAT_TYPES = {gguf.GGUFValueType.FLOAT32, gguf.GGUFValueType.FLOAT64}
 
 
-def _read_key(path, reader, f):
+def _read_key(path, gguf_file, f):
     key = f.metadata["key"]
-    fld = reader.fields.get(key)
+    fld = gguf_file.fields.get(key)
     if fld is None:
         return f.default
-    vtype = fld.types[0] if fld.types else None
+    vtype = fld.type
     if f.name == "proj_cat_layers":
         if vtype != gguf.GGUFValueType.STRING:
             raise ModelError(path, f"{key} has type {vtype.name}, expected a string")
         try:
-            text = fld.contents()
-            return tuple(int(part) for part in text.split(",") if part.strip())
-        except (UnicodeDecodeError, ValueError):
+            return tuple(int(part) for part in fld.value.split(",") if part.strip())
+        except ValueError:
             raise ModelError(path, f"{key} is not a comma-separated list of layer indices")
     if f.type is int:
         if vtype not in _INT_TYPES:
             raise ModelError(path, f"{key} has type {vtype.name}, expected an integer")
-        value = int(fld.contents())
+        value = fld.value
         if value < 0:
             raise ModelError(path, f"{key} is negative ({value})")
         return value
     if vtype not in _FLOAT_TYPES:
         raise ModelError(path, f"{key} has type {vtype.name}, expected a float")
-    value = float(fld.contents())
+    value = fld.value
     if not math.isfinite(value):
         raise ModelError(path, f"{key} is not finite ({value})")
     return value
@@ -120,7 +119,7 @@ def _tensor_ne(path, tensors, name):
     t = tensors.get(name)
     if t is None:
         raise ModelError(path, f"missing tensor {name}")
-    return tuple(int(d) for d in t.shape)
+    return t.ne
 
 
 def _check(path, hp):
@@ -164,11 +163,11 @@ def _check(path, hp):
             raise ModelError(path, problem)
 
 
-def read_hparams(path, reader):
-    """HParams from an opened GGUFReader; ModelError if a key has the wrong type or the
+def read_hparams(path, gguf_file):
+    """HParams from an opened GGUFFile; ModelError if a key has the wrong type or the
     values cannot describe a runnable model."""
-    tensors = {t.name: t for t in reader.tensors}
-    values = {f.name: _read_key(path, reader, f)
+    tensors = {t.name: t for t in gguf_file.tensors}
+    values = {f.name: _read_key(path, gguf_file, f)
               for f in dataclasses.fields(HParams) if "key" in f.metadata}
     ctc = _tensor_ne(path, tensors, "enc.ctc_out.weight")
     dw = _tensor_ne(path, tensors, "enc.blk.0.conv_dw.weight")

@@ -128,11 +128,11 @@ def inventory(hp):
 def _problem(spec, t):
     if t is None:
         return f"missing tensor {spec.name}"
-    ne = tuple(int(x) for x in t.shape)
+    ne = t.ne
     if ne not in spec.shapes:
         want = " or ".join(str(s) for s in spec.shapes)
         return f"tensor {spec.name} has shape ne={ne}, expected {want}"
-    type_id = int(t.tensor_type)
+    type_id = t.type
     if spec.matrix and type_id not in MATRIX_TYPES:
         names = ", ".join(type_name(x) for x in sorted(MATRIX_TYPES))
         return (f"tensor {spec.name} has type {type_name(type_id)}, which granite-native "
@@ -142,11 +142,11 @@ def _problem(spec, t):
     return None
 
 
-def check_tensors(path, reader, hp):
-    """Pairs each TensorSpec with the file's gguf ReaderTensor; ModelError listing what is
+def check_tensors(path, gguf_file, hp):
+    """Pairs each TensorSpec with the file's TensorInfo; ModelError listing what is
     missing, misshapen or of an unusable type. Tensors the runtime does not read are ignored,
     as CrispASR ignores them."""
-    found = {t.name: t for t in reader.tensors}
+    found = {t.name: t for t in gguf_file.tensors}
     pairs, problems = [], []
     for spec in inventory(hp):
         t = found.get(spec.name)

@@ -12,10 +12,13 @@ assigned in recent Unicode versions may be classed differently (letter vs. unass
 """
 import codecs
 import heapq
+from itertools import compress, repeat
 
 import regex
+from gguf import GGUFValueType
 
 from .errors import ModelError
+from .gguf_file import GGUFFile, open_gguf
 
 # GPT-2's pre-tokenizer; the default when a file records none (spec A.12).
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -43,7 +46,9 @@ def _gpt2_byte_chars():
 
 
 BYTE_CHARS = _gpt2_byte_chars()
-_CHAR_BYTE = {c: b for b, c in enumerate(BYTE_CHARS)}
+# str.translate table from byte chars to the bytes as Latin-1 chars; every other char below
+# U+0100 becomes U+0100, so a token outside the alphabet fails to encode as Latin-1.
+_TO_BYTES = {c: 0x100 for c in range(0x100)} | {ord(c): b for b, c in enumerate(BYTE_CHARS)}
 
 
 def is_special(token):
@@ -71,64 +76,62 @@ class Tokenizer:
     strings in rank order; `pre` is a pre-tokenizer regex, the name "gpt2", or None (GPT-2)."""
 
     def __init__(self, tokens, merges, pre=None):
+        # A real vocabulary has 100k tokens and 100k merges: the tables are built with
+        # C-level map/zip/dict passes, and the per-item loops run only to name a problem.
         self._tokens = list(tokens)
         self._pre = _compile_pre(pre)
-        self._ids = {}
-        for i, t in enumerate(self._tokens):
-            if not isinstance(t, str):
-                raise ValueError(f"token {i} is {type(t).__name__}, not a string")
-            if t:
-                self._ids.setdefault(t, i)
+        if not set(map(type, self._tokens)) <= {str}:
+            for i, t in enumerate(self._tokens):
+                if not isinstance(t, str):
+                    raise ValueError(f"token {i} is {type(t).__name__}, not a string")
+        n = len(self._tokens)
+        # Inserted last to first, so the first id of a repeated string wins.
+        self._ids = dict(zip(reversed(self._tokens), range(n - 1, -1, -1)))
+        self._ids.pop("", None)
 
         missing = [b for b in range(256) if BYTE_CHARS[b] not in self._ids]
         if missing:
             raise ValueError(f"vocabulary has no token for byte(s) "
                              f"{', '.join(f'0x{b:02x}' for b in missing[:8])}"
                              f"{' ...' if len(missing) > 8 else ''}; byte-level BPE needs all 256")
-        self._byte_ids = [self._ids[c] for c in BYTE_CHARS]
+        self._ranks = self._merge_ranks(list(merges))
 
-        self._merges = {}
-        for rank, m in enumerate(merges):
-            parts = m.split(" ") if isinstance(m, str) else []
-            if len(parts) != 2 or not parts[0] or not parts[1]:
-                raise ValueError(f"merge {rank} {m!r} is not two tokens separated by one space")
-            for t in (parts[0], parts[1], parts[0] + parts[1]):
-                if t not in self._ids:
-                    raise ValueError(f"merge {rank} {m!r} needs token {t!r}, "
-                                     "which is not in the vocabulary")
-            pair = (self._ids[parts[0]], self._ids[parts[1]])
-            self._merges.setdefault(pair, (rank, self._ids[parts[0] + parts[1]]))
-
-        self._special_ids = frozenset(i for i, t in enumerate(self._tokens) if is_special(t))
+        candidates = compress(range(n), map(str.startswith, self._tokens, repeat("<|")))
+        self._special_ids = frozenset(i for i in candidates if is_special(self._tokens[i]))
         specials = sorted({self._tokens[i] for i in self._special_ids}, key=len, reverse=True)
         self._special_re = (regex.compile("|".join(regex.escape(s) for s in specials))
                             if specials else None)
-        self._bytes = [self._token_bytes(t) for t in self._tokens]
         self._cache = {}
+
+    def _merge_ranks(self, merges):
+        """{"left right": rank}, the lowest rank of a repeated merge. BPE looks pairs up by
+        their merge string, so no per-merge id table has to be built."""
+        ids = self._ids
+        try:
+            one_space = set(map(str.count, merges, repeat(" "))) <= {1}
+        except TypeError:  # not a string
+            one_space = False
+        # ids has no "", so an empty part fails the vocabulary test.
+        if (one_space and ids.keys() >= set(" ".join(merges).split(" "))
+                and ids.keys() >= set(map(str.replace, merges, repeat(" "), repeat("")))):
+            return dict(zip(reversed(merges), range(len(merges) - 1, -1, -1)))
+        raise ValueError(_merge_problem(merges, ids))
 
     @classmethod
     def from_gguf(cls, source):
-        """`source` is a GGUF path, or a gguf.GGUFReader already open on one (parsing a real
-        file's 100k-string arrays takes seconds, so a model loader passes its reader). Only the
-        tokenizer keys are read, so a GGUF holding nothing else works too."""
-        import gguf
-
-        if isinstance(source, gguf.GGUFReader):
-            reader, path = source, source.data.filename
-        else:
-            path = source
-            try:
-                reader = gguf.GGUFReader(path)
-            except (ValueError, IndexError, EOFError) as e:
-                raise ModelError(path, f"not a readable GGUF file ({e})") from None
-        tokens = _string_array(reader, path, "tokenizer.ggml.tokens")
-        merges = _string_array(reader, path, "tokenizer.ggml.merges")
+        """`source` is a granite_speech GGUF path, or the GGUFFile open on one (a model loader
+        passes its own rather than have the file read twice). Only the tokenizer keys are
+        read, so a GGUF holding nothing else works too."""
+        gguf_file = source if isinstance(source, GGUFFile) else open_gguf(source)
+        path = gguf_file.path
+        tokens = _string_array(gguf_file, "tokenizer.ggml.tokens")
+        merges = _string_array(gguf_file, "tokenizer.ggml.merges")
         pre = None
-        field = reader.get_field("tokenizer.ggml.pre")
+        field = gguf_file.fields.get("tokenizer.ggml.pre")
         if field is not None:
-            if field.types != [gguf.GGUFValueType.STRING]:
+            if field.type != GGUFValueType.STRING:
                 raise ModelError(path, "tokenizer.ggml.pre is not a string")
-            pre = _field_str(path, "tokenizer.ggml.pre", field.parts[field.data[0]])
+            pre = field.value
         try:
             return cls(tokens, merges, pre)
         except ValueError as e:
@@ -171,7 +174,7 @@ class Tokenizer:
         for i in ids:
             self._check_id(i)
             if not (skip_special and i in self._special_ids):
-                out.append(self._bytes[i])
+                out.append(self._token_bytes(self._tokens[i]))
         return b"".join(out)
 
     def decode_stream(self, skip_special=False):
@@ -185,9 +188,12 @@ class Tokenizer:
     @staticmethod
     def _token_bytes(token):
         # Special tokens and added tokens outside the byte alphabet are literal text.
-        if is_special(token) or any(c not in _CHAR_BYTE for c in token):
-            return token.encode("utf-8")
-        return bytes(_CHAR_BYTE[c] for c in token)
+        if not is_special(token):
+            try:
+                return token.translate(_TO_BYTES).encode("latin-1")
+            except UnicodeEncodeError:
+                pass
+        return token.encode("utf-8")
 
     def _split_special(self, text):
         if self._special_re is None:
@@ -219,47 +225,62 @@ class Tokenizer:
         cached = self._cache.get(piece)
         if cached is not None:
             return cached
-        sym = [self._byte_ids[b] for b in piece.encode("utf-8")]
+        sym = [BYTE_CHARS[b] for b in piece.encode("utf-8")]
         if len(sym) > 1:
             sym = self._merge(sym)
+        ids = [self._ids[s] for s in sym]
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
-        self._cache[piece] = sym
-        return sym
+        self._cache[piece] = ids
+        return ids
 
     def _merge(self, sym):
+        """Merges the token strings `sym` in rank order; every merged string is in
+        the vocabulary (checked when the merges were read)."""
         n = len(sym)
         nxt = list(range(1, n + 1))
         nxt[-1] = -1
         prv = list(range(-1, n - 1))
-        merges = self._merges
+        ranks = self._ranks
         heap = []
         for i in range(n - 1):
-            m = merges.get((sym[i], sym[i + 1]))
-            if m is not None:
-                heap.append((m[0], i, sym[i], sym[i + 1], m[1]))
+            r = ranks.get(sym[i] + " " + sym[i + 1])
+            if r is not None:
+                heap.append((r, i, sym[i], sym[i + 1]))
         heapq.heapify(heap)
         while heap:
-            _, i, left, right, new = heapq.heappop(heap)
+            _, i, left, right = heapq.heappop(heap)
             j = nxt[i]
             # Entries go stale when a neighbour was merged first; the current pair decides.
             if sym[i] != left or j < 0 or sym[j] != right:
                 continue
+            new = left + right
             sym[i] = new
-            sym[j] = -1
+            sym[j] = None
             k = nxt[j]
             nxt[i] = k
             if k >= 0:
                 prv[k] = i
-                m = merges.get((new, sym[k]))
-                if m is not None:
-                    heapq.heappush(heap, (m[0], i, new, sym[k], m[1]))
+                r = ranks.get(new + " " + sym[k])
+                if r is not None:
+                    heapq.heappush(heap, (r, i, new, sym[k]))
             p = prv[i]
             if p >= 0:
-                m = merges.get((sym[p], new))
-                if m is not None:
-                    heapq.heappush(heap, (m[0], p, sym[p], new, m[1]))
-        return [s for s in sym if s >= 0]
+                r = ranks.get(sym[p] + " " + new)
+                if r is not None:
+                    heapq.heappush(heap, (r, p, sym[p], new))
+        return [s for s in sym if s is not None]
+
+
+def _merge_problem(merges, ids):
+    """What is wrong with the first bad merge, for a list the bulk pass refused."""
+    for rank, m in enumerate(merges):
+        parts = m.split(" ") if isinstance(m, str) else []
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            return f"merge {rank} {m!r} is not two tokens separated by one space"
+        for t in (parts[0], parts[1], parts[0] + parts[1]):
+            if t not in ids:
+                return f"merge {rank} {m!r} needs token {t!r}, which is not in the vocabulary"
 
 
 class DecodeStream:
@@ -278,19 +299,10 @@ class DecodeStream:
         return self._utf8.decode(b"", final=True)
 
 
-def _field_str(path, key, raw):
-    try:
-        return raw.tobytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ModelError(path, f"{key} holds invalid UTF-8 ({e})") from None
-
-
-def _string_array(reader, path, key):
-    import gguf
-
-    field = reader.get_field(key)
+def _string_array(gguf_file, key):
+    field = gguf_file.fields.get(key)
     if field is None:
-        raise ModelError(path, f"has no {key}; it carries no tokenizer")
-    if field.types != [gguf.GGUFValueType.ARRAY, gguf.GGUFValueType.STRING]:
-        raise ModelError(path, f"{key} is not an array of strings")
-    return [_field_str(path, key, field.parts[i]) for i in field.data]
+        raise ModelError(gguf_file.path, f"has no {key}; it carries no tokenizer")
+    if field.type != GGUFValueType.ARRAY or field.item_type != GGUFValueType.STRING:
+        raise ModelError(gguf_file.path, f"{key} is not an array of strings")
+    return field.value

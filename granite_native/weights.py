@@ -56,12 +56,9 @@ class Weights(Mapping):
         return len(self._tensors)
 
 
-def load_weights(path, reader, hp):
-    """Weights over an opened GGUFReader, after check_tensors (ModelError if unusable)."""
-    mapped = np.asarray(reader.data)
-    tensors = []
-    for spec, t in check_tensors(path, reader, hp):
-        start = int(t.data_offset)
-        tensors.append(Tensor(spec.name, int(t.tensor_type), tuple(int(x) for x in t.shape),
-                              spec.shape, mapped[start:start + int(t.n_bytes)]))
-    return Weights(tensors)
+def load_weights(path, gguf_file, hp):
+    """Weights over an opened GGUFFile, after check_tensors (ModelError if unusable)."""
+    mapped = gguf_file.data
+    return Weights([Tensor(spec.name, t.type, t.ne, spec.shape,
+                           mapped[t.offset:t.offset + t.n_bytes])
+                    for spec, t in check_tensors(path, gguf_file, hp)])

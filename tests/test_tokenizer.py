@@ -11,7 +11,8 @@ from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import pre_tokenizers
 
 from granite_native.errors import ModelError
-from granite_native.tokenizer import Tokenizer
+from granite_native.gguf_file import open_gguf
+from granite_native.tokenizer import BYTE_CHARS, Tokenizer
 from granite_native.transcript import transcript_text
 
 DATA = Path(__file__).parent / "data"
@@ -257,8 +258,8 @@ def cl100k_vocab(fixture):
 
 def test_real_granite_prompt_ids(tmp_path, cl100k):
     path = write_tokenizer_gguf(tmp_path / "cl100k.gguf", *cl100k_vocab(cl100k))
-    # A model loader hands over its open reader rather than have the file parsed twice.
-    tok = Tokenizer.from_gguf(gguf.GGUFReader(path))
+    # A model loader hands over its open file rather than have it read twice.
+    tok = Tokenizer.from_gguf(open_gguf(path))
     assert tok.vocab_size == 100353
     # Spec 1.3: the ids CrispASR hard-codes for the real 4.1-2b model.
     assert tok.encode("USER: ") == [6584, 25, 220]
@@ -306,7 +307,7 @@ def test_wrongly_typed_tokens(tmp_path):
 def test_not_a_gguf(tmp_path):
     path = tmp_path / "junk.gguf"
     path.write_bytes(b"definitely not a gguf file")
-    with pytest.raises(ModelError, match="not a readable GGUF"):
+    with pytest.raises(ModelError, match="not a GGUF file"):
         Tokenizer.from_gguf(path)
 
 
@@ -345,3 +346,15 @@ def test_long_input_is_fast(tok):
     t = time.perf_counter()
     assert tok.decode(tok.encode(text)) == text
     assert time.perf_counter() - t < 5
+
+
+def test_repeated_tokens_and_merges_keep_their_first_occurrence():
+    # The tokenizer's rule (no real vocabulary repeats either): the first id of a repeated string
+    # and the first rank of a repeated merge win. Hugging Face's BPE would keep the last rank.
+    tokens = BYTE_CHARS + ["ab", "bc", "ab"]
+    ab, bc = 256, 257
+    tok = Tokenizer(tokens, ["b c", "a b", "b c"])
+    assert tok.token_to_id("ab") == ab
+    assert tok.encode("abc") == [tok.token_to_id("a"), bc]  # "b c" ranks 0, not 2
+    assert Tokenizer(tokens, ["a b", "b c"]).encode("abc") == [ab, tok.token_to_id("c")]
+    assert tok.decode([258]) == "ab"
