@@ -79,6 +79,7 @@ static const gn_kernels avx512_table = {
     .gemm_f32 = gn_gemm_f32_avx512,
     .probe_read = gn_probe_read_avx512,
     .probe_fma = gn_probe_fma_avx512,
+    .probe_int8 = gn_probe_int8_avx512,
 };
 #endif
 

@@ -77,6 +77,7 @@ typedef struct {
     gn_pack_bf16_fn pack_bf16;
     gn_gemm_bf16_fn gemm_bf16;
     gn_probe_fma_fn probe_bf16; /* bfloat16 dot-product chains, 2 FLOPs per product */
+    gn_probe_fma_fn probe_int8; /* int8 dot-product chains, 2 ops per product */
 } gn_kernels;
 
 /* The table in force (set once at import, or by gn_isa_select). */
@@ -135,6 +136,7 @@ void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, ui
 void gn_gemm_bf16_avx512(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
                          const uint16_t *panel, float *y, int64_t ldy);
 int64_t gn_probe_bf16_avx512(int64_t iters, float *sink);
+int64_t gn_probe_int8_avx512(int64_t iters, float *sink);
 #endif
 
 #if defined(__aarch64__) || defined(_M_ARM64)

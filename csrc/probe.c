@@ -68,6 +68,11 @@ gn_status gn_probe_fma(gn_pool *pool, int64_t iters, double *flops, float *sink)
     return run_chains(pool, gn_active->probe_fma, iters, flops, sink);
 }
 
+gn_status gn_probe_int8(gn_pool *pool, int64_t iters, double *flops, float *sink) {
+    if (!gn_active->probe_int8) return GN_ERR_UNSUPPORTED;
+    return run_chains(pool, gn_active->probe_int8, iters, flops, sink);
+}
+
 gn_status gn_probe_bf16(gn_pool *pool, int64_t iters, double *flops, float *sink) {
     if (!gn_active->probe_bf16) return GN_ERR_UNSUPPORTED;
     return run_chains(pool, gn_active->probe_bf16, iters, flops, sink);

@@ -5,6 +5,7 @@ cdef extern from "gn.h" nogil:
     int gn_probe_read(gn_pool *pool, const void *buf, size_t nbytes, uint64_t *checksum)
     int gn_probe_fma(gn_pool *pool, int64_t iters, double *flops, float *sink)
     int gn_probe_bf16(gn_pool *pool, int64_t iters, double *flops, float *sink)
+    int gn_probe_int8(gn_pool *pool, int64_t iters, double *flops, float *sink)
 
 
 def probe_read(ThreadPool pool, const uint8_t[::1] buf):
@@ -44,4 +45,17 @@ def probe_bf16(ThreadPool pool, int64_t iters):
     with nogil:
         status = gn_probe_bf16(p, iters, &flops, &sink)
     check(status, "probe_bf16")
+    return flops
+
+
+def probe_int8(ThreadPool pool, int64_t iters):
+    """int8 dot-product (VNNI) chains on every pool thread; returns the integer ops done.
+    Raises ValueError where the active instruction set has no int8 probe."""
+    cdef double flops = 0
+    cdef float sink = 0
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int status
+    with nogil:
+        status = gn_probe_int8(p, iters, &flops, &sink)
+    check(status, "probe_int8")
     return flops

@@ -12,6 +12,7 @@ import statistics
 import sys
 import time
 
+from . import _native
 from . import audio as audio_io
 from . import prompt as prompts
 from . import roofline
@@ -101,6 +102,14 @@ def _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids
 
     read_gbps, probe_bytes = roofline.read_bandwidth(pool)
     fma_gflops = roofline.fma_peak(pool)
+    peaks = {"f32": fma_gflops, "bf16": roofline.fma_peak(pool, probe=_native.probe_bf16),
+             "int8": roofline.fma_peak(pool, probe=_native.probe_int8)}
+    paths = model.matmul_paths()
+
+    def peak_of(stage):
+        """The probe of the fastest arithmetic the stage's matrices use (its ceiling)."""
+        rates = [peaks[p] for p in paths[stage] if peaks[p]]
+        return max(rates) if rates else fma_gflops
     shapes = {"encoder": [frames, hp.enc_d_model, hp.enc_ff_dim],
               "prefill": [n_prompt, hp.llm_d_model, hp.llm_ff_dim]}
     np_rates = dict(zip(shapes, roofline.numpy_gemm_rates(list(shapes.values()),
@@ -111,7 +120,7 @@ def _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids
     return {
         "model": model_path, "audio": audio_path, "audio_seconds": seconds,
         "threads": pool.threads, "isa": cpu_info()["selected"], "repeat": len(runs),
-        "precision": model.precision, "matmul_paths": model.matmul_paths(),
+        "precision": model.precision, "matmul_paths": paths,
         "load_s": load_s, "mel_frames": frames, "prompt_tokens": n_prompt,
         "audio_tokens": sum(1 for i in ids if i == hp.audio_token_index),
         "decode_tokens": tokens,
@@ -127,12 +136,15 @@ def _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids
         "work": {"encoder_flops": enc_flops, "prefill_flops": pre_flops,
                  "decode_weight_bytes": w_bytes, "decode_kv_bytes": kv_bytes},
         "probes": {"read_gbps": read_gbps, "read_buffer_bytes": probe_bytes,
-                   "fma_gflops": fma_gflops,
+                   "fma_gflops": fma_gflops, "bf16_gflops": peaks["bf16"],
+                   "int8_gops": peaks["int8"],
                    "numpy_gemm_shapes": shapes,
                    "numpy_gemm_gflops": np_rates},
         "roofline": {
             "decode_gbps": dec_gbps, "decode_of_bandwidth": dec_gbps / read_gbps,
             "encoder_gflops": enc_gflops, "encoder_of_fma": enc_gflops / fma_gflops,
+            "encoder_of_path_peak": enc_gflops / peak_of("encoder"),
+            "prefill_of_path_peak": pre_gflops / peak_of("decoder"),
             "encoder_of_numpy": enc_gflops / np_rates["encoder"],
             "prefill_gflops": pre_gflops, "prefill_of_fma": pre_gflops / fma_gflops,
             "prefill_of_numpy": pre_gflops / np_rates["prefill"],
@@ -172,6 +184,9 @@ def format_report(r):
         f"  memory read  {p['read_gbps']:7.2f} GB/s   decode at {f['decode_of_bandwidth']:.1%}",
         (f"  FMA peak     {p['fma_gflops']:7.1f} GFLOP/s encoder at {f['encoder_of_fma']:.1%}, "
          f"prefill at {f['prefill_of_fma']:.1%}"),
+        (f"  bf16 peak    {_num(p['bf16_gflops'], '7.1f')} GFLOP/s, int8 peak "
+         f"{_num(p['int8_gops'], '7.1f')} GOP/s: encoder at {f['encoder_of_path_peak']:.1%}, "
+         f"prefill at {f['prefill_of_path_peak']:.1%} of their paths' peak"),
         (f"  numpy f32    {p['numpy_gemm_gflops']['encoder']:7.1f} GFLOP/s at "
          f"{'x'.join(map(str, p['numpy_gemm_shapes']['encoder']))}: "
          f"encoder at {f['encoder_of_numpy']:.1%}"),

@@ -102,13 +102,19 @@ def read_bandwidth(pool, passes=7):
     return statistics.median(rates), n
 
 
-def fma_peak(pool, repeats=7, seconds=0.1):
+def fma_peak(pool, repeats=7, seconds=0.1, probe=None):
     """Median GFLOP/s of independent FMA chains on every pool thread (the active ISA's
-    widest vectors), each timed call lasting about `seconds`."""
+    widest vectors), each timed call lasting about `seconds`. `probe` picks other chains
+    (_native.probe_bf16, _native.probe_int8); None where the ISA has no such probe."""
+    probe = probe or _native.probe_fma
+    try:
+        probe(pool, 1)
+    except ValueError:
+        return None
     iters = 1000
     while True:
         t0 = time.perf_counter()
-        _native.probe_fma(pool, iters)
+        probe(pool, iters)
         dt = time.perf_counter() - t0
         if dt >= seconds / 4:
             break
@@ -117,7 +123,7 @@ def fma_peak(pool, repeats=7, seconds=0.1):
     rates = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        flops = _native.probe_fma(pool, iters)
+        flops = probe(pool, iters)
         rates.append(flops / (time.perf_counter() - t0) / 1e9)
     return statistics.median(rates)
 

@@ -53,6 +53,7 @@ def test_report_is_complete_and_consistent(report):
     assert report["load_average"]["before"] >= 0 and report["load_average"]["after"] >= 0
     probes, roof = report["probes"], report["roofline"]
     assert probes["read_gbps"] > 0 and probes["fma_gflops"] > 0
+    assert report["matmul_paths"].keys() == {"encoder", "projector", "decoder"}
     assert all(v > 0 for v in probes["numpy_gemm_gflops"].values())
     assert roof["decode_of_bandwidth"] == pytest.approx(roof["decode_gbps"] / probes["read_gbps"])
     assert roof["encoder_of_fma"] == pytest.approx(roof["encoder_gflops"] / probes["fma_gflops"])
@@ -94,6 +95,12 @@ def test_probes_against_numpy(isa):
             _native.probe_read(pool, buf[:100])
         one, two = _native.probe_fma(pool, 1000), _native.probe_fma(pool, 2000)
         assert one > 0 and two == 2 * one
+        if isa == "avx512":  # VNNI is part of the level: 12 chains x 64 byte products x 2 ops
+            one, two = _native.probe_int8(pool, 1000), _native.probe_int8(pool, 2000)
+            assert one > 0 and one % (1000 * 12 * 64 * 2) == 0 and two == 2 * one
+        else:
+            with pytest.raises(ValueError, match="probe_int8"):
+                _native.probe_int8(pool, 1000)
         pool.close()
     finally:
         _native.set_isa(before)
