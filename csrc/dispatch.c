@@ -63,6 +63,14 @@ static const gn_kernels avx2_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx2,
     },
     .gemm_f32 = gn_gemm_f32_avx2,
+    .quantize_q8_k = gn_quantize_q8_k_avx2,
+    .quantize_q8_32 = gn_quantize_q8_32_avx2,
+    .gemm_q = {
+        [GN_TYPE_Q4_0] = gn_gemm_q4_0_avx2,
+        [GN_TYPE_Q8_0] = gn_gemm_q8_0_avx2,
+        [GN_TYPE_Q4_K] = gn_gemm_q4_k_avx2,
+        [GN_TYPE_Q6_K] = gn_gemm_q6_k_avx2,
+    },
     .probe_read = gn_probe_read_avx2,
     .probe_fma = gn_probe_fma_avx2,
 };
