@@ -51,8 +51,8 @@ static GN_ALWAYS_INLINE void q4k_tile(const int R, const int C, int64_t nb, cons
         for (int c = 0; c < C; c++) bx[c] = (const block_q8_K *)(xq + c * xrb) + i;
         for (int r = 0; r < R; r++) {
             bw[r] = (const block_q4_K *)(w + r * wrb) + i;
-            uint8_t sc[8], mn[8];
-            for (int j = 0; j < 8; j++) gn_q4k_scale_min(j, bw[r]->scales, &sc[j], &mn[j]);
+            uint32_t sc[2], mn[2];
+            gn_q4k_scales_mins(bw[r]->scales, sc, mn);
             /* 8 int16 scales in both 128-bit lanes, for a per-lane broadcast by shuffle */
             scales[r] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
             /* each min twice, against the two per-16 sums of its sub-block */
