@@ -85,3 +85,71 @@ def test_int8_matmul_matches_float64_reference(isa, level, gtype):
             assert y.shape == (M, N)
             err = np.abs(y - ref)
             assert np.all(err <= tol), (level, gtype.name, M, threads, np.max(err / tol))
+
+
+def reference_quants(x, block):
+    """The q and d of the activation rule, per value (d repeated over its block)."""
+    xb = x.astype(np.float32).reshape(x.shape[0], -1, block)
+    amax = np.max(np.abs(xb), axis=2, keepdims=True)
+    safe = np.where(amax == 0, np.float32(1), amax)
+    q = np.where(amax == 0, np.float32(0), np.rint(xb * (np.float32(127) / safe)))
+    d = np.broadcast_to(amax / np.float32(127), xb.shape)
+    return q.reshape(x.shape), d.reshape(x.shape)
+
+
+def identity_weights(gtype, k):
+    """k x k weights whose dequantized values are exactly the identity matrix (every f16 scale
+    1.0, every sub-block scale 1), so the matmul returns each x quant times its block's d."""
+    one = np.array([1], np.float16).view(np.uint8)
+    rows = []
+    for n in range(k):
+        if gtype == GT.Q8_0:
+            blocks = np.zeros((k // 32, 34), np.uint8)
+            blocks[:, 0:2] = one
+            blocks[n // 32, 2 + n % 32] = 1
+        elif gtype == GT.Q4_0:  # quants 8 are zeros, a 9 is the one
+            q = np.full(k, 8, np.uint8)
+            q[n] = 9
+            q = q.reshape(-1, 32)
+            blocks = np.zeros((k // 32, 18), np.uint8)
+            blocks[:, 0:2] = one
+            blocks[:, 2:] = q[:, :16] | (q[:, 16:] << 4)
+        else:  # Q6_K: quants 32 are zeros, a 33 is the one
+            q = np.full(k, 32, np.uint8)
+            q[n] = 33
+            blocks = np.zeros((k // 256, 210), np.uint8)
+            for b in range(k // 256):
+                v = q[256 * b:256 * (b + 1)].reshape(2, 4, 32)  # half, quarter, lane
+                blocks[b, 0:128] = np.concatenate(
+                    [np.concatenate([(v[h, 0] & 15) | ((v[h, 2] & 15) << 4),
+                                     (v[h, 1] & 15) | ((v[h, 3] & 15) << 4)]) for h in range(2)])
+                blocks[b, 128:192] = np.concatenate(
+                    [(v[h, 0] >> 4) | ((v[h, 1] >> 4) << 2) | ((v[h, 2] >> 4) << 4) | ((v[h, 3] >> 4) << 6)
+                     for h in range(2)])
+                blocks[b, 192:208] = 1
+                blocks[b, 208:210] = one
+        rows.append(blocks.reshape(-1))
+    w = np.concatenate(rows)
+    assert np.array_equal(gguf_dequantize(w, gtype).reshape(k, k), np.eye(k)), "identity construction"
+    return w
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("gtype", [GT.Q6_K, GT.Q8_0, GT.Q4_0], ids=lambda t: t.name)
+def test_activation_quants_follow_the_rule_exactly(isa, level, gtype):
+    """Through identity weights every output is one x quant times its d: the quantizer's bytes
+    (quants, and the sums Q6_K and Q4_0 subtract their offsets with) against the rule, to the
+    last unit, halfway cases and an all-zero block included."""
+    isa(level)
+    if _native.matmul_path(int(gtype), INT8) != "int8":
+        pytest.skip(f"{level} has no int8 kernel for {gtype.name}")
+    rng = np.random.default_rng(400 + int(gtype))
+    block, K = ACT_BLOCK[gtype], 512
+    x = activations(rng, 4, K, block)
+    q, d = reference_quants(x, block)
+    y = _native.matmul(_native.ThreadPool(2), x, identity_weights(gtype, K), int(gtype), K, flags=INT8)
+    # kernels that take unsigned W quants and subtract the offset through x's sums leave float
+    # rounding residue of the other blocks' exact zeros, far below half a quant
+    zero = d == 0
+    assert np.all(np.abs(y[zero]) < 0.5 * d[~zero].min())
+    assert np.array_equal(np.rint(y[~zero] / d[~zero]), q[~zero]), level
