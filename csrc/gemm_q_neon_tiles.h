@@ -29,12 +29,13 @@
 #endif
 
 /* W rows are only a few KB, too short for the hardware prefetcher to lock on, so each block
- * load requests the same block of the next tile (R rows further). Prefetches never fault past
- * the end of W. Always inlined: GCC takes a function that only prefetches for one without
- * effects and drops the calls it has not inlined. */
+ * load requests the same block of the next tile (R rows further). The address is formed as an
+ * integer, as it may lie past the end of W, where a prefetch does not fault. Always inlined:
+ * GCC takes a function that only prefetches for one without effects and drops the calls it
+ * has not inlined. */
 static GN_ALWAYS_INLINE void prefetch_next_tile(const void *block, int64_t bytes, int64_t tile_bytes) {
-    const char *p = (const char *)block + tile_bytes;
-    for (int64_t off = 0; off < bytes; off += 64) GN_PREFETCH(p + off);
+    const uintptr_t p = (uintptr_t)block + (uintptr_t)tile_bytes;
+    for (int64_t off = 0; off < bytes; off += 64) GN_PREFETCH((const void *)(p + (uintptr_t)off));
 }
 
 static inline float half(uint16_t h) { return gn_f16_to_f32(h); }
