@@ -6,6 +6,7 @@ import os
 import platform
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,28 +47,35 @@ def test_every_c_file_compiles_with_clang_without_warnings():
         assert r.returncode == 0 and not r.stderr, f"{src.name}:\n{r.stderr}"
 
 
-@needs_cross
-def test_every_c_file_compiles_for_aarch64_without_warnings():
+@pytest.fixture(scope="module")
+def arm_objects(tmp_path_factory):
+    """Every AArch64 C file and the harness compiled to objects, each with its own ISA flags as
+    setup.py builds them, in parallel: {source: (object path, compiler stderr)}."""
     isa_flags = setup_isa_flags()
-    for src in ARM_SOURCES:
-        flags = next((f for isa, f in isa_flags.items() if src.stem.endswith("_" + isa)), [])
-        r = subprocess.run([CC, *WARNINGS, *flags, *COMPILE_ONLY, f"-I{CSRC}", str(src)],
-                           capture_output=True, text=True)
-        assert r.returncode == 0 and not r.stderr, f"{src.name}:\n{r.stderr}"
+    out = tmp_path_factory.mktemp("arm")
 
-
-@needs_cross
-def test_neon_kernels_match_scalar_under_qemu(tmp_path):
-    # each file with its own ISA flags, as setup.py builds them
-    isa_flags = setup_isa_flags()
-    objects = []
-    for src in [*ARM_SOURCES, ROOT / "tests/native/neon_vs_scalar.c"]:
+    def compile_one(src):
         flags = next((f for isa, f in isa_flags.items() if src.stem.endswith("_" + isa)), [])
-        obj = tmp_path / (src.stem + ".o")
+        obj = out / (src.stem + ".o")
         r = subprocess.run([CC, *WARNINGS, *flags, "-c", f"-I{CSRC}", str(src), "-o", str(obj)],
                            capture_output=True, text=True)
-        assert r.returncode == 0 and not r.stderr, f"{src.name}:\n{r.stderr}"
-        objects.append(str(obj))
+        return obj, r.stderr if r.returncode == 0 else f"exit {r.returncode}\n{r.stderr}"
+
+    sources = [*ARM_SOURCES, ROOT / "tests/native/neon_vs_scalar.c"]
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        return dict(zip(sources, pool.map(compile_one, sources)))
+
+
+@needs_cross
+def test_every_c_file_compiles_for_aarch64_without_warnings(arm_objects):
+    for src, (_, stderr) in arm_objects.items():
+        assert not stderr, f"{src.name}:\n{stderr}"
+
+
+@needs_cross
+def test_neon_kernels_match_scalar_under_qemu(tmp_path, arm_objects):
+    assert all(not stderr for _, stderr in arm_objects.values())
+    objects = [str(obj) for obj, _ in arm_objects.values()]
     exe = tmp_path / "neon_vs_scalar"
     build = subprocess.run([CC, "-static", "-pthread", *objects, "-o", str(exe), "-lm"],
                            capture_output=True, text=True)
