@@ -3,7 +3,7 @@
  * into int16 without overflow, madd widens to int32); only the per-block float scaling rounds.
  * A tile of R W rows by C x rows shares every load: the x block is read once for R rows and
  * each W block is unpacked once for C rows. M = 1 (decode) takes 4 W rows a pass, so the
- * kernel streams W at memory speed; larger M takes 2 x 2 tiles. */
+ * kernel streams W at memory speed; larger M takes 2 x 4 tiles. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -11,7 +11,7 @@
 #include "quant_blocks.h"
 
 #define MAX_R 4
-#define MAX_C 2
+#define MAX_C 4
 
 static inline float hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -218,25 +218,24 @@ static GN_ALWAYS_INLINE void q4_0_tile(const int R, const int C, int64_t nb, con
 }
 
 /* One instantiation per tile shape, and the walk over the output in tiles: 4 x 1 for a single
- * x row, 2 x 2 otherwise, with smaller tiles at the edges. */
-#define TILE_FNS(T)                                                                               \
-    static void T##_4x1(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t *xq,            \
-                        int64_t xrb, float *y, int64_t ldy) { T##_tile(4, 1, nb, w, wrb, xq, xrb, y, ldy); } \
-    static void T##_3x1(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t *xq,            \
-                        int64_t xrb, float *y, int64_t ldy) { T##_tile(3, 1, nb, w, wrb, xq, xrb, y, ldy); } \
-    static void T##_2x1(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t *xq,            \
-                        int64_t xrb, float *y, int64_t ldy) { T##_tile(2, 1, nb, w, wrb, xq, xrb, y, ldy); } \
-    static void T##_1x1(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t *xq,            \
-                        int64_t xrb, float *y, int64_t ldy) { T##_tile(1, 1, nb, w, wrb, xq, xrb, y, ldy); } \
-    static void T##_2x2(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t *xq,            \
-                        int64_t xrb, float *y, int64_t ldy) { T##_tile(2, 2, nb, w, wrb, xq, xrb, y, ldy); } \
-    static void T##_1x2(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t *xq,            \
-                        int64_t xrb, float *y, int64_t ldy) { T##_tile(1, 2, nb, w, wrb, xq, xrb, y, ldy); } \
-    static const tile_fn T##_tiles[MAX_R + 1][MAX_C + 1] = {                                      \
-        {0}, {0, T##_1x1, T##_1x2}, {0, T##_2x1, T##_2x2}, {0, T##_3x1, 0}, {0, T##_4x1, 0}};
-
+ * x row, 2 x 4 otherwise, with smaller tiles at the edges. */
 typedef void (*tile_fn)(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t *xq,
                         int64_t xrb, float *y, int64_t ldy);
+
+#define TILE_FN(T, R, C)                                                                          \
+    static void T##_##R##x##C(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t *xq,      \
+                              int64_t xrb, float *y, int64_t ldy) {                               \
+        T##_tile(R, C, nb, w, wrb, xq, xrb, y, ldy);                                              \
+    }
+#define TILE_FNS(T)                                                                               \
+    TILE_FN(T, 4, 1) TILE_FN(T, 3, 1) TILE_FN(T, 2, 1) TILE_FN(T, 1, 1) TILE_FN(T, 2, 2)         \
+    TILE_FN(T, 1, 2) TILE_FN(T, 2, 3) TILE_FN(T, 1, 3) TILE_FN(T, 2, 4) TILE_FN(T, 1, 4)         \
+    static const tile_fn T##_tiles[MAX_R + 1][MAX_C + 1] = {                                      \
+        {0},                                                                                      \
+        {0, T##_1x1, T##_1x2, T##_1x3, T##_1x4},                                                  \
+        {0, T##_2x1, T##_2x2, T##_2x3, T##_2x4},                                                  \
+        {0, T##_3x1},                                                                             \
+        {0, T##_4x1}};
 
 TILE_FNS(q4k)
 TILE_FNS(q6k)
@@ -246,7 +245,7 @@ TILE_FNS(q4_0)
 static void walk(const tile_fn tiles[MAX_R + 1][MAX_C + 1], int64_t block, int64_t M, int64_t N,
                  int64_t K, const void *xq, int64_t xrb, const void *w, int64_t wrb, float *y,
                  int64_t ldy) {
-    const int R = M == 1 ? 4 : 2, C = M == 1 ? 1 : 2;
+    const int R = M == 1 ? 4 : 2, C = M == 1 ? 1 : 4;
     const uint8_t *xb = (const uint8_t *)xq, *wb = (const uint8_t *)w;
     for (int64_t n = 0; n < N; n += R) {
         const int rows = N - n < R ? (int)(N - n) : R;

@@ -5,7 +5,7 @@
  * matters). gemm_q_neon.c builds it from widening multiplies, gemm_q_dotprod.c from SDOT.
  * Integer sums are exact; only the per-block float scaling rounds. A tile of R W rows by C x
  * rows shares every load: M = 1 (decode) takes 4 W rows a pass so W streams at memory speed,
- * larger M takes 2 x 2 tiles so each unpacked W block serves two x rows. GN_Q_SUFFIX names
+ * larger M takes 2 x 4 tiles so each unpacked W block serves four x rows. GN_Q_SUFFIX names
  * the public functions (gn_gemm_q4_k_<suffix>, ...). */
 #include <arm_neon.h>
 
@@ -13,7 +13,7 @@
 #include "quant_blocks.h"
 
 #define MAX_R 4
-#define MAX_C 2
+#define MAX_C 4
 
 #define GN_Q_CAT2(a, b) a##b
 #define GN_Q_CAT(a, b) GN_Q_CAT2(a, b)
@@ -210,7 +210,7 @@ static GN_ALWAYS_INLINE void q4_0_tile(const int R, const int C, int64_t nb, con
 }
 
 /* One instantiation per tile shape, and the walk over the output in tiles: 4 x 1 for a single
- * x row, 2 x 2 otherwise, with smaller tiles at the edges. */
+ * x row, 2 x 4 otherwise, with smaller tiles at the edges. */
 typedef void (*tile_fn)(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t *xq,
                         int64_t xrb, float *y, int64_t ldy);
 
@@ -221,9 +221,13 @@ typedef void (*tile_fn)(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t
     }
 #define TILE_FNS(T)                                                                               \
     TILE_FN(T, 4, 1) TILE_FN(T, 3, 1) TILE_FN(T, 2, 1) TILE_FN(T, 1, 1) TILE_FN(T, 2, 2)         \
-    TILE_FN(T, 1, 2)                                                                              \
+    TILE_FN(T, 1, 2) TILE_FN(T, 2, 3) TILE_FN(T, 1, 3) TILE_FN(T, 2, 4) TILE_FN(T, 1, 4)         \
     static const tile_fn T##_tiles[MAX_R + 1][MAX_C + 1] = {                                      \
-        {0}, {0, T##_1x1, T##_1x2}, {0, T##_2x1, T##_2x2}, {0, T##_3x1, 0}, {0, T##_4x1, 0}};
+        {0},                                                                                      \
+        {0, T##_1x1, T##_1x2, T##_1x3, T##_1x4},                                                  \
+        {0, T##_2x1, T##_2x2, T##_2x3, T##_2x4},                                                  \
+        {0, T##_3x1},                                                                             \
+        {0, T##_4x1}};
 
 TILE_FNS(q4k)
 TILE_FNS(q6k)
@@ -233,7 +237,7 @@ TILE_FNS(q4_0)
 static void walk(const tile_fn tiles[MAX_R + 1][MAX_C + 1], int64_t block, int64_t M, int64_t N,
                  int64_t K, const void *xq, int64_t xrb, const void *w, int64_t wrb, float *y,
                  int64_t ldy) {
-    const int R = M == 1 ? 4 : 2, C = M == 1 ? 1 : 2;
+    const int R = M == 1 ? 4 : 2, C = M == 1 ? 1 : 4;
     const uint8_t *xb = (const uint8_t *)xq, *wb = (const uint8_t *)w;
     for (int64_t n = 0; n < N; n += R) {
         const int rows = N - n < R ? (int)(N - n) : R;
