@@ -2,8 +2,8 @@
  * over a 16-byte integer dot product that the including file defines before including this:
  *     static inline int32x4_t gn_dot16(int32x4_t acc, int8x16_t a, int8x16_t b);
  * adding to each lane the sum of 4 of the 16 products (which 4 may differ: callers only use
- * the sum over lanes). gemm_q_neon.c builds it from widening multiplies, gemm_q_dotprod.c from SDOT.
- * Integer sums are exact; only the per-block float scaling rounds. A tile of R W rows by C x
+ * the sum over lanes). gemm_q_neon.c builds it from widening multiplies, gemm_q_dotprod.c
+ * from SDOT. Integer sums are exact; only the per-block float scaling rounds. A tile of R W rows by C x
  * rows shares every load: M = 1 (decode) takes 4 W rows a pass so W streams at memory speed,
  * larger M takes 2 x 4 tiles so each unpacked W block serves four x rows. GN_Q_SUFFIX names
  * the public functions (gn_gemm_q4_k_<suffix>, ...). */
