@@ -26,9 +26,11 @@ static inline float hsum_ps(__m256 v) {
  * lie past the end of W, where a prefetch does not fault. Always inlined: GCC takes a
  * function that only prefetches for one without effects and drops the calls it has not
  * inlined. */
-static GN_ALWAYS_INLINE void prefetch_next_tile(const void *block, int64_t bytes, int64_t tile_bytes) {
+static GN_ALWAYS_INLINE void prefetch_next_tile(const void *block, int64_t bytes,
+                                                int64_t tile_bytes) {
     const uintptr_t p = (uintptr_t)block + (uintptr_t)tile_bytes;
-    for (int64_t off = 0; off < bytes; off += 64) _mm_prefetch((const char *)(p + (uintptr_t)off), _MM_HINT_T0);
+    for (int64_t off = 0; off < bytes; off += 64)
+        _mm_prefetch((const char *)(p + (uintptr_t)off), _MM_HINT_T0);
 }
 
 static inline float half(uint16_t h) { return _cvtsh_ss(h); }
@@ -66,7 +68,8 @@ static GN_ALWAYS_INLINE void q4k_tile(const int R, const int C, int64_t nb, cons
             uint32_t sc[2], mn[2];
             gn_q4k_scales_mins(bw[r]->scales, sc, mn);
             /* 8 int16 scales in both 128-bit lanes, for a per-lane broadcast by shuffle */
-            scales[r] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+            const __m128i sc8 = _mm_loadl_epi64((const __m128i *)sc);
+            scales[r] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc8));
             /* each min twice, against the two per-16 sums of its sub-block */
             const __m128i m8 = _mm_loadl_epi64((const __m128i *)mn);
             mins[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
@@ -129,7 +132,8 @@ static GN_ALWAYS_INLINE void q6k_tile(const int R, const int C, int64_t nb, cons
         }
         for (int h = 0; h < 2; h++) {
             for (int r = 0; r < R; r++) {
-                const __m256i ql0 = load256(bw[r]->ql + 64 * h), ql1 = load256(bw[r]->ql + 64 * h + 32);
+                const __m256i ql0 = load256(bw[r]->ql + 64 * h);
+                const __m256i ql1 = load256(bw[r]->ql + 64 * h + 32);
                 const __m256i qh = load256(bw[r]->qh + 32 * h);
                 __m256i q[4];
                 q[0] = _mm256_or_si256(_mm256_and_si256(ql0, nibble),
@@ -142,8 +146,9 @@ static GN_ALWAYS_INLINE void q6k_tile(const int R, const int C, int64_t nb, cons
                                        _mm256_and_si256(_mm256_srli_epi16(qh, 2), two_bits));
                 for (int t = 0; t < 4; t++) {
                     /* the scales of the two 16-value groups of 32-value chunk 4h + t */
-                    const __m256i s = _mm256_shuffle_epi8(
-                        _mm256_permutevar8x32_epi32(scales[r], _mm256_set1_epi32(4 * h + t)), pick_pair);
+                    const __m256i pair =
+                        _mm256_permutevar8x32_epi32(scales[r], _mm256_set1_epi32(4 * h + t));
+                    const __m256i s = _mm256_shuffle_epi8(pair, pick_pair);
                     for (int c = 0; c < C; c++)
                         sumi[r][c] = _mm256_add_epi32(sumi[r][c], _mm256_madd_epi16(
                             _mm256_maddubs_epi16(q[t], load256(bx[c]->qs + 128 * h + 32 * t)), s));
@@ -182,7 +187,8 @@ static GN_ALWAYS_INLINE void q8_0_tile(const int R, const int C, int64_t nb, con
             const float d = half(bw->d);
             for (int c = 0; c < C; c++) {
                 const __m256i p = dot_u8_i8(mag, _mm256_sign_epi8(load256(bx[c]->qs), q));
-                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d * bx[c]->d), _mm256_cvtepi32_ps(p), acc[r][c]);
+                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d * bx[c]->d), _mm256_cvtepi32_ps(p),
+                                            acc[r][c]);
             }
         }
     }
@@ -208,9 +214,10 @@ static GN_ALWAYS_INLINE void q4_0_tile(const int R, const int C, int64_t nb, con
                                                _mm_and_si128(v, nibble));
             const float d = half(bw->d);
             for (int c = 0; c < C; c++) {
-                const __m256i p = _mm256_sub_epi32(dot_u8_i8(q, load256(bx[c]->qs)),
-                                                   _mm256_setr_epi32(8 * bx[c]->sum, 0, 0, 0, 0, 0, 0, 0));
-                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d * bx[c]->d), _mm256_cvtepi32_ps(p), acc[r][c]);
+                const __m256i offset = _mm256_setr_epi32(8 * bx[c]->sum, 0, 0, 0, 0, 0, 0, 0);
+                const __m256i p = _mm256_sub_epi32(dot_u8_i8(q, load256(bx[c]->qs)), offset);
+                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d * bx[c]->d), _mm256_cvtepi32_ps(p),
+                                            acc[r][c]);
             }
         }
     }
@@ -251,7 +258,8 @@ static void walk(const tile_fn tiles[MAX_R + 1][MAX_C + 1], int64_t block, int64
         const int rows = N - n < R ? (int)(N - n) : R;
         for (int64_t m = 0; m < M; m += C) {
             const int cols = M - m < C ? (int)(M - m) : C;
-            tiles[rows][cols](K / block, wb + n * wrb, wrb, xb + m * xrb, xrb, y + m * ldy + n, ldy);
+            tiles[rows][cols](K / block, wb + n * wrb, wrb, xb + m * xrb, xrb, y + m * ldy + n,
+                              ldy);
         }
     }
 }

@@ -3,10 +3,10 @@
  *     static inline int32x4_t gn_dot16(int32x4_t acc, int8x16_t a, int8x16_t b);
  * adding to each lane the sum of 4 of the 16 products (which 4 may differ: callers only use
  * the sum over lanes). gemm_q_neon.c builds it from widening multiplies, gemm_q_dotprod.c
- * from SDOT. Integer sums are exact; only the per-block float scaling rounds. A tile of R W rows by C x
- * rows shares every load: M = 1 (decode) takes 4 W rows a pass so W streams at memory speed,
- * larger M takes 2 x 4 tiles so each unpacked W block serves four x rows. GN_Q_SUFFIX names
- * the public functions (gn_gemm_q4_k_<suffix>, ...). */
+ * from SDOT. Integer sums are exact; only the per-block float scaling rounds. A tile of R W
+ * rows by C x rows shares every load: M = 1 (decode) takes 4 W rows a pass so W streams at
+ * memory speed, larger M takes 2 x 4 tiles so each unpacked W block serves four x rows.
+ * GN_Q_SUFFIX names the public functions (gn_gemm_q4_k_<suffix>, ...). */
 #include <arm_neon.h>
 
 #include "gn_kernels.h"
@@ -33,7 +33,8 @@
  * integer, as it may lie past the end of W, where a prefetch does not fault. Always inlined:
  * GCC takes a function that only prefetches for one without effects and drops the calls it
  * has not inlined. */
-static GN_ALWAYS_INLINE void prefetch_next_tile(const void *block, int64_t bytes, int64_t tile_bytes) {
+static GN_ALWAYS_INLINE void prefetch_next_tile(const void *block, int64_t bytes,
+                                                int64_t tile_bytes) {
     const uintptr_t p = (uintptr_t)block + (uintptr_t)tile_bytes;
     for (int64_t off = 0; off < bytes; off += 64) GN_PREFETCH((const void *)(p + (uintptr_t)off));
 }
@@ -74,16 +75,21 @@ static GN_ALWAYS_INLINE void q4k_tile(const int R, const int C, int64_t nb, cons
         }
         for (int j = 0; j < 4; j++) {
             for (int r = 0; r < R; r++) {
-                const uint8x16_t q0 = vld1q_u8(bw[r]->qs + 32 * j), q1 = vld1q_u8(bw[r]->qs + 32 * j + 16);
+                const uint8x16_t q0 = vld1q_u8(bw[r]->qs + 32 * j);
+                const uint8x16_t q1 = vld1q_u8(bw[r]->qs + 32 * j + 16);
                 const int8x16_t lo0 = vreinterpretq_s8_u8(vandq_u8(q0, nibble));
                 const int8x16_t lo1 = vreinterpretq_s8_u8(vandq_u8(q1, nibble));
                 const int8x16_t hi0 = vreinterpretq_s8_u8(vshrq_n_u8(q0, 4));
                 const int8x16_t hi1 = vreinterpretq_s8_u8(vshrq_n_u8(q1, 4));
                 for (int c = 0; c < C; c++) {
                     const int8_t *x = bx[c]->qs + 64 * j;
-                    const int32x4_t s_lo = gn_dot16(gn_dot16(vdupq_n_s32(0), lo0, load16(x)), lo1, load16(x + 16));
-                    const int32x4_t s_hi = gn_dot16(gn_dot16(vdupq_n_s32(0), hi0, load16(x + 32)), hi1, load16(x + 48));
-                    sumi[r][c] = vmlaq_n_s32(vmlaq_n_s32(sumi[r][c], s_lo, sc[r][2 * j]), s_hi, sc[r][2 * j + 1]);
+                    const int32x4_t zero = vdupq_n_s32(0);
+                    const int32x4_t s_lo =
+                        gn_dot16(gn_dot16(zero, lo0, load16(x)), lo1, load16(x + 16));
+                    const int32x4_t s_hi =
+                        gn_dot16(gn_dot16(zero, hi0, load16(x + 32)), hi1, load16(x + 48));
+                    sumi[r][c] = vmlaq_n_s32(sumi[r][c], s_lo, sc[r][2 * j]);
+                    sumi[r][c] = vmlaq_n_s32(sumi[r][c], s_hi, sc[r][2 * j + 1]);
                 }
             }
         }
@@ -92,8 +98,10 @@ static GN_ALWAYS_INLINE void q4k_tile(const int R, const int C, int64_t nb, cons
             const int16x8_t m = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mn[r])));
             for (int c = 0; c < C; c++) {
                 /* per sub-block sums of x: adjacent pairs of the per-16 sums */
-                const int16x8_t xs = vpaddq_s16(vld1q_s16(bx[c]->bsums), vld1q_s16(bx[c]->bsums + 8));
-                const int32x4_t msum = vmlal_high_s16(vmull_s16(vget_low_s16(xs), vget_low_s16(m)), xs, m);
+                const int16x8_t xs =
+                    vpaddq_s16(vld1q_s16(bx[c]->bsums), vld1q_s16(bx[c]->bsums + 8));
+                const int32x4_t msum =
+                    vmlal_high_s16(vmull_s16(vget_low_s16(xs), vget_low_s16(m)), xs, m);
                 acc[r][c] = vfmaq_n_f32(acc[r][c], vcvtq_f32_s32(sumi[r][c]), d * bx[c]->d);
                 acc[r][c] = vfmsq_n_f32(acc[r][c], vcvtq_f32_s32(msum), dmin * bx[c]->d);
             }
@@ -134,15 +142,17 @@ static GN_ALWAYS_INLINE void q6k_tile(const int R, const int C, int64_t nb, cons
                         vorrq_u8(vandq_u8(l1, nibble), vandq_u8(vshlq_n_u8(hb, 2), two_bits)),
                         vorrq_u8(vshrq_n_u8(l0, 4), vandq_u8(hb, two_bits)),
                         vorrq_u8(vshrq_n_u8(l1, 4), vandq_u8(vshrq_n_u8(hb, 2), two_bits))};
-                    for (int t = 0; t < 4; t++) q[t][u] = vsubq_s8(vreinterpretq_s8_u8(v[t]), offset);
+                    for (int t = 0; t < 4; t++)
+                        q[t][u] = vsubq_s8(vreinterpretq_s8_u8(v[t]), offset);
                 }
                 for (int c = 0; c < C; c++) {
                     const int8_t *x = bx[c]->qs + 128 * h;
                     for (int t = 0; t < 4; t++)
-                        for (int u = 0; u < 2; u++)
-                            sumi[r][c] = vmlaq_n_s32(sumi[r][c],
-                                                     gn_dot16(vdupq_n_s32(0), q[t][u], load16(x + 32 * t + 16 * u)),
-                                                     sc[2 * t + u]);
+                        for (int u = 0; u < 2; u++) {
+                            const int32x4_t s =
+                                gn_dot16(vdupq_n_s32(0), q[t][u], load16(x + 32 * t + 16 * u));
+                            sumi[r][c] = vmlaq_n_s32(sumi[r][c], s, sc[2 * t + u]);
+                        }
                 }
             }
         }
@@ -243,7 +253,8 @@ static void walk(const tile_fn tiles[MAX_R + 1][MAX_C + 1], int64_t block, int64
         const int rows = N - n < R ? (int)(N - n) : R;
         for (int64_t m = 0; m < M; m += C) {
             const int cols = M - m < C ? (int)(M - m) : C;
-            tiles[rows][cols](K / block, wb + n * wrb, wrb, xb + m * xrb, xrb, y + m * ldy + n, ldy);
+            tiles[rows][cols](K / block, wb + n * wrb, wrb, xb + m * xrb, xrb, y + m * ldy + n,
+                              ldy);
         }
     }
 }

@@ -20,7 +20,8 @@ static inline int hsum_epi32(__m256i v) {
 static inline float block_amax(const float *x, int n) {
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256 m = _mm256_setzero_ps();
-    for (int j = 0; j < n; j += 8) m = _mm256_max_ps(m, _mm256_and_ps(abs_mask, _mm256_loadu_ps(x + j)));
+    for (int j = 0; j < n; j += 8)
+        m = _mm256_max_ps(m, _mm256_and_ps(abs_mask, _mm256_loadu_ps(x + j)));
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
@@ -51,7 +52,8 @@ static float quantize_block(const float *x, int8_t *q, int n, int *sums) {
         return 0.0f;
     }
     const __m256 iscale = _mm256_set1_ps(127.0f / amax);
-    for (int j = 0; j < n; j += 32) quantize32(x + j, iscale, q + j, &sums[j / 16], &sums[j / 16 + 1]);
+    for (int j = 0; j < n; j += 32)
+        quantize32(x + j, iscale, q + j, &sums[j / 16], &sums[j / 16 + 1]);
     return amax / 127.0f;
 }
 

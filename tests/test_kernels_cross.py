@@ -1,6 +1,7 @@
 """The kernels built by other compilers and for the other architecture: every C file under clang
 for x86, every C file for AArch64, and the NEON kernels against their scalar twins run under qemu
-(tests/native/neon_vs_scalar.c: dequantization, activation quantizers, float and int8 GEMMs). Each test is skipped where its tools are not installed."""
+(tests/native/neon_vs_scalar.c: dequantization, activation quantizers, float and int8 GEMMs).
+Each test is skipped where its tools are not installed."""
 import ast
 import os
 import platform

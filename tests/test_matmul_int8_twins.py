@@ -124,13 +124,13 @@ def identity_weights(gtype, k):
                     [np.concatenate([(v[h, 0] & 15) | ((v[h, 2] & 15) << 4),
                                      (v[h, 1] & 15) | ((v[h, 3] & 15) << 4)]) for h in range(2)])
                 blocks[b, 128:192] = np.concatenate(
-                    [(v[h, 0] >> 4) | ((v[h, 1] >> 4) << 2) | ((v[h, 2] >> 4) << 4) | ((v[h, 3] >> 4) << 6)
-                     for h in range(2)])
+                    [(v[h, 0] >> 4) | ((v[h, 1] >> 4) << 2) | ((v[h, 2] >> 4) << 4)
+                     | ((v[h, 3] >> 4) << 6) for h in range(2)])
                 blocks[b, 192:208] = 1
                 blocks[b, 208:210] = one
         rows.append(blocks.reshape(-1))
     w = np.concatenate(rows)
-    assert np.array_equal(gguf_dequantize(w, gtype).reshape(k, k), np.eye(k)), "identity construction"
+    assert np.array_equal(gguf_dequantize(w, gtype).reshape(k, k), np.eye(k)), "construction"
     return w
 
 
@@ -147,7 +147,8 @@ def test_activation_quants_follow_the_rule_exactly(isa, level, gtype):
     block, K = ACT_BLOCK[gtype], 512
     x = activations(rng, 4, K, block)
     q, d = reference_quants(x, block)
-    y = _native.matmul(_native.ThreadPool(2), x, identity_weights(gtype, K), int(gtype), K, flags=INT8)
+    w = identity_weights(gtype, K)
+    y = _native.matmul(_native.ThreadPool(2), x, w, int(gtype), K, flags=INT8)
     # kernels that take unsigned W quants and subtract the offset through x's sums leave float
     # rounding residue of the other blocks' exact zeros, far below half a quant
     zero = d == 0

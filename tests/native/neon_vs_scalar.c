@@ -152,7 +152,8 @@ static int check_quantize(void) {
     int failures = 0;
     const int64_t k = 1024, rows = 4;
     float *x = malloc((size_t)(rows * k) * sizeof(float));
-    const size_t kbytes = (size_t)(k / QK_K) * sizeof(block_q8_K), sbytes = (size_t)(k / 32) * sizeof(block_q8_32);
+    const size_t kbytes = (size_t)(k / QK_K) * sizeof(block_q8_K);
+    const size_t sbytes = (size_t)(k / 32) * sizeof(block_q8_32);
     uint8_t *a = malloc(kbytes + sbytes), *b = malloc(kbytes + sbytes);
     if (!x || !a || !b) return 1;
     for (int block = 32; block <= QK_K; block *= 8) {
@@ -164,8 +165,14 @@ static int check_quantize(void) {
             gn_quantize_q8_k_neon(x + r * k, b, k);
             gn_quantize_q8_32_scalar(x + r * k, a + kbytes, k);
             gn_quantize_q8_32_neon(x + r * k, b + kbytes, k);
-            if (memcmp(a, b, kbytes)) printf("FAIL quantize q8_K row %lld\n", (long long)r), failures++;
-            if (memcmp(a + kbytes, b + kbytes, sbytes)) printf("FAIL quantize q8_32 row %lld\n", (long long)r), failures++;
+            if (memcmp(a, b, kbytes)) {
+                printf("FAIL quantize q8_K row %lld\n", (long long)r);
+                failures++;
+            }
+            if (memcmp(a + kbytes, b + kbytes, sbytes)) {
+                printf("FAIL quantize q8_32 row %lld\n", (long long)r);
+                failures++;
+            }
         }
     }
     free(x), free(a), free(b);
@@ -219,18 +226,22 @@ static int check_gemm_q(void) {
         const gn_type_traits *tr = gn_type_info(gc->type);
         const int k_quant = tr->block_elems == QK_K;
         const int64_t wrb = K / tr->block_elems * tr->block_bytes;
-        const int64_t xrb = k_quant ? K / QK_K * (int64_t)sizeof(block_q8_K) : K / 32 * (int64_t)sizeof(block_q8_32);
+        const int64_t xrb = k_quant ? K / QK_K * (int64_t)sizeof(block_q8_K)
+                                    : K / 32 * (int64_t)sizeof(block_q8_32);
         for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++) {
             const int64_t M = Ms[mi];
             uint8_t *w = malloc((size_t)(N * wrb)), *xq = malloc((size_t)(M * xrb));
-            float *x = malloc((size_t)(M * K) * sizeof(float)), *wf = malloc((size_t)(N * K) * sizeof(float));
+            float *x = malloc((size_t)(M * K) * sizeof(float));
+            float *wf = malloc((size_t)(N * K) * sizeof(float));
             double *xd = malloc((size_t)(M * K) * sizeof(double));
             float *y = malloc((size_t)(M * N) * sizeof(float));
             if (!w || !xq || !x || !wf || !xd || !y) return 1;
             random_weight_rows(gc->type, w, N * wrb / tr->block_bytes, tr->block_bytes);
             random_activations(x, M, K, k_quant ? QK_K : 32);
             for (int64_t m = 0; m < M; m++) {
-                (k_quant ? gn_quantize_q8_k_scalar : gn_quantize_q8_32_scalar)(x + m * K, xq + m * xrb, K);
+                const gn_quantize_act_fn quantize =
+                    k_quant ? gn_quantize_q8_k_scalar : gn_quantize_q8_32_scalar;
+                quantize(x + m * K, xq + m * xrb, K);
                 dequant_activations(k_quant, xq + m * xrb, xd + m * K, K);
             }
             for (int64_t n = 0; n < N; n++) gc->dequant(w + n * wrb, wf + n * K, K);
@@ -258,7 +269,7 @@ static int check_gemm_q(void) {
             }
             free(w), free(xq), free(x), free(wf), free(xd), free(y);
         }
-        printf("gemm_q %s checked%s\n", tr->name, gn_cpu()->dotprod ? " (neon, dotprod)" : " (neon)");
+        printf("gemm_q %s checked %s\n", tr->name, gn_cpu()->dotprod ? "(neon, dotprod)" : "(neon)");
     }
     return failures;
 }
@@ -269,14 +280,16 @@ static int check_dispatch(void) {
         printf("FAIL neon not selectable\n");
         return 1;
     }
-    if (gn_active->gemm_f32 != gn_gemm_f32_neon || gn_active->dequant[GN_TYPE_Q6_K] != gn_dequant_q6_k_neon ||
+    if (gn_active->gemm_f32 != gn_gemm_f32_neon ||
+        gn_active->dequant[GN_TYPE_Q6_K] != gn_dequant_q6_k_neon ||
         gn_active->quantize_q8_k != gn_quantize_q8_k_neon) {
         printf("FAIL neon table not in force\n");
         return 1;
     }
     /* the SDOT kernels exactly where the CPU has the instruction */
     const gn_gemm_q_fn want = gn_cpu()->dotprod ? gn_gemm_q4_k_dotprod : gn_gemm_q4_k_neon;
-    if (gn_active->gemm_q[GN_TYPE_Q4_K] != want || gn_matmul_path(GN_TYPE_Q4_K, GN_MATMUL_INT8) != GN_PATH_INT8) {
+    if (gn_active->gemm_q[GN_TYPE_Q4_K] != want ||
+        gn_matmul_path(GN_TYPE_Q4_K, GN_MATMUL_INT8) != GN_PATH_INT8) {
         printf("FAIL int8 kernels not in force\n");
         return 1;
     }
@@ -286,8 +299,8 @@ static int check_dispatch(void) {
 }
 
 int main(void) {
-    const int failures = check_dequant() + check_gemm() + check_probes() + check_quantize() + check_gemm_q() +
-                         check_dispatch();
+    const int failures = check_dequant() + check_gemm() + check_probes() + check_quantize() +
+                         check_gemm_q() + check_dispatch();
     printf(failures ? "FAILED\n" : "OK\n");
     return failures ? 1 : 0;
 }
