@@ -37,17 +37,23 @@ def random_weights(rng, gtype, rows, k):
     return blocks.reshape(-1)
 
 
-def quantize_dequantize_x(x, block):
-    """x as the kernels see it: per block, d = amax / 127 and q = round-half-even(x * (127 /
-    amax)), all in float32; returned as q * d in float64."""
+def reference_quants(x, block):
+    """The activation rule, all in float32: per block, d = amax / 127 and q =
+    round-half-even(x * (127 / amax)); d = q = 0 for an all-zero block. Returns q and d per
+    value (d repeated over its block)."""
     xb = x.astype(np.float32).reshape(x.shape[0], -1, block)
     amax = np.max(np.abs(xb), axis=2, keepdims=True)
     safe = np.where(amax == 0, np.float32(1), amax)
-    iscale = np.float32(127) / safe
-    q = np.where(amax == 0, np.float32(0), np.rint(xb * iscale))
+    q = np.where(amax == 0, np.float32(0), np.rint(xb * (np.float32(127) / safe)))
     assert np.all(np.abs(q) <= 127)
-    d = np.where(amax == 0, np.float32(0), amax / np.float32(127))
-    return (q.astype(np.float64) * d.astype(np.float64)).reshape(x.shape)
+    d = np.broadcast_to(amax / np.float32(127), xb.shape)
+    return q.reshape(x.shape), d.reshape(x.shape)
+
+
+def quantize_dequantize_x(x, block):
+    """x as the kernels see it, in float64."""
+    q, d = reference_quants(x, block)
+    return q.astype(np.float64) * d.astype(np.float64)
 
 
 def activations(rng, M, K, block):
@@ -85,16 +91,6 @@ def test_int8_matmul_matches_float64_reference(isa, level, gtype):
             assert y.shape == (M, N)
             err = np.abs(y - ref)
             assert np.all(err <= tol), (level, gtype.name, M, threads, np.max(err / tol))
-
-
-def reference_quants(x, block):
-    """The q and d of the activation rule, per value (d repeated over its block)."""
-    xb = x.astype(np.float32).reshape(x.shape[0], -1, block)
-    amax = np.max(np.abs(xb), axis=2, keepdims=True)
-    safe = np.where(amax == 0, np.float32(1), amax)
-    q = np.where(amax == 0, np.float32(0), np.rint(xb * (np.float32(127) / safe)))
-    d = np.broadcast_to(amax / np.float32(127), xb.shape)
-    return q.reshape(x.shape), d.reshape(x.shape)
 
 
 def identity_weights(gtype, k):
