@@ -2,15 +2,15 @@
  * of each block's dot product is exact (maddubs pairs unsigned W quants with signed x quants
  * into int16 without overflow, madd widens to int32); only the per-block float scaling rounds.
  * A tile of R W rows by C x rows shares every load: the x block is read once for R rows and
- * each W block is unpacked once for C rows. M = 1 (decode) takes 4 W rows a pass, so the
- * kernel streams W at memory speed; larger M takes 2 x 4 tiles. */
+ * each W block is unpacked once for C rows. M = 1 (decode) walks W one row at a time, one
+ * sequential stream read at memory speed; larger M takes 2 x 4 tiles. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
 #include "gn_kernels.h"
 #include "quant_blocks.h"
 
-#define MAX_R 4
+#define MAX_R 2
 #define MAX_C 4
 
 static inline float hsum_ps(__m256 v) {
@@ -20,10 +20,10 @@ static inline float hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* W rows are only a few KB, too short for the hardware prefetcher to lock on, so each block
- * load requests the same block of the next tile (R rows further): without it a decode GEMV
- * runs at a fraction of the memory bandwidth. The address is formed as an integer, as it may
- * lie past the end of W, where a prefetch does not fault. Always inlined: GCC takes a
+/* One W row is a sequential stream the hardware prefetcher follows at full bandwidth; the two
+ * interleaved rows of a 2-row tile it follows at half that or less, so each block load of such
+ * a tile requests the same block of the next tile. The address is formed as an integer, as it
+ * may lie past the end of W, where a prefetch does not fault. Always inlined: GCC takes a
  * function that only prefetches for one without effects and drops the calls it has not
  * inlined. */
 static GN_ALWAYS_INLINE void prefetch_next_tile(const void *block, int64_t bytes,
@@ -64,7 +64,7 @@ static GN_ALWAYS_INLINE void q4k_tile(const int R, const int C, int64_t nb, cons
         for (int c = 0; c < C; c++) bx[c] = (const block_q8_K *)(xq + c * xrb) + i;
         for (int r = 0; r < R; r++) {
             bw[r] = (const block_q4_K *)(w + r * wrb) + i;
-            prefetch_next_tile(bw[r], sizeof(block_q4_K), R * wrb);
+            if (R > 1) prefetch_next_tile(bw[r], sizeof(block_q4_K), R * wrb);
             uint32_t sc[2], mn[2];
             gn_q4k_scales_mins(bw[r]->scales, sc, mn);
             /* 8 int16 scales in both 128-bit lanes, for a per-lane broadcast by shuffle */
@@ -126,7 +126,7 @@ static GN_ALWAYS_INLINE void q6k_tile(const int R, const int C, int64_t nb, cons
         for (int c = 0; c < C; c++) bx[c] = (const block_q8_K *)(xq + c * xrb) + i;
         for (int r = 0; r < R; r++) {
             bw[r] = (const block_q6_K *)(w + r * wrb) + i;
-            prefetch_next_tile(bw[r], sizeof(block_q6_K), R * wrb);
+            if (R > 1) prefetch_next_tile(bw[r], sizeof(block_q6_K), R * wrb);
             scales[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)bw[r]->scales));
             for (int c = 0; c < C; c++) sumi[r][c] = _mm256_setzero_si256();
         }
@@ -181,7 +181,7 @@ static GN_ALWAYS_INLINE void q8_0_tile(const int R, const int C, int64_t nb, con
         for (int c = 0; c < C; c++) bx[c] = (const block_q8_32 *)(xq + c * xrb) + i;
         for (int r = 0; r < R; r++) {
             const block_q8_0 *bw = (const block_q8_0 *)(w + r * wrb) + i;
-            prefetch_next_tile(bw, sizeof(block_q8_0), R * wrb);
+            if (R > 1) prefetch_next_tile(bw, sizeof(block_q8_0), R * wrb);
             const __m256i q = load256(bw->qs);
             const __m256i mag = _mm256_sign_epi8(q, q);
             const float d = half(bw->d);
@@ -208,7 +208,7 @@ static GN_ALWAYS_INLINE void q4_0_tile(const int R, const int C, int64_t nb, con
         for (int c = 0; c < C; c++) bx[c] = (const block_q8_32 *)(xq + c * xrb) + i;
         for (int r = 0; r < R; r++) {
             const block_q4_0 *bw = (const block_q4_0 *)(w + r * wrb) + i;
-            prefetch_next_tile(bw, sizeof(block_q4_0), R * wrb);
+            if (R > 1) prefetch_next_tile(bw, sizeof(block_q4_0), R * wrb);
             const __m128i v = _mm_loadu_si128((const __m128i *)bw->qs);
             const __m256i q = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), nibble),
                                                _mm_and_si128(v, nibble));
@@ -224,7 +224,7 @@ static GN_ALWAYS_INLINE void q4_0_tile(const int R, const int C, int64_t nb, con
     store_tile(R, C, acc, y, ldy);
 }
 
-/* One instantiation per tile shape, and the walk over the output in tiles: 4 x 1 for a single
+/* One instantiation per tile shape, and the walk over the output in tiles: 1 x 1 for a single
  * x row, 2 x 4 otherwise, with smaller tiles at the edges. */
 typedef void (*tile_fn)(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t *xq,
                         int64_t xrb, float *y, int64_t ldy);
@@ -235,14 +235,10 @@ typedef void (*tile_fn)(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t
         T##_tile(R, C, nb, w, wrb, xq, xrb, y, ldy);                                              \
     }
 #define TILE_FNS(T)                                                                               \
-    TILE_FN(T, 4, 1) TILE_FN(T, 3, 1) TILE_FN(T, 2, 1) TILE_FN(T, 1, 1) TILE_FN(T, 2, 2)         \
-    TILE_FN(T, 1, 2) TILE_FN(T, 2, 3) TILE_FN(T, 1, 3) TILE_FN(T, 2, 4) TILE_FN(T, 1, 4)         \
+    TILE_FN(T, 1, 1) TILE_FN(T, 1, 2) TILE_FN(T, 1, 3) TILE_FN(T, 1, 4)                          \
+    TILE_FN(T, 2, 1) TILE_FN(T, 2, 2) TILE_FN(T, 2, 3) TILE_FN(T, 2, 4)                          \
     static const tile_fn T##_tiles[MAX_R + 1][MAX_C + 1] = {                                      \
-        {0},                                                                                      \
-        {0, T##_1x1, T##_1x2, T##_1x3, T##_1x4},                                                  \
-        {0, T##_2x1, T##_2x2, T##_2x3, T##_2x4},                                                  \
-        {0, T##_3x1},                                                                             \
-        {0, T##_4x1}};
+        {0}, {0, T##_1x1, T##_1x2, T##_1x3, T##_1x4}, {0, T##_2x1, T##_2x2, T##_2x3, T##_2x4}};
 
 TILE_FNS(q4k)
 TILE_FNS(q6k)
@@ -252,7 +248,7 @@ TILE_FNS(q4_0)
 static void walk(const tile_fn tiles[MAX_R + 1][MAX_C + 1], int64_t block, int64_t M, int64_t N,
                  int64_t K, const void *xq, int64_t xrb, const void *w, int64_t wrb, float *y,
                  int64_t ldy) {
-    const int R = M == 1 ? 4 : 2, C = M == 1 ? 1 : 4;
+    const int R = M == 1 ? 1 : 2, C = M == 1 ? 1 : 4;
     const uint8_t *xb = (const uint8_t *)xq, *wb = (const uint8_t *)w;
     for (int64_t n = 0; n < N; n += R) {
         const int rows = N - n < R ? (int)(N - n) : R;

@@ -4,15 +4,16 @@
  * adding to each lane the sum of 4 of the 16 products (which 4 may differ: callers only use
  * the sum over lanes). gemm_q_neon.c builds it from widening multiplies, gemm_q_dotprod.c
  * from SDOT. Integer sums are exact; only the per-block float scaling rounds. A tile of R W
- * rows by C x rows shares every load: M = 1 (decode) takes 4 W rows a pass so W streams at
- * memory speed, larger M takes 2 x 4 tiles so each unpacked W block serves four x rows.
+ * rows by C x rows shares every load: M = 1 (decode) walks W one row at a time, one
+ * sequential stream read at memory speed; larger M takes 2 x 4 tiles, so each unpacked W
+ * block serves four x rows and each x block two W rows.
  * GN_Q_SUFFIX names the public functions (gn_gemm_q4_k_<suffix>, ...). */
 #include <arm_neon.h>
 
 #include "gn_kernels.h"
 #include "quant_blocks.h"
 
-#define MAX_R 4
+#define MAX_R 2
 #define MAX_C 4
 
 #define GN_Q_CAT2(a, b) a##b
@@ -28,11 +29,12 @@
 #define GN_PREFETCH(p) ((void)(p))
 #endif
 
-/* W rows are only a few KB, too short for the hardware prefetcher to lock on, so each block
- * load requests the same block of the next tile (R rows further). The address is formed as an
- * integer, as it may lie past the end of W, where a prefetch does not fault. Always inlined:
- * GCC takes a function that only prefetches for one without effects and drops the calls it
- * has not inlined. */
+/* One W row is a sequential stream the hardware prefetcher follows at full bandwidth; the two
+ * interleaved rows of a 2-row tile it follows at half that or less, so each block load of such
+ * a tile requests the same block of the next tile. The address is formed as an integer, as it
+ * may lie past the end of W, where a prefetch does not fault. Always inlined: GCC takes a
+ * function that only prefetches for one without effects and drops the calls it has not
+ * inlined. */
 static GN_ALWAYS_INLINE void prefetch_next_tile(const void *block, int64_t bytes,
                                                 int64_t tile_bytes) {
     const uintptr_t p = (uintptr_t)block + (uintptr_t)tile_bytes;
@@ -66,7 +68,7 @@ static GN_ALWAYS_INLINE void q4k_tile(const int R, const int C, int64_t nb, cons
         for (int c = 0; c < C; c++) bx[c] = (const block_q8_K *)(xq + c * xrb) + i;
         for (int r = 0; r < R; r++) {
             bw[r] = (const block_q4_K *)(w + r * wrb) + i;
-            prefetch_next_tile(bw[r], sizeof(block_q4_K), R * wrb);
+            if (R > 1) prefetch_next_tile(bw[r], sizeof(block_q4_K), R * wrb);
             uint32_t s[2], m[2];
             gn_q4k_scales_mins(bw[r]->scales, s, m);
             memcpy(sc[r], s, 8);
@@ -126,7 +128,7 @@ static GN_ALWAYS_INLINE void q6k_tile(const int R, const int C, int64_t nb, cons
         for (int c = 0; c < C; c++) bx[c] = (const block_q8_K *)(xq + c * xrb) + i;
         for (int r = 0; r < R; r++) {
             bw[r] = (const block_q6_K *)(w + r * wrb) + i;
-            prefetch_next_tile(bw[r], sizeof(block_q6_K), R * wrb);
+            if (R > 1) prefetch_next_tile(bw[r], sizeof(block_q6_K), R * wrb);
             for (int c = 0; c < C; c++) sumi[r][c] = vdupq_n_s32(0);
         }
         for (int h = 0; h < 2; h++) {
@@ -177,7 +179,7 @@ static GN_ALWAYS_INLINE void q8_0_tile(const int R, const int C, int64_t nb, con
         for (int c = 0; c < C; c++) bx[c] = (const block_q8_32 *)(xq + c * xrb) + i;
         for (int r = 0; r < R; r++) {
             const block_q8_0 *bw = (const block_q8_0 *)(w + r * wrb) + i;
-            prefetch_next_tile(bw, sizeof(block_q8_0), R * wrb);
+            if (R > 1) prefetch_next_tile(bw, sizeof(block_q8_0), R * wrb);
             const int8x16_t w0 = load16(bw->qs), w1 = load16(bw->qs + 16);
             const float d = half(bw->d);
             for (int c = 0; c < C; c++) {
@@ -203,7 +205,7 @@ static GN_ALWAYS_INLINE void q4_0_tile(const int R, const int C, int64_t nb, con
         for (int c = 0; c < C; c++) bx[c] = (const block_q8_32 *)(xq + c * xrb) + i;
         for (int r = 0; r < R; r++) {
             const block_q4_0 *bw = (const block_q4_0 *)(w + r * wrb) + i;
-            prefetch_next_tile(bw, sizeof(block_q4_0), R * wrb);
+            if (R > 1) prefetch_next_tile(bw, sizeof(block_q4_0), R * wrb);
             const uint8x16_t v = vld1q_u8(bw->qs);
             const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, nibble));
             const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
@@ -219,7 +221,7 @@ static GN_ALWAYS_INLINE void q4_0_tile(const int R, const int C, int64_t nb, con
     store_tile(R, C, acc, y, ldy);
 }
 
-/* One instantiation per tile shape, and the walk over the output in tiles: 4 x 1 for a single
+/* One instantiation per tile shape, and the walk over the output in tiles: 1 x 1 for a single
  * x row, 2 x 4 otherwise, with smaller tiles at the edges. */
 typedef void (*tile_fn)(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t *xq,
                         int64_t xrb, float *y, int64_t ldy);
@@ -230,14 +232,10 @@ typedef void (*tile_fn)(int64_t nb, const uint8_t *w, int64_t wrb, const uint8_t
         T##_tile(R, C, nb, w, wrb, xq, xrb, y, ldy);                                              \
     }
 #define TILE_FNS(T)                                                                               \
-    TILE_FN(T, 4, 1) TILE_FN(T, 3, 1) TILE_FN(T, 2, 1) TILE_FN(T, 1, 1) TILE_FN(T, 2, 2)         \
-    TILE_FN(T, 1, 2) TILE_FN(T, 2, 3) TILE_FN(T, 1, 3) TILE_FN(T, 2, 4) TILE_FN(T, 1, 4)         \
+    TILE_FN(T, 1, 1) TILE_FN(T, 1, 2) TILE_FN(T, 1, 3) TILE_FN(T, 1, 4)                          \
+    TILE_FN(T, 2, 1) TILE_FN(T, 2, 2) TILE_FN(T, 2, 3) TILE_FN(T, 2, 4)                          \
     static const tile_fn T##_tiles[MAX_R + 1][MAX_C + 1] = {                                      \
-        {0},                                                                                      \
-        {0, T##_1x1, T##_1x2, T##_1x3, T##_1x4},                                                  \
-        {0, T##_2x1, T##_2x2, T##_2x3, T##_2x4},                                                  \
-        {0, T##_3x1},                                                                             \
-        {0, T##_4x1}};
+        {0}, {0, T##_1x1, T##_1x2, T##_1x3, T##_1x4}, {0, T##_2x1, T##_2x2, T##_2x3, T##_2x4}};
 
 TILE_FNS(q4k)
 TILE_FNS(q6k)
@@ -247,7 +245,7 @@ TILE_FNS(q4_0)
 static void walk(const tile_fn tiles[MAX_R + 1][MAX_C + 1], int64_t block, int64_t M, int64_t N,
                  int64_t K, const void *xq, int64_t xrb, const void *w, int64_t wrb, float *y,
                  int64_t ldy) {
-    const int R = M == 1 ? 4 : 2, C = M == 1 ? 1 : 4;
+    const int R = M == 1 ? 1 : 2, C = M == 1 ? 1 : 4;
     const uint8_t *xb = (const uint8_t *)xq, *wb = (const uint8_t *)w;
     for (int64_t n = 0; n < N; n += R) {
         const int rows = N - n < R ? (int)(N - n) : R;
