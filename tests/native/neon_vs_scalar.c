@@ -220,7 +220,7 @@ static void dequant_activations(int k_quant, const uint8_t *xq, double *dst, int
 
 static int check_gemm_q(void) {
     int failures = 0;
-    const int64_t K = 512, N = 37, Ms[] = {1, 3, 17};
+    const int64_t K = 512, N = 37, Ms[] = {1, 3, 6, 17};
     for (size_t t = 0; t < sizeof gemm_q_cases / sizeof gemm_q_cases[0]; t++) {
         const gemm_q_case *gc = &gemm_q_cases[t];
         const gn_type_traits *tr = gn_type_info(gc->type);
