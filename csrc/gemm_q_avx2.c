@@ -37,7 +37,8 @@ static inline float half(uint16_t h) { return _cvtsh_ss(h); }
 
 static inline __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* sum of 16 adjacent byte pairs products, widened to 8 int32 lanes */
+/* 32 byte products summed in fours into 8 int32 lanes; the int16 pair sums of maddubs hold
+ * every operand range used here (at most 2 * 128 * 127). */
 static inline __m256i dot_u8_i8(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
