@@ -63,6 +63,14 @@ static const gn_kernels avx2_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx2,
     },
     .gemm_f32 = gn_gemm_f32_avx2,
+    .quantize_q8_k = gn_quantize_q8_k_avx2,
+    .quantize_q8_32 = gn_quantize_q8_32_avx2,
+    .gemm_q = {
+        [GN_TYPE_Q4_0] = gn_gemm_q4_0_avx2,
+        [GN_TYPE_Q8_0] = gn_gemm_q8_0_avx2,
+        [GN_TYPE_Q4_K] = gn_gemm_q4_k_avx2,
+        [GN_TYPE_Q6_K] = gn_gemm_q6_k_avx2,
+    },
     .probe_read = gn_probe_read_avx2,
     .probe_fma = gn_probe_fma_avx2,
 };
@@ -95,6 +103,14 @@ static const gn_kernels neon_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_neon,
     },
     .gemm_f32 = gn_gemm_f32_neon,
+    .quantize_q8_k = gn_quantize_q8_k_neon,
+    .quantize_q8_32 = gn_quantize_q8_32_neon,
+    .gemm_q = {
+        [GN_TYPE_Q4_0] = gn_gemm_q4_0_neon,
+        [GN_TYPE_Q8_0] = gn_gemm_q8_0_neon,
+        [GN_TYPE_Q4_K] = gn_gemm_q4_k_neon,
+        [GN_TYPE_Q6_K] = gn_gemm_q6_k_neon,
+    },
     .probe_read = gn_probe_read_neon,
     .probe_fma = gn_probe_fma_neon,
 };
@@ -147,6 +163,14 @@ gn_status gn_isa_select(int isa) {
     if (!gn_isa_supported(isa)) return GN_ERR_UNSUPPORTED;
     const gn_kernels *t = table_for(isa);
     gn_kernels r = *t;
+#ifdef GN_BUILD_ARM
+    if (isa == GN_ISA_NEON && gn_cpu()->dotprod) {
+        r.gemm_q[GN_TYPE_Q4_0] = gn_gemm_q4_0_dotprod;
+        r.gemm_q[GN_TYPE_Q8_0] = gn_gemm_q8_0_dotprod;
+        r.gemm_q[GN_TYPE_Q4_K] = gn_gemm_q4_k_dotprod;
+        r.gemm_q[GN_TYPE_Q6_K] = gn_gemm_q6_k_dotprod;
+    }
+#endif
     for (int i = 0; i < GN_TYPE_COUNT; i++)
         if (!r.dequant[i]) r.dequant[i] = scalar_table.dequant[i];
     for (int i = 0; i < GN_TYPE_COUNT; i++)

@@ -118,6 +118,16 @@ uint64_t gn_probe_read_avx2(const void *buf, size_t bytes);
 int64_t gn_probe_fma_avx2(int64_t iters, float *sink);
 void gn_gemm_f32_avx2(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                       const float *w, int64_t ldw, float *y, int64_t ldy);
+void gn_quantize_q8_k_avx2(const float *x, void *dst, int64_t k);
+void gn_quantize_q8_32_avx2(const float *x, void *dst, int64_t k);
+void gn_gemm_q4_0_avx2(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                       const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q8_0_avx2(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                       const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q4_k_avx2(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                       const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q6_k_avx2(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                       const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 
 void gn_dequant_f16_avx512(const void *src, float *dst, int64_t n);
 void gn_dequant_bf16_avx512(const void *src, float *dst, int64_t n);
@@ -150,6 +160,25 @@ uint64_t gn_probe_read_neon(const void *buf, size_t bytes);
 int64_t gn_probe_fma_neon(int64_t iters, float *sink);
 void gn_gemm_f32_neon(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                       const float *w, int64_t ldw, float *y, int64_t ldy);
+void gn_quantize_q8_k_neon(const float *x, void *dst, int64_t k);
+void gn_quantize_q8_32_neon(const float *x, void *dst, int64_t k);
+void gn_gemm_q4_0_neon(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                       const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q8_0_neon(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                       const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q4_k_neon(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                       const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q6_k_neon(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                       const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+/* SDOT kernels (Armv8.2 dot product), in the table only where gn_cpu()->dotprod. */
+void gn_gemm_q4_0_dotprod(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                          const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q8_0_dotprod(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                          const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q4_k_dotprod(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                          const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q6_k_dotprod(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                          const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 #endif
 
 #endif

@@ -108,4 +108,17 @@ static inline void gn_q4k_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_
     }
 }
 
+/* All eight at once, as bytes: sc[0:8] (in two words) the scales, mn[0:8] the mins. Each
+ * byte of a word is one field, so the word operations unpack four fields at a time. */
+static inline void gn_q4k_scales_mins(const uint8_t *q, uint32_t sc[2], uint32_t mn[2]) {
+    uint32_t a, b, c;
+    memcpy(&a, q, 4);
+    memcpy(&b, q + 4, 4);
+    memcpy(&c, q + 8, 4);
+    sc[0] = a & 0x3f3f3f3fu;
+    mn[0] = b & 0x3f3f3f3fu;
+    sc[1] = (c & 0x0f0f0f0fu) | ((a >> 6) & 0x03030303u) << 4;
+    mn[1] = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 6) & 0x03030303u) << 4;
+}
+
 #endif

@@ -1,6 +1,8 @@
-/* Runs every NEON kernel against its scalar twin on random input: dequantization must be
- * bit-identical, the GEMM within float rounding of the scalar sums. Built for AArch64 and run
- * under qemu by tests/test_kernels_neon.py; exit status 0 means every check passed. */
+/* Runs every NEON kernel against its scalar twin on random input: dequantization and the
+ * activation quantizers must be bit-identical, the float GEMM within float rounding of the
+ * scalar sums, the int8-activation GEMMs (baseline NEON and SDOT) within float rounding of a
+ * double-precision dot product of the dequantized operands. Built for AArch64 and run under
+ * qemu by tests/test_kernels_cross.py; exit status 0 means every check passed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,22 +136,171 @@ static int check_probes(void) {
     return failures;
 }
 
+/* Random activations with the cases the quantization rule singles out: an all-zero block,
+ * and values whose scaled form lies exactly halfway between integers (amax 127 makes the
+ * inverse scale exactly 1), where only round-half-even gives the scalar twin's bytes. */
+static void random_activations(float *x, int64_t rows, int64_t k, int block) {
+    for (int64_t i = 0; i < rows * k; i++) x[i] = frand() * (float)(1 + rnd() % 8);
+    if (rows > 1)
+        for (int64_t j = 0; j < k; j++)
+            x[k + j] = j % block == 0 ? 127.0f : (float)((int)(rnd() % 509) - 254) / 2.0f;
+    if (rows > 2)
+        for (int j = 0; j < block; j++) x[2 * k + j] = 0.0f;
+}
+
+static int check_quantize(void) {
+    int failures = 0;
+    const int64_t k = 1024, rows = 4;
+    float *x = malloc((size_t)(rows * k) * sizeof(float));
+    const size_t kbytes = (size_t)(k / QK_K) * sizeof(block_q8_K);
+    const size_t sbytes = (size_t)(k / 32) * sizeof(block_q8_32);
+    uint8_t *a = malloc(kbytes + sbytes), *b = malloc(kbytes + sbytes);
+    if (!x || !a || !b) return 1;
+    for (int block = 32; block <= QK_K; block *= 8) {
+        random_activations(x, rows, k, block);
+        for (int64_t r = 0; r < rows; r++) {
+            memset(a, 0x55, kbytes + sbytes); /* padding bytes equal on both sides */
+            memset(b, 0x55, kbytes + sbytes);
+            gn_quantize_q8_k_scalar(x + r * k, a, k);
+            gn_quantize_q8_k_neon(x + r * k, b, k);
+            gn_quantize_q8_32_scalar(x + r * k, a + kbytes, k);
+            gn_quantize_q8_32_neon(x + r * k, b + kbytes, k);
+            if (memcmp(a, b, kbytes)) {
+                printf("FAIL quantize q8_K row %lld\n", (long long)r);
+                failures++;
+            }
+            if (memcmp(a + kbytes, b + kbytes, sbytes)) {
+                printf("FAIL quantize q8_32 row %lld\n", (long long)r);
+                failures++;
+            }
+        }
+    }
+    free(x), free(a), free(b);
+    printf("quantize checked\n");
+    return failures;
+}
+
+/* Random weight blocks with f16 scales of realistic size (any bits elsewhere). */
+static void random_weight_rows(int type, uint8_t *buf, int64_t nblocks, int64_t block_bytes) {
+    for (int64_t i = 0; i < nblocks * block_bytes; i++) buf[i] = (uint8_t)rnd();
+    const size_t q6_d = offsetof(block_q6_K, d);
+    for (int64_t b = 0; b < nblocks; b++) {
+        uint8_t *blk = buf + b * block_bytes;
+        const size_t offs[2] = {type == GN_TYPE_Q6_K ? q6_d : 0, 2};
+        for (int f = 0; f < (type == GN_TYPE_Q4_K ? 2 : 1); f++) {
+            const uint16_t h = gn_f32_to_f16(frand() * 0.01f);
+            memcpy(blk + offs[f], &h, 2);
+        }
+    }
+}
+
+typedef struct {
+    int type;
+    gn_dequant_fn dequant;
+    gn_gemm_q_fn neon, dotprod;
+} gemm_q_case;
+
+static const gemm_q_case gemm_q_cases[] = {
+    {GN_TYPE_Q4_K, gn_dequant_q4_k_scalar, gn_gemm_q4_k_neon, gn_gemm_q4_k_dotprod},
+    {GN_TYPE_Q6_K, gn_dequant_q6_k_scalar, gn_gemm_q6_k_neon, gn_gemm_q6_k_dotprod},
+    {GN_TYPE_Q8_0, gn_dequant_q8_0_scalar, gn_gemm_q8_0_neon, gn_gemm_q8_0_dotprod},
+    {GN_TYPE_Q4_0, gn_dequant_q4_0_scalar, gn_gemm_q4_0_neon, gn_gemm_q4_0_dotprod},
+};
+
+/* x's dequantized values from its activation blocks. */
+static void dequant_activations(int k_quant, const uint8_t *xq, double *dst, int64_t k) {
+    if (k_quant) {
+        const block_q8_K *b = (const block_q8_K *)xq;
+        for (int64_t j = 0; j < k; j++) dst[j] = (double)b[j / QK_K].qs[j % QK_K] * b[j / QK_K].d;
+    } else {
+        const block_q8_32 *b = (const block_q8_32 *)xq;
+        for (int64_t j = 0; j < k; j++) dst[j] = (double)b[j / 32].qs[j % 32] * b[j / 32].d;
+    }
+}
+
+static int check_gemm_q(void) {
+    int failures = 0;
+    const int64_t K = 512, N = 37, Ms[] = {1, 3, 6, 17};
+    for (size_t t = 0; t < sizeof gemm_q_cases / sizeof gemm_q_cases[0]; t++) {
+        const gemm_q_case *gc = &gemm_q_cases[t];
+        const gn_type_traits *tr = gn_type_info(gc->type);
+        const int k_quant = tr->block_elems == QK_K;
+        const int64_t wrb = K / tr->block_elems * tr->block_bytes;
+        const int64_t xrb = k_quant ? K / QK_K * (int64_t)sizeof(block_q8_K)
+                                    : K / 32 * (int64_t)sizeof(block_q8_32);
+        for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++) {
+            const int64_t M = Ms[mi];
+            uint8_t *w = malloc((size_t)(N * wrb)), *xq = malloc((size_t)(M * xrb));
+            float *x = malloc((size_t)(M * K) * sizeof(float));
+            float *wf = malloc((size_t)(N * K) * sizeof(float));
+            double *xd = malloc((size_t)(M * K) * sizeof(double));
+            float *y = malloc((size_t)(M * N) * sizeof(float));
+            if (!w || !xq || !x || !wf || !xd || !y) return 1;
+            random_weight_rows(gc->type, w, N * wrb / tr->block_bytes, tr->block_bytes);
+            random_activations(x, M, K, k_quant ? QK_K : 32);
+            for (int64_t m = 0; m < M; m++) {
+                const gn_quantize_act_fn quantize =
+                    k_quant ? gn_quantize_q8_k_scalar : gn_quantize_q8_32_scalar;
+                quantize(x + m * K, xq + m * xrb, K);
+                dequant_activations(k_quant, xq + m * xrb, xd + m * K, K);
+            }
+            for (int64_t n = 0; n < N; n++) gc->dequant(w + n * wrb, wf + n * K, K);
+            /* SDOT only where the CPU has it: the harness also runs on a CPU model without */
+            const gn_gemm_q_fn kernels[2] = {gc->neon, gc->dotprod};
+            for (int v = 0; v < (gn_cpu()->dotprod ? 2 : 1); v++) {
+                for (int64_t i = 0; i < M * N; i++) y[i] = NAN;
+                kernels[v](M, N, K, xq, xrb, w, wrb, y, N);
+                for (int64_t m = 0; m < M; m++)
+                    for (int64_t n = 0; n < N; n++) {
+                        double ref = 0, mag = 0;
+                        for (int64_t k = 0; k < K; k++) {
+                            ref += (double)wf[n * K + k] * xd[m * K + k];
+                            mag += fabs((double)wf[n * K + k] * xd[m * K + k]);
+                        }
+                        if (!(fabs(y[m * N + n] - ref) <= 2e-6 * mag + 1e-30)) {
+                            printf("FAIL gemm_q %s %s M=%lld at (%lld,%lld): %g vs %g\n", tr->name,
+                                   v ? "dotprod" : "neon", (long long)M, (long long)m, (long long)n,
+                                   y[m * N + n], ref);
+                            failures++;
+                            m = M;
+                            break;
+                        }
+                    }
+            }
+            free(w), free(xq), free(x), free(wf), free(xd), free(y);
+        }
+        printf("gemm_q %s checked %s\n", tr->name, gn_cpu()->dotprod ? "(neon, dotprod)" : "(neon)");
+    }
+    return failures;
+}
+
 /* The dispatch table routes gn_matmul to the NEON kernels when NEON is selected. */
 static int check_dispatch(void) {
     if (!gn_isa_supported(GN_ISA_NEON) || gn_isa_select(GN_ISA_NEON) != GN_OK) {
         printf("FAIL neon not selectable\n");
         return 1;
     }
-    if (gn_active->gemm_f32 != gn_gemm_f32_neon || gn_active->dequant[GN_TYPE_Q6_K] != gn_dequant_q6_k_neon) {
+    if (gn_active->gemm_f32 != gn_gemm_f32_neon ||
+        gn_active->dequant[GN_TYPE_Q6_K] != gn_dequant_q6_k_neon ||
+        gn_active->quantize_q8_k != gn_quantize_q8_k_neon) {
         printf("FAIL neon table not in force\n");
         return 1;
     }
+    /* the SDOT kernels exactly where the CPU has the instruction */
+    const gn_gemm_q_fn want = gn_cpu()->dotprod ? gn_gemm_q4_k_dotprod : gn_gemm_q4_k_neon;
+    if (gn_active->gemm_q[GN_TYPE_Q4_K] != want ||
+        gn_matmul_path(GN_TYPE_Q4_K, GN_MATMUL_INT8) != GN_PATH_INT8) {
+        printf("FAIL int8 kernels not in force\n");
+        return 1;
+    }
+    printf("dispatch checked (dotprod %s)\n", gn_cpu()->dotprod ? "yes" : "no");
     printf("dispatch checked\n");
     return 0;
 }
 
 int main(void) {
-    const int failures = check_dequant() + check_gemm() + check_probes() + check_dispatch();
+    const int failures = check_dequant() + check_gemm() + check_probes() + check_quantize() +
+                         check_gemm_q() + check_dispatch();
     printf(failures ? "FAILED\n" : "OK\n");
     return failures ? 1 : 0;
 }
