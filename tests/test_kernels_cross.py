@@ -17,8 +17,10 @@ CLANG = shutil.which("clang")
 QEMU = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
 # Everything an AArch64 build of the library compiles (no x86 kernel files).
 SOURCES = [CSRC / f"{name}.c" for name in (
-    "dispatch", "cpu_features", "threadpool", "matmul", "dequant_scalar", "gemm_f32_scalar",
-    "dequant_neon", "gemm_f32_neon", "probe_scalar", "probe_neon")]
+    "dispatch", "cpu_features", "threadpool", "matmul", "matmul_q8", "quantize_act_scalar",
+    "dequant_scalar", "gemm_f32_scalar", "dequant_neon", "gemm_f32_neon", "probe_scalar",
+    "probe_neon", "act_scalar", "act_neon", "norm_scalar", "norm_neon", "conv_dw_scalar",
+    "conv_dw_neon")]
 
 WARNINGS = ["-std=c11", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 # a full compile: missing target features only show when intrinsics are inlined
