@@ -4,7 +4,11 @@
 
 #include "gn_kernels.h"
 
-static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
+/* e^-|v| cannot overflow, so the negative tail keeps its size down to the subnormals */
+static inline float sigmoidf(float v) {
+    const float e = expf(-fabsf(v));
+    return (v < 0.0f ? e : 1.0f) / (1.0f + e);
+}
 
 void gn_silu_scalar(const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigmoidf(x[i]);

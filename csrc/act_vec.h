@@ -27,16 +27,25 @@ static inline vec v_exp(vec x) {
     return v_keep_nan(x, v_mul(v_mul(e, vi_pow2(k1)), vi_pow2(vi_sub(ni, k1))));
 }
 
-/* x / (1 + e^-x): one rounding after the exp; e^-x = inf gives the right limit 0 */
-static inline vec v_silu(vec x) { return v_div(x, v_add(v_set1(1.0f), v_exp(v_sub(v_set1(0.0f), x)))); }
+/* With e = e^-|x| (which cannot overflow), sigmoid(x) is 1 / (1 + e) for x >= 0 and e / (1 + e)
+ * below, so the negative tail keeps its size down to the subnormals; silu and glu fold their
+ * factor into the numerator for one rounding less. */
+static inline vec v_exp_neg_abs(vec x) { return v_exp(v_sub(v_set1(0.0f), v_abs(x))); }
 static inline vec v_sigmoid(vec x) {
-    return v_div(v_set1(1.0f), v_add(v_set1(1.0f), v_exp(v_sub(v_set1(0.0f), x))));
+    const vec e = v_exp_neg_abs(x);
+    return v_div(v_lt_select(x, v_set1(0.0f), e, v_set1(1.0f)), v_add(v_set1(1.0f), e));
 }
+/* a * sigmoid(g) */
+static inline vec v_mul_sigmoid(vec a, vec g) {
+    const vec e = v_exp_neg_abs(g);
+    return v_div(v_lt_select(g, v_set1(0.0f), v_mul(a, e), a), v_add(v_set1(1.0f), e));
+}
+static inline vec v_silu(vec x) { return v_mul_sigmoid(x, x); }
 
-/* 0.5 x (1 + erf(z)), z = x / sqrt 2. For |z| < 1, erf(z) = z P(z^2). Beyond, 1 + erf(z) is
- * 2 - erfc(|z|) or erfc(|z|) with erfc(|z|) = e^(-x^2/2) R(1 / (1 + |z|/2)); x^2 is split into
- * hi + lo so the exponent is exact, which keeps the far negative tail accurate relative to
- * its own size. */
+/* 0.5 x (1 + erf(z)), z = x / sqrt 2. For -1/2 <= z < 1, erf(z) = z P(z^2). Elsewhere 1 + erf(z)
+ * is 2 - erfc(z) or erfc(-z), with erfc(|z|) = e^(-x^2/2) R(1 / (1 + |z|/2)) (R fitted on
+ * 1/2 <= |z| <= 10); x^2 is split into hi + lo so the exponent is exact, which keeps the
+ * negative side, where 1 + erf(z) cancels, accurate relative to its own size. */
 static inline vec v_gelu_erf(vec x) {
     const vec z = v_mul(x, v_set1(0.707106781f));
     const vec z2 = v_mul(z, z);
@@ -56,18 +65,19 @@ static inline vec v_gelu_erf(vec x) {
     e = v_fnma(e, v_mul(lo, v_set1(0.5f)), e);
     const vec az = v_min(v_abs(z), v_set1(10.0f));
     const vec t = v_div(v_set1(1.0f), v_fma(az, v_set1(0.5f), v_set1(1.0f)));
-    vec q = v_set1(8.08927119e-2f);
-    q = v_fma(q, t, v_set1(-0.185045630f));
-    q = v_fma(q, t, v_set1(2.50671897e-2f));
-    q = v_fma(q, t, v_set1(0.105337329f));
-    q = v_fma(q, t, v_set1(0.158043861f));
-    q = v_fma(q, t, v_set1(0.252966642f));
-    q = v_fma(q, t, v_set1(0.280990899f));
-    q = v_fma(q, t, v_set1(0.282199383f));
-    q = v_fma(q, t, v_set1(-4.10288294e-6f));
+    vec q = v_set1(-0.0746311098f);
+    q = v_fma(q, t, v_set1(0.352179974f));
+    q = v_fma(q, t, v_set1(-0.612725973f));
+    q = v_fma(q, t, v_set1(0.408278227f));
+    q = v_fma(q, t, v_set1(-0.109427482f));
+    q = v_fma(q, t, v_set1(0.23601447f));
+    q = v_fma(q, t, v_set1(0.234648451f));
+    q = v_fma(q, t, v_set1(0.283674389f));
+    q = v_fma(q, t, v_set1(0.281977057f));
+    q = v_fma(q, t, v_set1(3.83701945e-06f));
     const vec erfc_az = v_mul(e, q);
     const vec far = v_lt_select(x, v_set1(0.0f), erfc_az, v_sub(v_set1(2.0f), erfc_az));
-    const vec onep = v_lt_select(v_abs(z), v_set1(1.0f), near, far);
+    const vec onep = v_lt_select(z, v_set1(1.0f), v_lt_select(z, v_set1(-0.5f), far, near), far);
     return v_mul(v_mul(x, v_set1(0.5f)), onep);
 }
 
@@ -84,9 +94,7 @@ void GN_VEC_NAME(gn_sigmoid)(const float *x, float *y, int64_t n) { GN_VEC_MAP1(
 void GN_VEC_NAME(gn_gelu_erf)(const float *x, float *y, int64_t n) { GN_VEC_MAP1(v_gelu_erf, x, y, n); }
 
 static inline vec v_swiglu(vec g, vec u) { return v_mul(v_silu(g), u); }
-static inline vec v_glu(vec a, vec g) {
-    return v_div(a, v_add(v_set1(1.0f), v_exp(v_sub(v_set1(0.0f), g))));
-}
+static inline vec v_glu(vec a, vec g) { return v_mul_sigmoid(a, g); }
 
 #define GN_VEC_MAP2(f, a, b, y, n)                                                          \
     do {                                                                                    \
