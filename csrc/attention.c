@@ -77,14 +77,17 @@ gn_status gn_attention_block_relpos(gn_pool *pool, const float *q, const float *
         return GN_ERR_INVALID;
     /* distances inside a block span +-(block-1): they must index the table */
     if (block - 1 > max_pos || H > INT64_MAX / dh || T > INT64_MAX / (H * dh)) return GN_ERR_INVALID;
-    /* scratch per thread: scores, one GEMM's rel-pos products and V transposed */
-    const int64_t n = T < block ? T : block;
-    if (n > (int64_t)(SIZE_MAX / sizeof(float)) / (n + REL_ROWS + dh) / 2) return GN_ERR_INVALID;
-    if (max_pos > (int64_t)(SIZE_MAX / sizeof(float)) / dh / 2 - 1) return GN_ERR_INVALID;
+    /* scratch per thread (scores, one GEMM's rel-pos products, V transposed) and the reversed
+     * table must be addressable */
+    const int64_t lim = (int64_t)(SIZE_MAX / sizeof(float) / 4), n = T < block ? T : block;
+    if (dh > lim || n > lim || n > lim / (n + REL_ROWS + dh) || max_pos > lim / dh / 2 - 1 ||
+        T > INT64_MAX - block)
+        return GN_ERR_INVALID;
     const int64_t rows = 2 * max_pos + 1;
     float *rel_rev = (float *)malloc((size_t)(rows * dh) * sizeof(float));
     if (!rel_rev) return GN_ERR_NOMEM;
-    for (int64_t i = 0; i < rows; i++) memcpy(rel_rev + i * dh, rel + (rows - 1 - i) * dh, (size_t)dh * sizeof(float));
+    for (int64_t i = 0; i < rows; i++)
+        memcpy(rel_rev + i * dh, rel + (rows - 1 - i) * dh, (size_t)dh * sizeof(float));
     relpos_job j = {pool, q, k, v, rel_rev, out, T, H, dh, block, max_pos, scale, 0};
     gn_pool_run(pool, relpos_task, &j, ((T + block - 1) / block) * H);
     free(rel_rev);
