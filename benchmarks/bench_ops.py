@@ -14,13 +14,16 @@ T, D, FF, INNER, K, H, DH, BLOCK, MAX_POS, N_CTC = 550, 1024, 4096, 2048, 15, 8,
 
 
 def median_s(fn, repeat):
+    """(wall, CPU of all threads) medians in seconds; on a shared machine the CPU time moves
+    less with other people's load than the wall time does."""
     fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return float(np.median(wall)), float(np.median(cpu))
 
 
 def op_cases(pool):
@@ -53,15 +56,17 @@ def main():
     ap.add_argument("--encoder", help="also time Model(...).encode on tests/data/audio/speech11s.wav")
     args = ap.parse_args()
     pool = N.ThreadPool(args.threads)
-    print(f"isa {N.isa_current()}, {args.threads} threads, median of {args.repeat}")
+    print(f"isa {N.isa_current()}, {args.threads} threads, median of {args.repeat}: wall / CPU")
     for name, fn in op_cases(pool).items():
-        print(f"  {name:45s} {median_s(fn, args.repeat) * 1e3:8.2f} ms")
+        wall, cpu = median_s(fn, args.repeat)
+        print(f"  {name:45s} {wall * 1e3:8.2f} ms / {cpu * 1e3:8.2f} ms")
     if args.encoder:
         from granite_native.audio import read_wav
         from granite_native.model import Model
         m = Model(args.encoder, threads=args.threads)
         mel = m.mel(read_wav("tests/data/audio/speech11s.wav")[0])
-        print(f"  encoder {args.encoder} {median_s(lambda: m.encode(mel), args.repeat):8.3f} s")
+        wall, cpu = median_s(lambda: m.encode(mel), args.repeat)
+        print(f"  encoder {args.encoder} {wall:8.3f} s / {cpu:8.3f} s")
 
 
 if __name__ == "__main__":
