@@ -31,11 +31,6 @@ static inline vec v_fnma(vec a, vec b, vec c) { return _mm256_fnmadd_ps(a, b, c)
 static inline vec v_max(vec a, vec b) { return _mm256_max_ps(a, b); }
 static inline vec v_min(vec a, vec b) { return _mm256_min_ps(a, b); }
 static inline vec v_abs(vec a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
-/* |mag| with the sign of s */
-static inline vec v_copysign(vec mag, vec s) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
-    return _mm256_or_ps(_mm256_andnot_ps(sign, mag), _mm256_and_ps(sign, s));
-}
 /* where a < b take x, else y */
 static inline vec v_lt_select(vec a, vec b, vec x, vec y) {
     return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_LT_OQ));

@@ -28,11 +28,6 @@ static inline vec v_fnma(vec a, vec b, vec c) { return _mm512_fnmadd_ps(a, b, c)
 static inline vec v_max(vec a, vec b) { return _mm512_max_ps(a, b); }
 static inline vec v_min(vec a, vec b) { return _mm512_min_ps(a, b); }
 static inline vec v_abs(vec a) { return _mm512_abs_ps(a); }
-/* |mag| with the sign of s */
-static inline vec v_copysign(vec mag, vec s) {
-    const __m512 sign = _mm512_set1_ps(-0.0f);
-    return _mm512_or_ps(_mm512_andnot_ps(sign, mag), _mm512_and_ps(sign, s));
-}
 /* where a < b take x, else y */
 static inline vec v_lt_select(vec a, vec b, vec x, vec y) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), y, x);

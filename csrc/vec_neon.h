@@ -36,10 +36,6 @@ static inline vec v_fnma(vec a, vec b, vec c) { return vfmsq_f32(c, a, b); } /* 
 static inline vec v_max(vec a, vec b) { return vmaxq_f32(a, b); }
 static inline vec v_min(vec a, vec b) { return vminq_f32(a, b); }
 static inline vec v_abs(vec a) { return vabsq_f32(a); }
-/* |mag| with the sign of s */
-static inline vec v_copysign(vec mag, vec s) {
-    return vbslq_f32(vdupq_n_u32(0x80000000u), s, vabsq_f32(mag));
-}
 /* where a < b take x, else y */
 static inline vec v_lt_select(vec a, vec b, vec x, vec y) { return vbslq_f32(vcltq_f32(a, b), x, y); }
 /* NaN lanes of x replace r's */
