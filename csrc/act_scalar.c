@@ -4,10 +4,12 @@
 
 #include "gn_kernels.h"
 
-/* e^-|v| cannot overflow, so the negative tail keeps its size down to the subnormals */
+/* e^-|v| cannot overflow, so the negative tail keeps its size down to the subnormals. The
+ * numerator is picked by index, not by a branch: activations' signs are unpredictable. */
 static inline float sigmoidf(float v) {
     const float e = expf(-fabsf(v));
-    return (v < 0.0f ? e : 1.0f) / (1.0f + e);
+    const float num[2] = {1.0f, e};
+    return num[v < 0.0f] / (1.0f + e);
 }
 
 void gn_silu_scalar(const float *x, float *y, int64_t n) {
