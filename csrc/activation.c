@@ -1,85 +1,72 @@
-/* Elementwise activations, GLU/SwiGLU and row softmax. Work is cut into fixed chunks so the
- * pool can balance it; erf/exp come from libm for exact-GELU parity with PyTorch. */
+/* Elementwise activations, GLU/SwiGLU and row softmax: the work is split over the pool (fixed
+ * chunks for elementwise ops so it balances, rows otherwise) and each piece runs the kernel of
+ * the selected ISA. */
+#include "gn_kernels.h"
 #include "gn_ops.h"
-#include <math.h>
 
 #define CHUNK 16384
 
-static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
-
 typedef struct {
-    int act;
+    gn_unary_fn unary;
+    gn_binary_fn binary;
     const float *x, *x2;
     float *y;
-    int64_t n, rows, c;
+    int64_t n, c;
 } act_job;
 
 static void act_chunk(void *arg, int64_t t, int thread_index) {
     const act_job *j = (const act_job *)arg;
-    const int64_t i0 = t * CHUNK, i1 = i0 + CHUNK < j->n ? i0 + CHUNK : j->n;
-    for (int64_t i = i0; i < i1; i++) {
-        const float v = j->x[i];
-        switch (j->act) {
-        case GN_ACT_SILU: j->y[i] = v * sigmoidf(v); break;
-        case GN_ACT_GELU_ERF: j->y[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); break;
-        default: j->y[i] = sigmoidf(v); break;
-        }
-    }
+    const int64_t i0 = t * CHUNK, len = j->n - i0 < CHUNK ? j->n - i0 : CHUNK;
+    j->unary(j->x + i0, j->y + i0, len);
 }
 
 gn_status gn_activation(gn_pool *pool, int act, const float *x, int64_t n, float *y) {
-    if (!x || !y || n < 0 || act < GN_ACT_SILU || act > GN_ACT_SIGMOID) return GN_ERR_INVALID;
-    act_job j = {act, x, NULL, y, n, 0, 0};
+    if (!x || !y || n < 0) return GN_ERR_INVALID;
+    act_job j = {NULL, NULL, x, NULL, y, n, 0};
+    switch (act) {
+    case GN_ACT_SILU: j.unary = gn_active->silu; break;
+    case GN_ACT_GELU_ERF: j.unary = gn_active->gelu_erf; break;
+    case GN_ACT_SIGMOID: j.unary = gn_active->sigmoid; break;
+    default: return GN_ERR_INVALID;
+    }
     gn_pool_run(pool, act_chunk, &j, (n + CHUNK - 1) / CHUNK);
     return GN_OK;
 }
 
 static void glu_row(void *arg, int64_t r, int thread_index) {
     const act_job *j = (const act_job *)arg;
-    const float *a = j->x + r * 2 * j->c, *g = a + j->c;
-    float *y = j->y + r * j->c;
-    for (int64_t i = 0; i < j->c; i++) y[i] = a[i] * sigmoidf(g[i]);
+    const float *a = j->x + r * 2 * j->c;
+    j->binary(a, a + j->c, j->y + r * j->c, j->c);
 }
 
 gn_status gn_glu(gn_pool *pool, const float *x, int64_t rows, int64_t c, float *y) {
     if (!x || !y || rows < 0 || c <= 0 || c > INT64_MAX / 2) return GN_ERR_INVALID;
-    act_job j = {0, x, NULL, y, 0, rows, c};
+    act_job j = {NULL, gn_active->glu, x, NULL, y, 0, c};
     gn_pool_run(pool, glu_row, &j, rows);
     return GN_OK;
 }
 
 static void swiglu_row(void *arg, int64_t r, int thread_index) {
     const act_job *j = (const act_job *)arg;
-    const float *g = j->x + r * j->c, *u = j->x2 + r * j->c;
-    float *y = j->y + r * j->c;
-    for (int64_t i = 0; i < j->c; i++) y[i] = g[i] * sigmoidf(g[i]) * u[i];
+    j->binary(j->x + r * j->c, j->x2 + r * j->c, j->y + r * j->c, j->c);
 }
 
 gn_status gn_swiglu(gn_pool *pool, const float *gate, const float *up, int64_t rows, int64_t c,
                     float *y) {
     if (!gate || !up || !y || rows < 0 || c <= 0) return GN_ERR_INVALID;
-    act_job j = {0, gate, up, y, 0, rows, c};
+    act_job j = {NULL, gn_active->swiglu, gate, up, y, 0, c};
     gn_pool_run(pool, swiglu_row, &j, rows);
     return GN_OK;
 }
 
 static void softmax_row(void *arg, int64_t r, int thread_index) {
     const act_job *j = (const act_job *)arg;
-    float *x = j->y + r * j->c;
-    float mx = x[0];
-    for (int64_t i = 1; i < j->c; i++) mx = x[i] > mx ? x[i] : mx;
-    double sum = 0;
-    for (int64_t i = 0; i < j->c; i++) {
-        x[i] = expf(x[i] - mx);
-        sum += x[i];
-    }
-    const float inv = (float)(1.0 / sum);
-    for (int64_t i = 0; i < j->c; i++) x[i] *= inv;
+    gn_active->softmax(j->y + r * j->c, j->c);
 }
 
 gn_status gn_softmax(gn_pool *pool, float *x, int64_t rows, int64_t n) {
     if (!x || rows < 0 || n <= 0) return GN_ERR_INVALID;
-    act_job j = {0, NULL, NULL, x, 0, rows, n};
+    act_job j = {NULL, NULL, NULL, NULL, x, 0, n};
     gn_pool_run(pool, softmax_row, &j, rows);
     return GN_OK;
 }

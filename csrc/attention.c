@@ -1,59 +1,73 @@
 /* Attention: the Conformer's block-local attention with Shaw relative positions, and
  * batched GQA attention for the Q-Former and the LLM. One task per (block or batch, head),
- * scores in per-thread scratch, so memory never grows with the square of the sequence. Dot
- * products go through the dispatched GEMM kernel, so they run at the selected ISA level. */
+ * scores in per-thread scratch, so memory grows with the square of the block, never of the
+ * sequence. Dot products go through the dispatched GEMM kernel and softmax through the
+ * dispatched row kernel, so they run at the selected ISA level. */
 #include "gn_kernels.h"
 #include "gn_ops.h"
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* p[0:n] = softmax(p[0:n]); out[0:dh] = sum_r p[r] * v[r * ldv] */
 static void softmax_mix(float *p, int64_t n, const float *v, int64_t ldv, int64_t dh, float *out) {
-    float mx = p[0];
-    for (int64_t r = 1; r < n; r++) mx = p[r] > mx ? p[r] : mx;
-    double sum = 0;
-    for (int64_t r = 0; r < n; r++) {
-        p[r] = expf(p[r] - mx);
-        sum += p[r];
-    }
-    const float inv = (float)(1.0 / sum);
+    gn_active->softmax(p, n);
     for (int64_t i = 0; i < dh; i++) out[i] = 0.0f;
     for (int64_t r = 0; r < n; r++) {
-        const float w = p[r] * inv;
+        const float w = p[r];
         const float *vr = v + r * ldv;
         for (int64_t i = 0; i < dh; i++) out[i] += w * vr[i];
     }
 }
 
+/* Query rows whose relative-position dot products one GEMM call computes: the rows share all
+ * but REL_ROWS - 1 of the table rows they read, so little is computed twice. */
+#define REL_ROWS 16
+
 typedef struct {
     gn_pool *pool;
-    const float *q, *k, *v, *rel;
+    const float *q, *k, *v, *rel_rev;
     float *out;
-    int64_t T, H, dh, block, max_pos, n_blocks;
+    int64_t T, H, dh, block, max_pos;
     float scale;
     int failed;
 } relpos_job;
 
+/* One (block, head): S = Q K^T, plus the relative-position term, softmax by rows, S V. All
+ * three products are whole-block GEMMs in the selected ISA. */
 static void relpos_task(void *arg, int64_t task, int thread_index) {
     relpos_job *j = (relpos_job *)arg;
-    const int64_t blk = task / j->H, h = task % j->H;
+    const int64_t blk = task / j->H, h = task % j->H, dh = j->dh;
     const int64_t t0 = blk * j->block;
     const int64_t n = (j->T - t0) < j->block ? (j->T - t0) : j->block;
-    const int64_t ld = j->H * j->dh;
-    float *p = (float *)gn_pool_scratch(j->pool, thread_index, (size_t)(2 * n) * sizeof(float));
-    if (!p) {
+    const int64_t ld = j->H * dh, le = n + REL_ROWS - 1;
+    float *s = (float *)gn_pool_scratch(j->pool, thread_index,
+                                        (size_t)(n * n + REL_ROWS * le + dh * n) * sizeof(float));
+    if (!s) {
         j->failed = 1;
         return;
     }
-    float *e = p + n; /* e[i] = q_c . rel[c - n + 1 + i + max_pos]: key r uses e[n - 1 - r] */
-    const float *kb = j->k + t0 * ld + h * j->dh, *vb = j->v + t0 * ld + h * j->dh;
-    for (int64_t c = 0; c < n; c++) {
-        const float *qc = j->q + (t0 + c) * ld + h * j->dh;
-        const float *rel = j->rel + (c - n + 1 + j->max_pos) * j->dh;
-        gn_active->gemm_f32(1, n, j->dh, qc, j->dh, kb, ld, p, n);
-        gn_active->gemm_f32(1, n, j->dh, qc, j->dh, rel, j->dh, e, n);
-        for (int64_t r = 0; r < n; r++) p[r] = j->scale * (p[r] + e[n - 1 - r]);
-        softmax_mix(p, n, vb, ld, j->dh, j->out + (t0 + c) * ld + h * j->dh);
+    float *e = s + n * n, *vt = e + REL_ROWS * le;
+    const float *qb = j->q + t0 * ld + h * dh, *kb = j->k + t0 * ld + h * dh;
+    const float *vb = j->v + t0 * ld + h * dh;
+    gn_active->gemm_f32(n, n, dh, qb, ld, kb, ld, s, n);
+    /* Row c, key r reads rel[c - r + max_pos] = rel_rev[r - c + max_pos]: for the rows
+     * c0 <= c < c0 + m that is rel_rev[max_pos - c0 - m + 1 ...][0 : n + m - 1], key r of row
+     * c0 + i at column r + m - 1 - i. */
+    for (int64_t c0 = 0; c0 < n; c0 += REL_ROWS) {
+        const int64_t m = n - c0 < REL_ROWS ? n - c0 : REL_ROWS;
+        const float *rel = j->rel_rev + (j->max_pos - c0 - m + 1) * dh;
+        gn_active->gemm_f32(m, n + m - 1, dh, qb + c0 * ld, ld, rel, dh, e, le);
+        for (int64_t i = 0; i < m; i++) {
+            float *row = s + (c0 + i) * n;
+            const float *ei = e + i * le + m - 1 - i;
+            for (int64_t r = 0; r < n; r++) row[r] = j->scale * (row[r] + ei[r]);
+            gn_active->softmax(row, n);
+        }
     }
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t i = 0; i < dh; i++) vt[i * n + r] = vb[r * ld + i];
+    gn_active->gemm_f32(n, dh, n, s, n, vt, n, j->out + t0 * ld + h * dh, ld);
 }
 
 gn_status gn_attention_block_relpos(gn_pool *pool, const float *q, const float *k, const float *v,
@@ -63,9 +77,20 @@ gn_status gn_attention_block_relpos(gn_pool *pool, const float *q, const float *
         return GN_ERR_INVALID;
     /* distances inside a block span +-(block-1): they must index the table */
     if (block - 1 > max_pos || H > INT64_MAX / dh || T > INT64_MAX / (H * dh)) return GN_ERR_INVALID;
-    const int64_t n_blocks = (T + block - 1) / block;
-    relpos_job j = {pool, q, k, v, rel, out, T, H, dh, block, max_pos, n_blocks, scale, 0};
-    gn_pool_run(pool, relpos_task, &j, n_blocks * H);
+    /* scratch per thread (scores, one GEMM's rel-pos products, V transposed) and the reversed
+     * table must be addressable */
+    const int64_t lim = (int64_t)(SIZE_MAX / sizeof(float) / 4), n = T < block ? T : block;
+    if (dh > lim || n > lim || n > lim / (n + REL_ROWS + dh) || max_pos > lim / dh / 2 - 1 ||
+        T > INT64_MAX - block)
+        return GN_ERR_INVALID;
+    const int64_t rows = 2 * max_pos + 1;
+    float *rel_rev = (float *)malloc((size_t)(rows * dh) * sizeof(float));
+    if (!rel_rev) return GN_ERR_NOMEM;
+    for (int64_t i = 0; i < rows; i++)
+        memcpy(rel_rev + i * dh, rel + (rows - 1 - i) * dh, (size_t)dh * sizeof(float));
+    relpos_job j = {pool, q, k, v, rel_rev, out, T, H, dh, block, max_pos, scale, 0};
+    gn_pool_run(pool, relpos_task, &j, ((T + block - 1) / block) * H);
+    free(rel_rev);
     return j.failed ? GN_ERR_NOMEM : GN_OK;
 }
 

@@ -49,6 +49,15 @@ static const gn_kernels scalar_table = {
     .quantize_q8_32 = gn_quantize_q8_32_scalar,
     .probe_read = gn_probe_read_scalar,
     .probe_fma = gn_probe_fma_scalar,
+    .silu = gn_silu_scalar,
+    .sigmoid = gn_sigmoid_scalar,
+    .gelu_erf = gn_gelu_erf_scalar,
+    .swiglu = gn_swiglu_scalar,
+    .glu = gn_glu_scalar,
+    .softmax = gn_softmax_scalar,
+    .layernorm = gn_layernorm_row_scalar,
+    .rmsnorm = gn_rmsnorm_row_scalar,
+    .conv_dw = gn_conv_dw_rows_scalar,
 };
 
 #ifdef GN_BUILD_X86
@@ -73,6 +82,15 @@ static const gn_kernels avx2_table = {
     },
     .probe_read = gn_probe_read_avx2,
     .probe_fma = gn_probe_fma_avx2,
+    .silu = gn_silu_avx2,
+    .sigmoid = gn_sigmoid_avx2,
+    .gelu_erf = gn_gelu_erf_avx2,
+    .swiglu = gn_swiglu_avx2,
+    .glu = gn_glu_avx2,
+    .softmax = gn_softmax_avx2,
+    .layernorm = gn_layernorm_row_avx2,
+    .rmsnorm = gn_rmsnorm_row_avx2,
+    .conv_dw = gn_conv_dw_rows_avx2,
 };
 static const gn_kernels avx512_table = {
     .isa = GN_ISA_AVX512,
@@ -88,6 +106,15 @@ static const gn_kernels avx512_table = {
     .probe_read = gn_probe_read_avx512,
     .probe_fma = gn_probe_fma_avx512,
     .probe_int8 = gn_probe_int8_avx512,
+    .silu = gn_silu_avx512,
+    .sigmoid = gn_sigmoid_avx512,
+    .gelu_erf = gn_gelu_erf_avx512,
+    .swiglu = gn_swiglu_avx512,
+    .glu = gn_glu_avx512,
+    .softmax = gn_softmax_avx512,
+    .layernorm = gn_layernorm_row_avx512,
+    .rmsnorm = gn_rmsnorm_row_avx512,
+    .conv_dw = gn_conv_dw_rows_avx512,
 };
 #endif
 
@@ -113,6 +140,15 @@ static const gn_kernels neon_table = {
     },
     .probe_read = gn_probe_read_neon,
     .probe_fma = gn_probe_fma_neon,
+    .silu = gn_silu_neon,
+    .sigmoid = gn_sigmoid_neon,
+    .gelu_erf = gn_gelu_erf_neon,
+    .swiglu = gn_swiglu_neon,
+    .glu = gn_glu_neon,
+    .softmax = gn_softmax_neon,
+    .layernorm = gn_layernorm_row_neon,
+    .rmsnorm = gn_rmsnorm_row_neon,
+    .conv_dw = gn_conv_dw_rows_neon,
 };
 #endif
 
@@ -190,6 +226,15 @@ gn_status gn_isa_select(int isa) {
         r.probe_bf16 = gn_probe_bf16_avx512;
     }
 #endif
+    if (!r.silu) r.silu = scalar_table.silu;
+    if (!r.sigmoid) r.sigmoid = scalar_table.sigmoid;
+    if (!r.gelu_erf) r.gelu_erf = scalar_table.gelu_erf;
+    if (!r.swiglu) r.swiglu = scalar_table.swiglu;
+    if (!r.glu) r.glu = scalar_table.glu;
+    if (!r.softmax) r.softmax = scalar_table.softmax;
+    if (!r.layernorm) r.layernorm = scalar_table.layernorm;
+    if (!r.rmsnorm) r.rmsnorm = scalar_table.rmsnorm;
+    if (!r.conv_dw) r.conv_dw = scalar_table.conv_dw;
     resolved = r;
     gn_active = &resolved;
     return GN_OK;

@@ -38,6 +38,20 @@ typedef void (*gn_gemm_q_fn)(int64_t M, int64_t N, int64_t K,
                              const void *w, int64_t w_row_bytes,
                              float *y, int64_t ldy);
 
+/* Rows of the model operations (gn_ops.h), n >= 1 contiguous floats each; sizes are validated by
+ * the caller. y may alias the inputs. */
+typedef void (*gn_unary_fn)(const float *x, float *y, int64_t n);
+/* swiglu: y = silu(a) * b; glu: y = a * sigmoid(b) */
+typedef void (*gn_binary_fn)(const float *a, const float *b, float *y, int64_t n);
+typedef void (*gn_softmax_fn)(float *x, int64_t n); /* in place */
+typedef void (*gn_layernorm_fn)(const float *x, const float *w, const float *b, float eps,
+                                float *y, int64_t d);
+typedef void (*gn_rmsnorm_fn)(const float *x, const float *w, float eps, float *y, int64_t d);
+/* Output frames t0 <= t < t1 of the depthwise convolution of x [T, C] with the kernel
+ * transposed to wt [k, C] (k odd, zero padding k/2); y [T, C] must not alias x. */
+typedef void (*gn_conv_dw_fn)(const float *x, int64_t T, int64_t C, const float *wt, int64_t k,
+                              int64_t t0, int64_t t1, float *y);
+
 /* Roofline probes (csrc/probe.c): the sum of bytes/8 little-endian 64-bit words, bytes a
  * multiple of 64; and `iters` rounds of independent multiply-add chains, returning the FLOPs
  * done, with a value of the result in *sink so the work cannot be optimised away. */
@@ -69,6 +83,12 @@ typedef struct {
     gn_gemm_f32_fn gemm_f32;
     gn_quantize_act_fn quantize_q8_k, quantize_q8_32;
     gn_gemm_q_fn gemm_q[GN_TYPE_COUNT]; /* indexed by weight type: Q4_0, Q8_0, Q4_K, Q6_K */
+    gn_unary_fn silu, sigmoid, gelu_erf;
+    gn_binary_fn swiglu, glu;
+    gn_softmax_fn softmax;
+    gn_layernorm_fn layernorm;
+    gn_rmsnorm_fn rmsnorm;
+    gn_conv_dw_fn conv_dw;
     gn_probe_read_fn probe_read;
     gn_probe_fma_fn probe_fma;
     /* NULL where the CPU has no bfloat16 dot products, with no scalar fallback: there the exact
@@ -103,6 +123,17 @@ void gn_pack_bf16_scalar(const float *rows, int64_t ld, int64_t n, int64_t K, ui
                          int64_t r0);
 void gn_gemm_bf16_scalar(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
                          const uint16_t *panel, float *y, int64_t ldy);
+void gn_silu_scalar(const float *x, float *y, int64_t n);
+void gn_sigmoid_scalar(const float *x, float *y, int64_t n);
+void gn_gelu_erf_scalar(const float *x, float *y, int64_t n);
+void gn_swiglu_scalar(const float *g, const float *u, float *y, int64_t n);
+void gn_glu_scalar(const float *a, const float *g, float *y, int64_t n);
+void gn_softmax_scalar(float *x, int64_t n);
+void gn_layernorm_row_scalar(const float *x, const float *w, const float *b, float eps, float *y,
+                        int64_t d);
+void gn_rmsnorm_row_scalar(const float *x, const float *w, float eps, float *y, int64_t d);
+void gn_conv_dw_rows_scalar(const float *x, int64_t T, int64_t C, const float *wt, int64_t k,
+                        int64_t t0, int64_t t1, float *y);
 
 
 /* SIMD twins, compiled only for their architecture. F32 "dequantization" is a memcpy that libc
@@ -128,6 +159,17 @@ void gn_gemm_q4_k_avx2(int64_t M, int64_t N, int64_t K, const void *xq, int64_t 
                        const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 void gn_gemm_q6_k_avx2(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
                        const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_silu_avx2(const float *x, float *y, int64_t n);
+void gn_sigmoid_avx2(const float *x, float *y, int64_t n);
+void gn_gelu_erf_avx2(const float *x, float *y, int64_t n);
+void gn_swiglu_avx2(const float *g, const float *u, float *y, int64_t n);
+void gn_glu_avx2(const float *a, const float *g, float *y, int64_t n);
+void gn_softmax_avx2(float *x, int64_t n);
+void gn_layernorm_row_avx2(const float *x, const float *w, const float *b, float eps, float *y,
+                        int64_t d);
+void gn_rmsnorm_row_avx2(const float *x, const float *w, float eps, float *y, int64_t d);
+void gn_conv_dw_rows_avx2(const float *x, int64_t T, int64_t C, const float *wt, int64_t k,
+                        int64_t t0, int64_t t1, float *y);
 
 void gn_dequant_f16_avx512(const void *src, float *dst, int64_t n);
 void gn_dequant_bf16_avx512(const void *src, float *dst, int64_t n);
@@ -147,6 +189,17 @@ void gn_gemm_bf16_avx512(int64_t M, int64_t cols, int64_t K, const uint16_t *x, 
                          const uint16_t *panel, float *y, int64_t ldy);
 int64_t gn_probe_bf16_avx512(int64_t iters, float *sink);
 int64_t gn_probe_int8_avx512(int64_t iters, float *sink);
+void gn_silu_avx512(const float *x, float *y, int64_t n);
+void gn_sigmoid_avx512(const float *x, float *y, int64_t n);
+void gn_gelu_erf_avx512(const float *x, float *y, int64_t n);
+void gn_swiglu_avx512(const float *g, const float *u, float *y, int64_t n);
+void gn_glu_avx512(const float *a, const float *g, float *y, int64_t n);
+void gn_softmax_avx512(float *x, int64_t n);
+void gn_layernorm_row_avx512(const float *x, const float *w, const float *b, float eps, float *y,
+                        int64_t d);
+void gn_rmsnorm_row_avx512(const float *x, const float *w, float eps, float *y, int64_t d);
+void gn_conv_dw_rows_avx512(const float *x, int64_t T, int64_t C, const float *wt, int64_t k,
+                        int64_t t0, int64_t t1, float *y);
 #endif
 
 #if defined(__aarch64__) || defined(_M_ARM64)
@@ -179,6 +232,17 @@ void gn_gemm_q4_k_dotprod(int64_t M, int64_t N, int64_t K, const void *xq, int64
                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 void gn_gemm_q6_k_dotprod(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_silu_neon(const float *x, float *y, int64_t n);
+void gn_sigmoid_neon(const float *x, float *y, int64_t n);
+void gn_gelu_erf_neon(const float *x, float *y, int64_t n);
+void gn_swiglu_neon(const float *g, const float *u, float *y, int64_t n);
+void gn_glu_neon(const float *a, const float *g, float *y, int64_t n);
+void gn_softmax_neon(float *x, int64_t n);
+void gn_layernorm_row_neon(const float *x, const float *w, const float *b, float eps, float *y,
+                        int64_t d);
+void gn_rmsnorm_row_neon(const float *x, const float *w, float eps, float *y, int64_t d);
+void gn_conv_dw_rows_neon(const float *x, int64_t T, int64_t C, const float *wt, int64_t k,
+                        int64_t t0, int64_t t1, float *y);
 #endif
 
 #endif

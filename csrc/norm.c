@@ -1,7 +1,6 @@
-/* LayerNorm and RMSNorm over rows; statistics accumulate in double so long rows of
- * large activations keep float32 parity with PyTorch. */
+/* LayerNorm and RMSNorm: rows split over the pool, each row run by the selected ISA's kernel. */
+#include "gn_kernels.h"
 #include "gn_ops.h"
-#include <math.h>
 
 typedef struct {
     const float *x, *w, *b;
@@ -12,29 +11,12 @@ typedef struct {
 
 static void layernorm_row(void *arg, int64_t r, int thread_index) {
     const norm_job *j = (const norm_job *)arg;
-    const float *x = j->x + r * j->d;
-    float *y = j->y + r * j->d;
-    double sum = 0;
-    for (int64_t i = 0; i < j->d; i++) sum += x[i];
-    const double mean = sum / (double)j->d;
-    double var = 0;
-    for (int64_t i = 0; i < j->d; i++) {
-        const double c = x[i] - mean;
-        var += c * c;
-    }
-    const float inv = (float)(1.0 / sqrt(var / (double)j->d + j->eps));
-    const float m = (float)mean;
-    for (int64_t i = 0; i < j->d; i++) y[i] = (x[i] - m) * inv * j->w[i] + j->b[i];
+    gn_active->layernorm(j->x + r * j->d, j->w, j->b, j->eps, j->y + r * j->d, j->d);
 }
 
 static void rmsnorm_row(void *arg, int64_t r, int thread_index) {
     const norm_job *j = (const norm_job *)arg;
-    const float *x = j->x + r * j->d;
-    float *y = j->y + r * j->d;
-    double ss = 0;
-    for (int64_t i = 0; i < j->d; i++) ss += (double)x[i] * x[i];
-    const float inv = (float)(1.0 / sqrt(ss / (double)j->d + j->eps));
-    for (int64_t i = 0; i < j->d; i++) y[i] = x[i] * inv * j->w[i];
+    gn_active->rmsnorm(j->x + r * j->d, j->w, j->eps, j->y + r * j->d, j->d);
 }
 
 gn_status gn_layernorm(gn_pool *pool, const float *x, int64_t rows, int64_t d,

@@ -93,3 +93,5 @@ def test_neon_kernels_match_scalar_under_qemu(tmp_path, arm_objects):
         assert "quantize checked" in run.stdout
         for name in ("Q4_0", "Q8_0", "Q4_K", "Q6_K"):
             assert f"gemm_q {name} checked {kernels}" in run.stdout
+        for op in ("silu", "sigmoid", "gelu_erf", "swiglu", "glu", "softmax", "norms", "conv_dw"):
+            assert f"{op} checked" in run.stdout

@@ -1,6 +1,7 @@
 /* Runs every NEON kernel against its scalar twin on random input: dequantization and the
- * activation quantizers must be bit-identical, the float GEMM within float rounding of the
- * scalar sums, the int8-activation GEMMs (baseline NEON and SDOT) within float rounding of a
+ * activation quantizers must be bit-identical; the float GEMM, norms and convolution within
+ * float rounding of the scalar sums; the polynomial activations within a few ulps of libm's;
+ * the int8-activation GEMMs (baseline NEON and SDOT) within float rounding of a
  * double-precision dot product of the dequantized operands. Built for AArch64 and run under
  * qemu by tests/test_kernels_cross.py; exit status 0 means every check passed. */
 #include <math.h>
@@ -118,6 +119,152 @@ static int check_gemm(void) {
         free(x), free(w), free(ys), free(yn);
     }
     printf("gemm checked\n");
+    return failures;
+}
+
+/* Largest difference between a and b in units of `unit` (a, b finite or NaN together). */
+static double max_diff(const float *a, const float *b, int64_t n, double unit) {
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(a[i]) || isnan(b[i])) {
+            if (!(isnan(a[i]) && isnan(b[i]))) return INFINITY;
+            continue;
+        }
+        const double d = fabs((double)a[i] - b[i]) / unit;
+        worst = d > worst ? d : worst;
+    }
+    return worst;
+}
+
+/* The float32 ulp at |v| */
+static double ulp_at(float v) {
+    int e;
+    frexp(fabs((double)v), &e);
+    return ldexp(1.0, (e - 24) < -149 ? -149 : e - 24);
+}
+
+/* Largest (|a - b| - abs_bound) in float32 ulps of b, NaN only where both are; differences
+ * below 2^-126 count as none. */
+static double max_ulps_over(const float *a, const float *b, int64_t n, double abs_bound) {
+    double worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(a[i]) || isnan(b[i])) {
+            if (!(isnan(a[i]) && isnan(b[i]))) return INFINITY;
+            continue;
+        }
+        const double d = fabs((double)a[i] - b[i]) - abs_bound;
+        if (d <= 0x1p-126) continue;
+        worst = d / ulp_at(b[i]) > worst ? d / ulp_at(b[i]) : worst;
+    }
+    return worst;
+}
+
+static double max_ulps(const float *a, const float *b, int64_t n) { return max_ulps_over(a, b, n, 0); }
+
+typedef struct {
+    const char *name;
+    gn_unary_fn scalar, neon;
+    double ulps, abs_bound; /* bound against the libm twin: ulps beyond abs_bound, which covers
+                               the cancellation of libm's 1 + erff in gelu's negative tail */
+} act_pair;
+
+/* The activations, GLU/SwiGLU and softmax: random values, exp's whole range, the far tails,
+ * and every length around the vector width (tails written, nothing past them). */
+static int check_activations(void) {
+    const act_pair acts[] = {
+        {"silu", gn_silu_scalar, gn_silu_neon, 6, 0},
+        {"sigmoid", gn_sigmoid_scalar, gn_sigmoid_neon, 6, 0},
+        {"gelu_erf", gn_gelu_erf_scalar, gn_gelu_erf_neon, 8, 2e-7},
+    };
+    enum { N = 4000 };
+    static float x[N], u[N], a[N + 8], b[N + 8];
+    for (int i = 0; i < N; i++) x[i] = i < 2000 ? 8.0f * frand() : -110.0f + 210.0f * (float)(i - 2000) / 2000.0f;
+    for (int i = 0; i < N; i++) u[i] = 3.0f * frand();
+    x[0] = -100.0f, x[1] = 100.0f, x[2] = -1e30f, x[3] = 1e30f, x[4] = 0.0f, x[5] = NAN;
+    int failures = 0;
+    for (size_t p = 0; p < sizeof acts / sizeof acts[0]; p++) {
+        for (int64_t n = 1; n <= N; n = n < 40 ? n + 1 : n * 3) {
+            const int64_t len = n < N ? n : N;
+            for (int i = 0; i < 8; i++) a[len + i] = b[len + i] = 7.0f;
+            acts[p].scalar(x, a, len);
+            acts[p].neon(x, b, len);
+            const double d = max_ulps_over(b, a, len, acts[p].abs_bound);
+            if (d > acts[p].ulps || b[len] != 7.0f || b[len + 7] != 7.0f) {
+                printf("FAIL %s n=%lld: %g\n", acts[p].name, (long long)len, d);
+                failures++;
+                break;
+            }
+        }
+        printf("%s checked\n", acts[p].name);
+    }
+    const struct {
+        const char *name;
+        gn_binary_fn scalar, neon;
+    } bins[] = {{"swiglu", gn_swiglu_scalar, gn_swiglu_neon}, {"glu", gn_glu_scalar, gn_glu_neon}};
+    for (size_t p = 0; p < 2; p++) {
+        for (int64_t n = 1; n < 40; n++) {
+            bins[p].scalar(x + 6, u, a, n);
+            bins[p].neon(x + 6, u, b, n);
+            if (max_ulps(b, a, n) > 8) {
+                printf("FAIL %s n=%lld\n", bins[p].name, (long long)n);
+                failures++;
+                break;
+            }
+        }
+        printf("%s checked\n", bins[p].name);
+    }
+    for (int64_t n = 1; n < 300; n = n < 40 ? n + 1 : n * 2) {
+        for (int64_t i = 0; i < n; i++) a[i] = b[i] = i % 3 == 1 ? -1e30f : 10.0f * frand();
+        gn_softmax_scalar(a, n);
+        gn_softmax_neon(b, n);
+        if (max_diff(b, a, n, 1.0) > 4e-6) {
+            printf("FAIL softmax n=%lld\n", (long long)n);
+            failures++;
+            break;
+        }
+    }
+    printf("softmax checked\n");
+    return failures;
+}
+
+/* LayerNorm and RMSNorm rows, long rows with a large mean included, and the depthwise
+ * convolution, against the double-statistics / in-order scalar twins. */
+static int check_norms_conv(void) {
+    enum { D = 2048 };
+    static float x[3 * D], w[D], bias[D], a[3 * D], b[3 * D];
+    const int64_t dims[] = {1, 3, 4, 5, 17, 333, 1024, 2048};
+    int failures = 0;
+    for (size_t s = 0; s < sizeof dims / sizeof dims[0]; s++) {
+        const int64_t d = dims[s];
+        for (int64_t i = 0; i < d; i++) x[i] = 1000.0f + frand(), w[i] = frand(), bias[i] = frand();
+        gn_layernorm_row_scalar(x, w, bias, 1e-5f, a, d);
+        gn_layernorm_row_neon(x, w, bias, 1e-5f, b, d);
+        /* a few roundings of |x| / std (x - mean loses what the float32 mean cannot hold) */
+        const double ln_unit = d == 1 ? 1e-6 : 0x1p-24 * 1001.0 / 0.5;
+        gn_rmsnorm_row_scalar(x, w, 1e-5f, a + D, d);
+        gn_rmsnorm_row_neon(x, w, 1e-5f, b + D, d);
+        if (max_diff(b, a, d, ln_unit) > 4 || max_ulps(b + D, a + D, d) > 6) {
+            printf("FAIL norm rows d=%lld: %g %g\n", (long long)d, max_diff(b, a, d, ln_unit),
+                   max_ulps(b + D, a + D, d));
+            failures++;
+        }
+    }
+    printf("norms checked\n");
+    const int64_t shapes[][3] = {{1, 1, 1}, {5, 7, 3}, {20, 17, 15}, {9, 64, 33}, {3, 2048, 15}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int64_t T = shapes[s][0], C = shapes[s][1], k = shapes[s][2];
+        static float wt[33 * 2048];
+        for (int64_t i = 0; i < T * C; i++) x[i] = frand();
+        for (int64_t i = 0; i < k * C; i++) wt[i] = frand();
+        gn_conv_dw_rows_scalar(x, T, C, wt, k, 0, T, a);
+        gn_conv_dw_rows_neon(x, T, C, wt, k, 0, T, b);
+        /* inputs in [-1, 1): each output's rounding is below k units of 2^-24 times k */
+        if (max_diff(b, a, T * C, 0x1p-24 * (double)k) > (double)k) {
+            printf("FAIL conv_dw %lldx%lld k=%lld\n", (long long)T, (long long)C, (long long)k);
+            failures++;
+        }
+    }
+    printf("conv_dw checked\n");
     return failures;
 }
 
@@ -282,7 +429,8 @@ static int check_dispatch(void) {
     }
     if (gn_active->gemm_f32 != gn_gemm_f32_neon ||
         gn_active->dequant[GN_TYPE_Q6_K] != gn_dequant_q6_k_neon ||
-        gn_active->quantize_q8_k != gn_quantize_q8_k_neon) {
+        gn_active->quantize_q8_k != gn_quantize_q8_k_neon || gn_active->silu != gn_silu_neon ||
+        gn_active->conv_dw != gn_conv_dw_rows_neon) {
         printf("FAIL neon table not in force\n");
         return 1;
     }
@@ -294,12 +442,12 @@ static int check_dispatch(void) {
         return 1;
     }
     printf("dispatch checked (dotprod %s)\n", gn_cpu()->dotprod ? "yes" : "no");
-    printf("dispatch checked\n");
     return 0;
 }
 
 int main(void) {
-    const int failures = check_dequant() + check_gemm() + check_probes() + check_quantize() +
+    const int failures = check_dequant() + check_gemm() + check_activations() +
+                         check_norms_conv() + check_probes() + check_quantize() +
                          check_gemm_q() + check_dispatch();
     printf(failures ? "FAILED\n" : "OK\n");
     return failures ? 1 : 0;

@@ -1,0 +1,45 @@
+/* Scalar twins of the activation kernels: libm's expf and erff, the reference the SIMD
+ * polynomials are measured against, and the exact-GELU form PyTorch uses. */
+#include <math.h>
+
+#include "gn_kernels.h"
+
+/* e^-|v| cannot overflow, so the negative tail keeps its size down to the subnormals. The
+ * numerator is picked by index, not by a branch: activations' signs are unpredictable. */
+static inline float sigmoidf(float v) {
+    const float e = expf(-fabsf(v));
+    const float num[2] = {1.0f, e};
+    return num[v < 0.0f] / (1.0f + e);
+}
+
+void gn_silu_scalar(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] * sigmoidf(x[i]);
+}
+
+void gn_sigmoid_scalar(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = sigmoidf(x[i]);
+}
+
+void gn_gelu_erf_scalar(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+void gn_swiglu_scalar(const float *g, const float *u, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = g[i] * sigmoidf(g[i]) * u[i];
+}
+
+void gn_glu_scalar(const float *a, const float *g, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = a[i] * sigmoidf(g[i]);
+}
+
+void gn_softmax_scalar(float *x, int64_t n) {
+    float mx = x[0];
+    for (int64_t i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}

@@ -1,0 +1,6 @@
+/* AVX-512 LayerNorm and RMSNorm rows: norm_vec.h over vec_avx512.h. */
+#if defined(__x86_64__) || defined(_M_X64)
+#include "vec_avx512.h"
+
+#include "norm_vec.h"
+#endif
