@@ -47,6 +47,12 @@ static const gn_kernels scalar_table = {
     .gemm_f32 = gn_gemm_f32_scalar,
     .quantize_q8_k = gn_quantize_q8_k_scalar,
     .quantize_q8_32 = gn_quantize_q8_32_scalar,
+    .gemm_q = {
+        [GN_TYPE_Q4_0] = gn_gemm_q_q4_0_scalar,
+        [GN_TYPE_Q8_0] = gn_gemm_q_q8_0_scalar,
+        [GN_TYPE_Q4_K] = gn_gemm_q_q4_k_scalar,
+        [GN_TYPE_Q6_K] = gn_gemm_q_q6_k_scalar,
+    },
     .probe_read = gn_probe_read_scalar,
     .probe_fma = gn_probe_fma_scalar,
 };

@@ -69,6 +69,14 @@ void gn_gemm_f32_scalar(int64_t M, int64_t N, int64_t K, const float *x, int64_t
                         const float *w, int64_t ldw, float *y, int64_t ldy);
 void gn_quantize_q8_k_scalar(const float *x, void *dst, int64_t k);
 void gn_quantize_q8_32_scalar(const float *x, void *dst, int64_t k);
+void gn_gemm_q_q4_0_scalar(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q_q8_0_scalar(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q_q4_k_scalar(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q_q6_k_scalar(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 uint64_t gn_probe_read_scalar(const void *buf, size_t bytes);
 int64_t gn_probe_fma_scalar(int64_t iters, float *sink);
 

@@ -17,7 +17,8 @@ CLANG = shutil.which("clang")
 QEMU = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
 # Everything an AArch64 build of the library compiles (no x86 kernel files).
 SOURCES = [CSRC / f"{name}.c" for name in (
-    "dispatch", "cpu_features", "threadpool", "matmul", "dequant_scalar", "gemm_f32_scalar",
+    "dispatch", "cpu_features", "threadpool", "matmul", "matmul_q8", "dequant_scalar",
+    "gemm_f32_scalar", "quantize_act_scalar", "gemm_q_scalar",
     "dequant_neon", "gemm_f32_neon", "probe_scalar", "probe_neon")]
 
 WARNINGS = ["-std=c11", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"]
