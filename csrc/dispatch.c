@@ -83,6 +83,9 @@ static const gn_kernels avx512_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx512,
     },
     .gemm_f32 = gn_gemm_f32_avx512,
+    .gemm_q = {
+        [GN_TYPE_Q4_K] = gn_gemm_q_q4_k_avx512,
+    },
     .probe_read = gn_probe_read_avx512,
     .probe_fma = gn_probe_fma_avx512,
 };
