@@ -84,7 +84,10 @@ static const gn_kernels avx512_table = {
     },
     .gemm_f32 = gn_gemm_f32_avx512,
     .gemm_q = {
+        [GN_TYPE_Q4_0] = gn_gemm_q_q4_0_avx512,
+        [GN_TYPE_Q8_0] = gn_gemm_q_q8_0_avx512,
         [GN_TYPE_Q4_K] = gn_gemm_q_q4_k_avx512,
+        [GN_TYPE_Q6_K] = gn_gemm_q_q6_k_avx512,
     },
     .probe_read = gn_probe_read_avx512,
     .probe_fma = gn_probe_fma_avx512,

@@ -1,16 +1,15 @@
 /* Block-quantized W times int8-quantized x with AVX-512 BW + VNNI (gn_gemm_q_fn).
  *
- * Unsigned W quants (4-bit, or 6-bit for Q6_K) meet signed x quants in vpmaddubsw (u8 x s8 ->
- * s16 pairs, far from saturation: at most 2 * 63 * 127), and vpdpwssd multiplies those pairs by
- * the sub-block's scale while adding them into int32 lanes; so a whole super-block stays exact
- * in integers and becomes float once. Offsets (Q4_K's mins, Q6_K's 32, Q4_0's 8) come off
- * through the x block sums. Q8_0's signed quants use dpbusd on x + 128 (see there).
+ * vpdpbusd multiplies unsigned W quants (4-bit, or 6-bit for Q6_K; Q8_0's signed ones moved to
+ * unsigned by + 128) with signed x quants, 4 products per int32 lane, exactly. Offsets (Q4_K's
+ * mins, Q6_K's 32, Q4_0's 8, Q8_0's 128) come off through the x block sums, and a block's
+ * integer sum turns into float once, times its scales.
  *
- * Tiles of R W rows x C x rows share each unpacked W block across the C x rows and each x
- * load across the R W rows: decode (M = 1) walks 4 W rows at once so 4 independent load
- * streams hide memory latency, prefill walks 2 W rows x 4 x rows. Every output is computed by
- * the same sequence of operations whatever tile it falls in, so results do not depend on M,
- * on the panel split or on the thread count. */
+ * Tiles of R W rows x C x rows: decode (M = 1) walks 4 W rows at once, prefetching the bytes
+ * one tile ahead (the hardware prefetcher does not follow 4 interleaved row streams here);
+ * prefill walks one W row against 8 x rows, so each unpacked W block serves 8 rows from
+ * registers. Every output is computed by the same sequence of operations whatever tile it
+ * falls in, so results do not depend on M, on the panel split or on the thread count. */
 #include <immintrin.h>
 
 #include "gn_kernels.h"
@@ -28,10 +27,15 @@ static GN_ALWAYS_INLINE uint32_t load_u32(const uint8_t *p) {
     return v;
 }
 
+/* Bytes past the end of the current tile that decode prefetches. */
 #define PF_DIST 2048
-static GN_ALWAYS_INLINE void prefetch_ahead(const void *block, size_t bytes) {
-    const char *p = (const char *)block;
-    for (size_t o = 0; o < bytes + 63; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+
+/* Prefetch the bytes of the rows after a tile of R rows that correspond to block i of a row:
+ * spread over the tile's blocks, this walks the next tile linearly. */
+static GN_ALWAYS_INLINE void prefetch_next(const uint8_t *w, int R, int64_t w_rb, int64_t i,
+                                           size_t block_bytes) {
+    const char *p = (const char *)w + R * w_rb + PF_DIST + i * R * (int64_t)block_bytes;
+    for (size_t o = 0; o < R * block_bytes + 63; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
 }
 
 /* 8 bytes -> 8 int32 lanes holding the byte in both int16 halves, the layout vpdpwssd and
@@ -72,7 +76,7 @@ static GN_ALWAYS_INLINE void q4_k_tile(const int R, const int C, int64_t nb, con
         const block_q4_K *wb[MAX_R];
         const block_q8_K *xb[MAX_C];
         for (int r = 0; r < R; r++) wb[r] = (const block_q4_K *)(w + r * w_rb) + i;
-        prefetch_ahead(w + R * w_rb + PF_DIST + i * R * (int64_t)sizeof(block_q4_K), R * sizeof(block_q4_K));
+        if (C == 1) prefetch_next(w, R, w_rb, i, sizeof(block_q4_K));
         for (int c = 0; c < C; c++) xb[c] = (const block_q8_K *)(xq + c * x_rb) + i;
         __m512i q[MAX_R][4], s01[MAX_R], s23[MAX_R];
         __m256i mn[MAX_R];
@@ -119,6 +123,128 @@ static GN_ALWAYS_INLINE void q4_k_tile(const int R, const int C, int64_t nb, con
         for (int c = 0; c < C; c++) y[c * ldy + r] = hsum256(facc[r][c]);
 }
 
+/* ---- Q6_K x Q8_K ---------------------------------------------------------------------- */
+
+/* Like Q4_K, with 16-value groups: a dpbusd sum of 4 products is at most 4 * 63 * 127, still
+ * within int16, and the group of each int16 after packing is given by this table. */
+static const uint16_t pack_group[32] = {0, 0, 0, 0, 4, 4, 4, 4, 1, 1, 1, 1, 5, 5, 5, 5,
+                                       2, 2, 2, 2, 6, 6, 6, 6, 3, 3, 3, 3, 7, 7, 7, 7};
+
+static GN_ALWAYS_INLINE void q6_k_tile(const int R, const int C, int64_t nb, const uint8_t *w,
+                                       int64_t w_rb, const uint8_t *xq, int64_t x_rb, float *y,
+                                       int64_t ldy) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F), high2 = _mm512_set1_epi8(0x30);
+    /* qh byte l holds bits 4-5 of values l, l+32, l+64, l+96 of the half, 2 bits each */
+    const __m512i shl_first = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shr_second = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    const __m512i idx01 = _mm512_loadu_si512(pack_group);
+    const __m512i idx23 = _mm512_add_epi16(idx01, _mm512_set1_epi16(8));
+    __m256 facc[MAX_R][MAX_C];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) facc[r][c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q6_K *wb[MAX_R];
+        const block_q8_K *xb[MAX_C];
+        for (int r = 0; r < R; r++) wb[r] = (const block_q6_K *)(w + r * w_rb) + i;
+        if (C == 1) prefetch_next(w, R, w_rb, i, sizeof(block_q6_K));
+        for (int c = 0; c < C; c++) xb[c] = (const block_q8_K *)(xq + c * x_rb) + i;
+        __m512i q[MAX_R][4], s01[MAX_R], s23[MAX_R];
+        __m256i sc[MAX_R];
+        __m256 dd[MAX_R];
+        for (int r = 0; r < R; r++) {
+            sc[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb[r]->scales));
+            s01[r] = _mm512_permutexvar_epi16(idx01, _mm512_castsi256_si512(sc[r]));
+            s23[r] = _mm512_permutexvar_epi16(idx23, _mm512_castsi256_si512(sc[r]));
+            dd[r] = _mm256_set1_ps(f16(wb[r]->d));
+            /* half h: 64 ql bytes give the low 4 bits of its first 64 values (low nibbles)
+             * and of its last 64 (high nibbles), in x's order */
+            for (int h = 0; h < 2; h++) {
+                const __m512i l = _mm512_loadu_si512(wb[r]->ql + 64 * h);
+                const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wb[r]->qh + 32 * h)));
+                q[r][2 * h] = _mm512_or_si512(_mm512_and_si512(l, low4),
+                                              _mm512_and_si512(_mm512_sllv_epi16(qh, shl_first), high2));
+                q[r][2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                                  _mm512_and_si512(_mm512_srlv_epi16(qh, shr_second), high2));
+            }
+        }
+        for (int c = 0; c < C; c++) {
+            const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb[c]->bsums);
+            const __m256 dx = _mm256_set1_ps(xb[c]->d);
+            for (int r = 0; r < R; r++) {
+                __m512i sum[4];
+                for (int j = 0; j < 4; j++)
+                    sum[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[r][j],
+                                                 _mm512_loadu_si512(xb[c]->qs + 64 * j));
+                const __m512i isum = _mm512_dpwssd_epi32(
+                    _mm512_madd_epi16(_mm512_packs_epi32(sum[0], sum[1]), s01[r]),
+                    _mm512_packs_epi32(sum[2], sum[3]), s23[r]);
+                /* the offset of 32: sum over groups of scale * 32 * (sum of the group's x) */
+                const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc[r]), 5);
+                const __m256i i8 = _mm256_sub_epi32(
+                    _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1)), offset);
+                facc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i8), _mm256_mul_ps(dd[r], dx), facc[r][c]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) y[c * ldy + r] = hsum256(facc[r][c]);
+}
+
+/* ---- Q4_0 and Q8_0 x Q8_32 ------------------------------------------------------------ */
+
+/* One 32-value block per 256-bit vector: its 8 dpbusd lanes become float times the block's
+ * two scales. The offset (8 for Q4_0, 128 for Q8_0 moved to unsigned) times the x block's sum
+ * is collected in a scalar beside the vector sum. */
+static GN_ALWAYS_INLINE __m256i q4_0_values(const block_q4_0 *b) {
+    const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b->qs));
+    const __m256i shift = _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_set1_epi16(4), 1);
+    return _mm256_and_si256(_mm256_srlv_epi16(v, shift), _mm256_set1_epi8(0x0F));
+}
+
+static GN_ALWAYS_INLINE __m256i q8_0_values(const block_q8_0 *b) {
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), _mm256_set1_epi8((char)0x80));
+}
+
+#define Q32_TILE(kind, wblock, offset)                                                           \
+    static GN_ALWAYS_INLINE void kind##_tile(const int R, const int C, int64_t nb, const uint8_t *w, \
+                                             int64_t w_rb, const uint8_t *xq, int64_t x_rb,      \
+                                             float *y, int64_t ldy) {                            \
+        __m256 facc[MAX_R][MAX_C];                                                               \
+        float corr[MAX_R][MAX_C];                                                                \
+        for (int r = 0; r < R; r++)                                                              \
+            for (int c = 0; c < C; c++) {                                                        \
+                facc[r][c] = _mm256_setzero_ps();                                                \
+                corr[r][c] = 0.0f;                                                               \
+            }                                                                                    \
+        for (int64_t i = 0; i < nb; i++) {                                                       \
+            const wblock *wb[MAX_R];                                                             \
+            const block_q8_32 *xb[MAX_C];                                                        \
+            for (int r = 0; r < R; r++) wb[r] = (const wblock *)(w + r * w_rb) + i;             \
+            if (C == 1) prefetch_next(w, R, w_rb, i, sizeof(wblock));                            \
+            for (int c = 0; c < C; c++) xb[c] = (const block_q8_32 *)(xq + c * x_rb) + i;       \
+            __m256i q[MAX_R];                                                                    \
+            float dw[MAX_R];                                                                     \
+            for (int r = 0; r < R; r++) {                                                        \
+                q[r] = kind##_values(wb[r]);                                                     \
+                dw[r] = f16(wb[r]->d);                                                           \
+            }                                                                                    \
+            for (int c = 0; c < C; c++) {                                                        \
+                const __m256i x = _mm256_loadu_si256((const __m256i *)xb[c]->qs);                \
+                for (int r = 0; r < R; r++) {                                                    \
+                    const float s = dw[r] * xb[c]->d;                                            \
+                    const __m256i sum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q[r], x);    \
+                    facc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(s), facc[r][c]); \
+                    corr[r][c] += s * (float)xb[c]->sum;                                         \
+                }                                                                                \
+            }                                                                                    \
+        }                                                                                        \
+        for (int r = 0; r < R; r++)                                                              \
+            for (int c = 0; c < C; c++) y[c * ldy + r] = hsum256(facc[r][c]) - (offset) * corr[r][c]; \
+    }
+
+Q32_TILE(q4_0, block_q4_0, 8.0f)
+Q32_TILE(q8_0, block_q8_0, 128.0f)
+
 /* ---- tiling ------------------------------------------------------------------------- */
 
 typedef void (*tile_fn)(int64_t nb, const uint8_t *w, int64_t w_rb, const uint8_t *xq, int64_t x_rb,
@@ -138,8 +264,8 @@ typedef void (*tile_fn)(int64_t nb, const uint8_t *w, int64_t w_rb, const uint8_
         kind##_tile_1x6, kind##_tile_1x7, kind##_tile_1x8, kind##_tile_1x9, kind##_tile_1x10,   \
         kind##_tile_1x11, kind##_tile_1x12};
 
-/* M = 1: 4 W rows per pass, then single rows. M > 1: blocks of 4 x rows, each walking the
- * panel's W rows 2 at a time while those rows stay in L1. */
+/* M = 1: 4 W rows per pass, then single rows. M > 1: blocks of GEMM_C x rows, each walking
+ * the panel's W rows one at a time while the panel stays in L1/L2. */
 static void run_tiles(const tile_fn gemv4, const tile_fn gemm[12], int64_t M, int64_t N,
                       int64_t nb, const void *xq, int64_t x_rb, const void *w, int64_t w_rb,
                       float *y, int64_t ldy) {
@@ -157,9 +283,16 @@ static void run_tiles(const tile_fn gemv4, const tile_fn gemm[12], int64_t M, in
     }
 }
 
-TILES(q4_k)
+#define GEMM_Q(kind, block_elems)                                                               \
+    TILES(kind)                                                                                 \
+    void gn_gemm_q_##kind##_avx512(int64_t M, int64_t N, int64_t K, const void *xq,             \
+                                   int64_t xq_row_bytes, const void *w, int64_t w_row_bytes,    \
+                                   float *y, int64_t ldy) {                                     \
+        run_tiles(kind##_tile_4x1, kind##_gemm_tiles, M, N, K / (block_elems), xq, xq_row_bytes, \
+                  w, w_row_bytes, y, ldy);                                                      \
+    }
 
-void gn_gemm_q_q4_k_avx512(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
-                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy) {
-    run_tiles(q4_k_tile_4x1, q4_k_gemm_tiles, M, N, K / QK_K, xq, xq_row_bytes, w, w_row_bytes, y, ldy);
-}
+GEMM_Q(q4_k, QK_K)
+GEMM_Q(q6_k, QK_K)
+GEMM_Q(q4_0, 32)
+GEMM_Q(q8_0, 32)
