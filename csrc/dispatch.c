@@ -83,6 +83,8 @@ static const gn_kernels avx512_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx512,
     },
     .gemm_f32 = gn_gemm_f32_avx512,
+    .quantize_q8_k = gn_quantize_q8_k_avx512,
+    .quantize_q8_32 = gn_quantize_q8_32_avx512,
     .gemm_q = {
         [GN_TYPE_Q4_0] = gn_gemm_q_q4_0_avx512,
         [GN_TYPE_Q8_0] = gn_gemm_q_q8_0_avx512,

@@ -105,6 +105,8 @@ uint64_t gn_probe_read_avx512(const void *buf, size_t bytes);
 int64_t gn_probe_fma_avx512(int64_t iters, float *sink);
 void gn_gemm_f32_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                         const float *w, int64_t ldw, float *y, int64_t ldy);
+void gn_quantize_q8_k_avx512(const float *x, void *dst, int64_t k);
+void gn_quantize_q8_32_avx512(const float *x, void *dst, int64_t k);
 void gn_gemm_q_q4_0_avx512(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
                            const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 void gn_gemm_q_q8_0_avx512(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
