@@ -192,9 +192,9 @@ static GN_ALWAYS_INLINE void q6_k_tile(const int R, const int C, int64_t nb, con
 
 /* ---- Q4_0 and Q8_0 x Q8_32 ------------------------------------------------------------ */
 
-/* One 32-value block per 256-bit vector: its 8 dpbusd lanes become float times the block's
- * two scales. The offset (8 for Q4_0, 128 for Q8_0 moved to unsigned) times the x block's sum
- * is collected in a scalar beside the vector sum. */
+/* One 32-value block per 256-bit vector. The offset (8 for Q4_0, 128 for Q8_0 moved to
+ * unsigned) times the x block's sum starts the dpbusd accumulator, so the 8 lanes sum to the
+ * block's exact dot product and turn into float once, times the block's two scales. */
 static GN_ALWAYS_INLINE __m256i q4_0_values(const block_q4_0 *b) {
     const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b->qs));
     const __m256i shift = _mm256_inserti128_si256(_mm256_setzero_si256(), _mm_set1_epi16(4), 1);
@@ -210,12 +210,8 @@ static GN_ALWAYS_INLINE __m256i q8_0_values(const block_q8_0 *b) {
                                              int64_t w_rb, const uint8_t *xq, int64_t x_rb,      \
                                              float *y, int64_t ldy) {                            \
         __m256 facc[MAX_R][MAX_C];                                                               \
-        float corr[MAX_R][MAX_C];                                                                \
         for (int r = 0; r < R; r++)                                                              \
-            for (int c = 0; c < C; c++) {                                                        \
-                facc[r][c] = _mm256_setzero_ps();                                                \
-                corr[r][c] = 0.0f;                                                               \
-            }                                                                                    \
+            for (int c = 0; c < C; c++) facc[r][c] = _mm256_setzero_ps();                        \
         for (int64_t i = 0; i < nb; i++) {                                                       \
             const wblock *wb[MAX_R];                                                             \
             const block_q8_32 *xb[MAX_C];                                                        \
@@ -223,27 +219,27 @@ static GN_ALWAYS_INLINE __m256i q8_0_values(const block_q8_0 *b) {
             if (C == 1) prefetch_next(w, R, w_rb, i, sizeof(wblock));                            \
             for (int c = 0; c < C; c++) xb[c] = (const block_q8_32 *)(xq + c * x_rb) + i;       \
             __m256i q[MAX_R];                                                                    \
-            float dw[MAX_R];                                                                     \
+            __m256 dw[MAX_R];                                                                    \
             for (int r = 0; r < R; r++) {                                                        \
                 q[r] = kind##_values(wb[r]);                                                     \
-                dw[r] = f16(wb[r]->d);                                                           \
+                dw[r] = _mm256_cvtph_ps(_mm_set1_epi16((short)wb[r]->d));                        \
             }                                                                                    \
             for (int c = 0; c < C; c++) {                                                        \
                 const __m256i x = _mm256_loadu_si256((const __m256i *)xb[c]->qs);                \
+                const __m256i init = _mm256_zextsi128_si256(_mm_cvtsi32_si128(-(offset) * xb[c]->sum)); \
+                const __m256 dx = _mm256_set1_ps(xb[c]->d);                                      \
                 for (int r = 0; r < R; r++) {                                                    \
-                    const float s = dw[r] * xb[c]->d;                                            \
-                    const __m256i sum = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q[r], x);    \
-                    facc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_set1_ps(s), facc[r][c]); \
-                    corr[r][c] += s * (float)xb[c]->sum;                                         \
+                    const __m256i sum = _mm256_dpbusd_epi32(init, q[r], x);                     \
+                    facc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(dw[r], dx), facc[r][c]); \
                 }                                                                                \
             }                                                                                    \
         }                                                                                        \
         for (int r = 0; r < R; r++)                                                              \
-            for (int c = 0; c < C; c++) y[c * ldy + r] = hsum256(facc[r][c]) - (offset) * corr[r][c]; \
+            for (int c = 0; c < C; c++) y[c * ldy + r] = hsum256(facc[r][c]);                    \
     }
 
-Q32_TILE(q4_0, block_q4_0, 8.0f)
-Q32_TILE(q8_0, block_q8_0, 128.0f)
+Q32_TILE(q4_0, block_q4_0, 8)
+Q32_TILE(q8_0, block_q8_0, 128)
 
 /* ---- tiling ------------------------------------------------------------------------- */
 
