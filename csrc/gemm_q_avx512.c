@@ -78,9 +78,8 @@ static GN_ALWAYS_INLINE void q4_k_tile(const int R, const int C, int64_t nb, con
         for (int r = 0; r < R; r++) wb[r] = (const block_q4_K *)(w + r * w_rb) + i;
         if (C == 1) prefetch_next(w, R, w_rb, i, sizeof(block_q4_K));
         for (int c = 0; c < C; c++) xb[c] = (const block_q8_K *)(xq + c * x_rb) + i;
-        __m512i q[MAX_R][4], s01[MAX_R], s23[MAX_R];
-        __m256i mn[MAX_R];
-        __m256 dd[MAX_R], dm[MAX_R];
+        /* one W row at a time: its unpacked block meets every x row of the tile while it
+         * is in registers, and no more than one row's block is live */
         for (int r = 0; r < R; r++) {
             /* 12 bytes -> eight 6-bit scales and eight 6-bit mins (layout: gn_q4k_scale_min) */
             const uint32_t a = load_u32(wb[r]->scales), b = load_u32(wb[r]->scales + 4),
@@ -89,33 +88,28 @@ static GN_ALWAYS_INLINE void q4_k_tile(const int R, const int C, int64_t nb, con
             const uint32_t mn_lo = b & 0x3f3f3f3fu, mn_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
             const __m512i sc16 = _mm512_castsi128_si512(
                 _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)(sc_lo | (uint64_t)sc_hi << 32))));
-            s01[r] = _mm512_permutexvar_epi16(idx01, sc16);
-            s23[r] = _mm512_permutexvar_epi16(idx23, sc16);
-            mn[r] = pairs_of_u8(mn_lo | (uint64_t)mn_hi << 32);
-            dd[r] = _mm256_set1_ps(f16(wb[r]->d));
-            dm[r] = _mm256_set1_ps(-f16(wb[r]->dmin));
+            const __m512i s01 = _mm512_permutexvar_epi16(idx01, sc16);
+            const __m512i s23 = _mm512_permutexvar_epi16(idx23, sc16);
+            const __m256i mn = pairs_of_u8(mn_lo | (uint64_t)mn_hi << 32);
+            const __m256 dd = _mm256_set1_ps(f16(wb[r]->d)), dm = _mm256_set1_ps(-f16(wb[r]->dmin));
             /* 32 bytes hold the 64 values of chunk j: low nibbles the first 32, high nibbles
              * the last 32; both halves of a broadcast, shifted apart, give x's value order */
+            __m512i q[4];
             for (int j = 0; j < 4; j++) {
                 const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wb[r]->qs + 32 * j)));
-                q[r][j] = _mm512_and_si512(_mm512_srlv_epi16(v, nibble_shift), low4);
+                q[j] = _mm512_and_si512(_mm512_srlv_epi16(v, nibble_shift), low4);
             }
-        }
-        for (int c = 0; c < C; c++) {
-            const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb[c]->bsums);
-            const __m256 dx = _mm256_set1_ps(xb[c]->d);
-            for (int r = 0; r < R; r++) {
+            for (int c = 0; c < C; c++) {
                 __m512i sum[4];
                 for (int j = 0; j < 4; j++)
-                    sum[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[r][j],
-                                                 _mm512_loadu_si512(xb[c]->qs + 64 * j));
-                const __m512i isum = _mm512_dpwssd_epi32(
-                    _mm512_madd_epi16(_mm512_packs_epi32(sum[0], sum[1]), s01[r]),
-                    _mm512_packs_epi32(sum[2], sum[3]), s23[r]);
+                    sum[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[j], _mm512_loadu_si512(xb[c]->qs + 64 * j));
+                const __m512i isum = _mm512_dpwssd_epi32(_mm512_madd_epi16(_mm512_packs_epi32(sum[0], sum[1]), s01),
+                                                         _mm512_packs_epi32(sum[2], sum[3]), s23);
                 const __m256i i8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
-                const __m256 mins = _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, mn[r]));
-                const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i8), dd[r], _mm256_mul_ps(mins, dm[r]));
-                facc[r][c] = _mm256_fmadd_ps(t, dx, facc[r][c]);
+                const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb[c]->bsums);
+                const __m256 mins = _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, mn));
+                const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i8), dd, _mm256_mul_ps(mins, dm));
+                facc[r][c] = _mm256_fmadd_ps(t, _mm256_set1_ps(xb[c]->d), facc[r][c]);
             }
         }
     }
