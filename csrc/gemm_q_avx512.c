@@ -142,41 +142,35 @@ static GN_ALWAYS_INLINE void q6_k_tile(const int R, const int C, int64_t nb, con
         for (int r = 0; r < R; r++) wb[r] = (const block_q6_K *)(w + r * w_rb) + i;
         if (C == 1) prefetch_next(w, R, w_rb, i, sizeof(block_q6_K));
         for (int c = 0; c < C; c++) xb[c] = (const block_q8_K *)(xq + c * x_rb) + i;
-        __m512i q[MAX_R][4], s01[MAX_R], s23[MAX_R];
-        __m256i sc[MAX_R];
-        __m256 dd[MAX_R];
         for (int r = 0; r < R; r++) {
-            sc[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb[r]->scales));
-            s01[r] = _mm512_permutexvar_epi16(idx01, _mm512_castsi256_si512(sc[r]));
-            s23[r] = _mm512_permutexvar_epi16(idx23, _mm512_castsi256_si512(sc[r]));
-            dd[r] = _mm256_set1_ps(f16(wb[r]->d));
+            const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb[r]->scales));
+            const __m512i s01 = _mm512_permutexvar_epi16(idx01, _mm512_castsi256_si512(sc));
+            const __m512i s23 = _mm512_permutexvar_epi16(idx23, _mm512_castsi256_si512(sc));
+            const __m256 dd = _mm256_set1_ps(f16(wb[r]->d));
             /* half h: 64 ql bytes give the low 4 bits of its first 64 values (low nibbles)
              * and of its last 64 (high nibbles), in x's order */
+            __m512i q[4];
             for (int h = 0; h < 2; h++) {
                 const __m512i l = _mm512_loadu_si512(wb[r]->ql + 64 * h);
                 const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(wb[r]->qh + 32 * h)));
-                q[r][2 * h] = _mm512_or_si512(_mm512_and_si512(l, low4),
-                                              _mm512_and_si512(_mm512_sllv_epi16(qh, shl_first), high2));
-                q[r][2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
-                                                  _mm512_and_si512(_mm512_srlv_epi16(qh, shr_second), high2));
+                q[2 * h] = _mm512_or_si512(_mm512_and_si512(l, low4),
+                                           _mm512_and_si512(_mm512_sllv_epi16(qh, shl_first), high2));
+                q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                               _mm512_and_si512(_mm512_srlv_epi16(qh, shr_second), high2));
             }
-        }
-        for (int c = 0; c < C; c++) {
-            const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb[c]->bsums);
-            const __m256 dx = _mm256_set1_ps(xb[c]->d);
-            for (int r = 0; r < R; r++) {
+            for (int c = 0; c < C; c++) {
                 __m512i sum[4];
                 for (int j = 0; j < 4; j++)
-                    sum[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[r][j],
-                                                 _mm512_loadu_si512(xb[c]->qs + 64 * j));
-                const __m512i isum = _mm512_dpwssd_epi32(
-                    _mm512_madd_epi16(_mm512_packs_epi32(sum[0], sum[1]), s01[r]),
-                    _mm512_packs_epi32(sum[2], sum[3]), s23[r]);
+                    sum[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[j], _mm512_loadu_si512(xb[c]->qs + 64 * j));
+                const __m512i isum = _mm512_dpwssd_epi32(_mm512_madd_epi16(_mm512_packs_epi32(sum[0], sum[1]), s01),
+                                                         _mm512_packs_epi32(sum[2], sum[3]), s23);
                 /* the offset of 32: sum over groups of scale * 32 * (sum of the group's x) */
-                const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc[r]), 5);
+                const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb[c]->bsums);
+                const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc), 5);
                 const __m256i i8 = _mm256_sub_epi32(
                     _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1)), offset);
-                facc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i8), _mm256_mul_ps(dd[r], dx), facc[r][c]);
+                facc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i8), _mm256_mul_ps(dd, _mm256_set1_ps(xb[c]->d)),
+                                             facc[r][c]);
             }
         }
     }
