@@ -168,6 +168,28 @@ def test_int8_matmul_matches_float64_reference(isa, level, gtype):
             assert np.all(np.abs(yb - (ref + bias)) <= tol + 1e-6 * np.abs(bias)), (level, gtype.name)
 
 
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("gtype", QUANT_TYPES, ids=lambda t: t.name)
+def test_extreme_quants_and_scales_stay_exact(isa, level, gtype):
+    """Every quant, scale and min at its largest (and most negative) value against x quants
+    all +-127: the widest integer sums any kernel can meet, where a narrow intermediate
+    would saturate or wrap."""
+    isa(level)
+    _, block_elems, block_bytes = _native.type_info(gtype)
+    K, N = 4 * max(block_elems, 64), 4
+    rows = []
+    for fill in (0xFF, 0x80, 0x7F, 0x00):
+        blocks = np.full((K // block_elems, block_bytes), fill, dtype=np.uint8)
+        for off in HALF_FIELDS[gtype]:
+            blocks[:, off:off + 2] = np.frombuffer(np.float16(0.01).tobytes(), np.uint8)
+        rows.append(blocks.reshape(-1))
+    w = np.concatenate(rows)
+    x = np.stack([np.ones(K), -np.ones(K), np.resize([1.0, -1.0], K)]).astype(np.float32)
+    ref, mag, _, _ = int8_reference(x, w, gtype, N)
+    y = _native.matmul(_native.ThreadPool(1), x, w, int(gtype), N, flags=INT8)
+    assert np.all(np.abs(y - ref) <= 2e-6 * mag + 1e-30), (level, gtype.name, y, ref)
+
+
 @pytest.mark.parametrize("gtype", QUANT_TYPES, ids=lambda t: t.name)
 def test_every_level_matches_scalar(isa, gtype):
     rng = np.random.default_rng(400 + int(gtype))
