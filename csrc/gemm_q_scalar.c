@@ -35,24 +35,29 @@ static float dot_q4_k(const block_q4_K *w, const block_q8_K *x, int64_t nb) {
 static float dot_q6_k(const block_q6_K *w, const block_q8_K *x, int64_t nb) {
     float acc = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
-        int32_t sum = 0;
+        int32_t g[16];
         for (int half = 0; half < 2; half++) {
             const uint8_t *ql = w[i].ql + 64 * half, *qh = w[i].qh + 32 * half;
             const int8_t *a = x[i].qs + 128 * half;
-            const int8_t *sc = w[i].scales + 8 * half;
-            /* values l + 32 s of the half: 16-value groups 2 s and 2 s + 1 */
-            for (int s = 0; s < 4; s++) {
-                int32_t g[2] = {0, 0};
-                for (int l = 0; l < 32; l++) {
-                    const int low = (s & 1) ? ql[l + 32] : ql[l];
-                    const int q = ((s < 2 ? low & 0xF : low >> 4) | (((qh[l] >> (2 * s)) & 3) << 4));
-                    g[l / 16] += q * a[32 * s + l];
+            int32_t *gh = g + 8 * half;
+            /* value l + 32 s of the half lies in its 16-value group 2 s + l / 16 */
+            for (int h16 = 0; h16 < 2; h16++) {
+                int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                for (int l = 16 * h16; l < 16 * h16 + 16; l++) {
+                    s0 += ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) * a[l];
+                    s1 += ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) * a[l + 32];
+                    s2 += ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) * a[l + 64];
+                    s3 += ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) * a[l + 96];
                 }
-                sum += sc[2 * s] * g[0] + sc[2 * s + 1] * g[1];
+                gh[0 + h16] = s0;
+                gh[2 + h16] = s1;
+                gh[4 + h16] = s2;
+                gh[6 + h16] = s3;
             }
         }
         /* the offset of 32 comes off once per 16-value group through its x sum */
-        for (int g = 0; g < 16; g++) sum -= 32 * w[i].scales[g] * x[i].bsums[g];
+        int32_t sum = 0;
+        for (int k = 0; k < 16; k++) sum += w[i].scales[k] * (g[k] - 32 * x[i].bsums[k]);
         acc += x[i].d * (gn_f16_to_f32(w[i].d) * (float)sum);
     }
     return acc;
@@ -61,9 +66,12 @@ static float dot_q6_k(const block_q6_K *w, const block_q8_K *x, int64_t nb) {
 static float dot_q4_0(const block_q4_0 *w, const block_q8_32 *x, int64_t nb) {
     float acc = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
-        int32_t sum = 0;
-        for (int l = 0; l < 16; l++) sum += (w[i].qs[l] & 0xF) * x[i].qs[l] + (w[i].qs[l] >> 4) * x[i].qs[l + 16];
-        sum -= 8 * x[i].sum;
+        int32_t lo = 0, hi = 0;
+        for (int l = 0; l < 16; l++) {
+            lo += (w[i].qs[l] & 0xF) * x[i].qs[l];
+            hi += (w[i].qs[l] >> 4) * x[i].qs[l + 16];
+        }
+        const int32_t sum = lo + hi - 8 * x[i].sum;
         acc += x[i].d * gn_f16_to_f32(w[i].d) * (float)sum;
     }
     return acc;
