@@ -16,8 +16,8 @@
 #include "quant_blocks.h"
 
 #define MAX_R 4
-#define MAX_C 12
-#define GEMM_C 8
+#define MAX_C 8
+#define GEMM_C MAX_C
 
 static GN_ALWAYS_INLINE float f16(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -34,8 +34,9 @@ static GN_ALWAYS_INLINE uint32_t load_u32(const uint8_t *p) {
  * spread over the tile's blocks, this walks the next tile linearly. */
 static GN_ALWAYS_INLINE void prefetch_next(const uint8_t *w, int R, int64_t w_rb, int64_t i,
                                            size_t block_bytes) {
-    const char *p = (const char *)w + R * w_rb + PF_DIST + i * R * (int64_t)block_bytes;
-    for (size_t o = 0; o < R * block_bytes + 63; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+    /* past the last tile this points beyond W: integer arithmetic, as prefetches never fault */
+    const uintptr_t p = (uintptr_t)w + (uintptr_t)(R * w_rb + PF_DIST + i * R * (int64_t)block_bytes);
+    for (size_t o = 0; o < R * block_bytes + 63; o += 64) _mm_prefetch((const char *)(p + o), _MM_HINT_T0);
 }
 
 /* 8 bytes -> 8 int32 lanes holding the byte in both int16 halves, the layout vpdpwssd and
@@ -241,16 +242,14 @@ typedef void (*tile_fn)(int64_t nb, const uint8_t *w, int64_t w_rb, const uint8_
     }
 #define TILES(kind)                                                                             \
     TILE(kind, 4, 1) TILE(kind, 1, 1) TILE(kind, 1, 2) TILE(kind, 1, 3) TILE(kind, 1, 4)       \
-    TILE(kind, 1, 5) TILE(kind, 1, 6) TILE(kind, 1, 7) TILE(kind, 1, 8) TILE(kind, 1, 9)       \
-    TILE(kind, 1, 10) TILE(kind, 1, 11) TILE(kind, 1, 12)                                       \
-    static const tile_fn kind##_gemm_tiles[12] = {                                              \
-        kind##_tile_1x1, kind##_tile_1x2, kind##_tile_1x3, kind##_tile_1x4, kind##_tile_1x5,    \
-        kind##_tile_1x6, kind##_tile_1x7, kind##_tile_1x8, kind##_tile_1x9, kind##_tile_1x10,   \
-        kind##_tile_1x11, kind##_tile_1x12};
+    TILE(kind, 1, 5) TILE(kind, 1, 6) TILE(kind, 1, 7) TILE(kind, 1, 8)                         \
+    static const tile_fn kind##_gemm_tiles[GEMM_C] = {                                          \
+        kind##_tile_1x1, kind##_tile_1x2, kind##_tile_1x3, kind##_tile_1x4,                     \
+        kind##_tile_1x5, kind##_tile_1x6, kind##_tile_1x7, kind##_tile_1x8};
 
 /* M = 1: 4 W rows per pass, then single rows. M > 1: blocks of GEMM_C x rows, each walking
  * the panel's W rows one at a time while the panel stays in L1/L2. */
-static void run_tiles(const tile_fn gemv4, const tile_fn gemm[12], int64_t M, int64_t N,
+static void run_tiles(const tile_fn gemv4, const tile_fn gemm[GEMM_C], int64_t M, int64_t N,
                       int64_t nb, const void *xq, int64_t x_rb, const void *w, int64_t w_rb,
                       float *y, int64_t ldy) {
     const uint8_t *x8 = (const uint8_t *)xq, *w8 = (const uint8_t *)w;
