@@ -115,6 +115,14 @@ void gn_gemm_f32_scalar(int64_t M, int64_t N, int64_t K, const float *x, int64_t
                         const float *w, int64_t ldw, float *y, int64_t ldy);
 void gn_quantize_q8_k_scalar(const float *x, void *dst, int64_t k);
 void gn_quantize_q8_32_scalar(const float *x, void *dst, int64_t k);
+void gn_gemm_q_q4_0_scalar(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q_q8_0_scalar(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q_q4_k_scalar(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q_q6_k_scalar(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 uint64_t gn_probe_read_scalar(const void *buf, size_t bytes);
 int64_t gn_probe_fma_scalar(int64_t iters, float *sink);
 /* Twins of the bfloat16 kernels, kept out of the scalar table (see gn_kernels.to_bf16). */
@@ -200,6 +208,16 @@ void gn_layernorm_row_avx512(const float *x, const float *w, const float *b, flo
 void gn_rmsnorm_row_avx512(const float *x, const float *w, float eps, float *y, int64_t d);
 void gn_conv_dw_rows_avx512(const float *x, int64_t T, int64_t C, const float *wt, int64_t k,
                         int64_t t0, int64_t t1, float *y);
+void gn_quantize_q8_k_avx512(const float *x, void *dst, int64_t k);
+void gn_quantize_q8_32_avx512(const float *x, void *dst, int64_t k);
+void gn_gemm_q_q4_0_avx512(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q_q8_0_avx512(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q_q4_k_avx512(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q_q6_k_avx512(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
+                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 #endif
 
 #if defined(__aarch64__) || defined(_M_ARM64)
