@@ -160,21 +160,32 @@ cdef class LLM:
         check(st, "decoder forward")
 
 
-def dequantize_rows(int gtype, const uint8_t[::1] data, int64_t cols, const int64_t[::1] ids,
-                    float[:, ::1] out):
-    """out[r] = row ids[r] of the matrix [data.size / row bytes, cols] stored in `data`."""
+def embed_rows(int gtype, const uint8_t[::1] table, int64_t cols, ids, int64_t placeholder,
+               float[:, ::1] out):
+    """out[r] = row ids[r] of the embedding table [vocab, cols] stored as gtype bytes, with
+    row 0 for the placeholder id."""
     cdef int64_t rb = gn_row_bytes(gtype, cols)
-    if gn_type_info(gtype) == NULL or rb <= 0:
-        raise ValueError(f"{cols} columns of type {gtype} are not whole blocks of a known type")
-    cdef int64_t n_rows = data.shape[0] // rb, r, i
-    need_len("out rows", out.shape[0], ids.shape[0]); need_len("out cols", out.shape[1], cols)
-    for r in range(ids.shape[0]):
-        if not 0 <= ids[r] < n_rows:
-            raise ValueError(f"row {ids[r]} is outside the matrix of {n_rows} rows")
+    if gn_type_info(gtype) == NULL or rb <= 0 or table.shape[0] % rb:
+        raise ValueError(f"the embedding table is not whole rows of {cols} values of type {gtype}")
+    cdef int64_t vocab = table.shape[0] // rb, n = len(ids), r, i
+    need_len("out rows", out.shape[0], n); need_len("out cols", out.shape[1], cols)
+    cdef int64_t *rows = <int64_t *>malloc(max(n, 1) * sizeof(int64_t))
+    if rows == NULL:
+        raise MemoryError("embedding: out of memory")
     cdef int st = GN_OK
-    with nogil:
-        for r in range(ids.shape[0]):
-            st = gn_dequantize(gtype, &data[ids[r] * rb], &out[r, 0], cols)
-            if st != GN_OK:
-                break
-    check(st, "dequantize rows")
+    try:
+        for r, t in enumerate(ids):
+            i = t
+            if i == placeholder:
+                i = 0
+            if not 0 <= i < vocab:
+                raise ValueError(f"token id {i} is outside the vocabulary of {vocab}")
+            rows[r] = i
+        with nogil:
+            for r in range(n):
+                st = gn_dequantize(gtype, &table[rows[r] * rb], &out[r, 0], cols)
+                if st != GN_OK:
+                    break
+    finally:
+        free(rows)
+    check(st, "embedding")

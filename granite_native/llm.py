@@ -56,14 +56,9 @@ class Decoder:
         """Embedding rows [len(ids), d] (before the embedding multiplier). The audio
         placeholder reads row 0, as transformers does: prompt audio rows are overwritten by
         the projector, and a generated placeholder must embed like the reference's."""
-        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        rows = np.where(ids == self.hp.audio_token_index, 0, ids)
-        vocab = self.embd.shape[0]
-        bad = (rows < 0) | (rows >= vocab)
-        if bad.any():
-            raise ValueError(f"token id {int(rows[bad][0])} is outside the vocabulary of {vocab}")
-        out = np.empty((rows.size, self.hp.llm_d_model), np.float32)
-        _native.dequantize_rows(self.embd.type, self.embd.data, out.shape[1], rows, out)
+        out = np.empty((len(ids), self.hp.llm_d_model), np.float32)
+        _native.embed_rows(self.embd.type, self.embd.data, out.shape[1], ids,
+                           self.hp.audio_token_index, out)
         return out
 
     def new_cache(self, capacity):
