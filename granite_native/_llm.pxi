@@ -150,7 +150,9 @@ cdef class LLM:
         if not 1 <= R <= L:
             raise ValueError(f"{R} logits rows requested for {L} input rows")
         need_len("logits width", logits.shape[1], self.vocab)
-        if pos0 < 0 or pos0 + L > cap:
+        if pos0 < 0:
+            raise ValueError(f"start position {pos0} is negative")
+        if pos0 > cap - L:
             raise ValueError(f"KV cache holds {cap} tokens; {pos0 + L} needed")
         cdef gn_pool *p = pool_ptr(pool)
         cdef int st
@@ -175,7 +177,10 @@ def embed_rows(int gtype, const uint8_t[::1] table, int64_t cols, ids, int64_t p
     cdef int st = GN_OK
     try:
         for r, t in enumerate(ids):
-            i = t
+            try:
+                i = t
+            except OverflowError:
+                raise ValueError(f"token id {t} is outside the vocabulary of {vocab}") from None
             if i == placeholder:
                 i = 0
             if not 0 <= i < vocab:
