@@ -47,7 +47,7 @@ cdef int set_matrix(gn_llm_matrix *m, list keep, object spec, int64_t rows, int6
     cdef int64_t rb = gn_row_bytes(wtype, cols)
     if rb < 0:
         raise ValueError(f"{what}: {cols} columns are not whole {type_info(wtype)[0]} blocks")
-    if mv.shape[0] != rows * rb:
+    if mv.shape[0] != <object>rows * rb:  # Python ints: no overflow
         raise ValueError(f"{what} has {mv.shape[0]} bytes, expected {rows * rb} for "
                          f"[{rows}, {cols}] in {type_info(wtype)[0]}")
     m.data = &mv[0]
@@ -98,27 +98,25 @@ cdef class LLM:
         d.matmul_flags = flags
         d.output_norm = vector_ptr(self.keep, output_norm, d_model, "output_norm")
         set_matrix(&d.output, self.keep, output, vocab, d_model, "output")
-        cdef int64_t qw = n_heads * head_dim, kvw = n_kv_heads * head_dim
+        qw, kvw = <object>n_heads * head_dim, <object>n_kv_heads * head_dim  # no overflow
         shapes = {"q": (qw, d_model), "k": (kvw, d_model), "v": (kvw, d_model),
                   "o": (d_model, qw), "gate": (ff_dim, d_model), "up": (ff_dim, d_model),
                   "down": (d_model, ff_dim)}
         cdef gn_llm_layer *ls = <gn_llm_layer *>malloc(len(layers) * sizeof(gn_llm_layer))
         if ls == NULL:
             raise MemoryError("decoder description: out of memory")
-        cdef gn_llm_matrix *m
-        cdef int st
+        cdef gn_llm_matrix *ms[7]
+        cdef int st, j
         try:
             for i, layer in enumerate(layers):
                 ls[i].attn_norm = vector_ptr(self.keep, layer["attn_norm"], d_model,
                                              f"layer {i} attn_norm")
                 ls[i].ffn_norm = vector_ptr(self.keep, layer["ffn_norm"], d_model,
                                             f"layer {i} ffn_norm")
-                for name in LLM_MATRICES:
-                    m = (&ls[i].q if name == "q" else &ls[i].k if name == "k" else
-                         &ls[i].v if name == "v" else &ls[i].o if name == "o" else
-                         &ls[i].gate if name == "gate" else &ls[i].up if name == "up" else
-                         &ls[i].down)
-                    set_matrix(m, self.keep, layer[name], shapes[name][0], shapes[name][1],
+                ms[0], ms[1], ms[2], ms[3] = &ls[i].q, &ls[i].k, &ls[i].v, &ls[i].o
+                ms[4], ms[5], ms[6] = &ls[i].gate, &ls[i].up, &ls[i].down
+                for j, name in enumerate(LLM_MATRICES):
+                    set_matrix(ms[j], self.keep, layer[name], shapes[name][0], shapes[name][1],
                                f"layer {i} {name}")
             d.layers = ls
             st = gn_llm_create(&d, &self.llm)
