@@ -136,24 +136,3 @@ gn_status gn_attention(gn_pool *pool, const float *q, int64_t ldq, const float *
     gn_pool_run(pool, attn_task, &j, batch * Hq);
     return j.failed ? GN_ERR_NOMEM : GN_OK;
 }
-
-gn_status gn_rope_neox(float *x, int64_t L, int64_t H, int64_t dh, int64_t pos0, float theta) {
-    if (!x || L < 0 || H <= 0 || dh <= 0 || dh % 2 || pos0 < 0 || !(theta > 0)) return GN_ERR_INVALID;
-    const int64_t half = dh / 2;
-    for (int64_t i = 0; i < L; i++) {
-        const float pos = (float)(pos0 + i);
-        for (int64_t f = 0; f < half; f++) {
-            /* float32 frequencies and angles, rounded where transformers rounds them */
-            const float inv_freq = 1.0f / powf(theta, (float)(2 * f) / (float)dh);
-            const float ang = pos * inv_freq;
-            const float c = (float)cos((double)ang), s = (float)sin((double)ang);
-            for (int64_t h = 0; h < H; h++) {
-                float *row = x + (i * H + h) * dh;
-                const float a = row[f], b = row[f + half];
-                row[f] = a * c - b * s;
-                row[f + half] = b * c + a * s;
-            }
-        }
-    }
-    return GN_OK;
-}

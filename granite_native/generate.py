@@ -16,6 +16,8 @@ def greedy(pool, decoder, cache, logits, eos_id, max_new_tokens, on_token=None, 
     on_token(id), if given, sees each new id as it is chosen. stop_at_eos=False decodes
     exactly max_new_tokens ids, EOS included, as parity references do."""
     gen = Generation()
+    # one logits buffer for every step: a fresh [V] array per token costs page faults
+    buf = np.empty((1, logits.shape[-1]), np.float32)
     for _ in range(max_new_tokens):
         tok = int(np.argmax(logits))
         if tok == eos_id and stop_at_eos:
@@ -24,7 +26,7 @@ def greedy(pool, decoder, cache, logits, eos_id, max_new_tokens, on_token=None, 
         gen.ids.append(tok)
         if on_token is not None:
             on_token(tok)
-        logits = decoder.forward(pool, decoder.embed([tok]), cache)[0]
+        logits = decoder.forward(pool, decoder.embed([tok]), cache, out=buf)[0]
     # One step past the cap tells a finished transcript from a truncated one.
     gen.stop = "eos" if int(np.argmax(logits)) == eos_id else "max_new_tokens"
     return gen

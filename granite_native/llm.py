@@ -1,23 +1,17 @@
 """The Granite decoder (spec section 5) with a preallocated KV cache.
 
-The cache is float32, sized per request (prompt + new tokens), not for the model's whole
-context: exact parity with the float32 reference costs no rounding, and at ~4 KB per token
-per layer (full model) a 1 k-token request needs ~160 MB, inside the memory budget.
+The forward pass runs in C (csrc/llm.c), one call per prefill or decode step. The cache is
+float32, sized per request (prompt + new tokens), not for the model's whole context: exact
+parity with the float32 reference costs no rounding, and at ~4 KB per token per layer (full
+model) a 1 k-token request needs ~160 MB, inside the memory budget.
 """
 import numpy as np
 
-from .layers import linear, rmsnorm
 from . import _native
 
-
-class DecoderLayer:
-    def __init__(self, wt, i):
-        p = f"blk.{i}."
-        self.attn_norm = wt[p + "attn_norm.weight"].f32()
-        self.q, self.k, self.v = (wt[p + f"attn_{n}.weight"] for n in ("q", "k", "v"))
-        self.o = wt[p + "attn_output.weight"]
-        self.ffn_norm = wt[p + "ffn_norm.weight"].f32()
-        self.gate, self.up, self.down = (wt[p + f"ffn_{n}.weight"] for n in ("gate", "up", "down"))
+LAYER_TENSORS = {"attn_norm": "attn_norm", "ffn_norm": "ffn_norm", "q": "attn_q",
+                 "k": "attn_k", "v": "attn_v", "o": "attn_output", "gate": "ffn_gate",
+                 "up": "ffn_up", "down": "ffn_down"}
 
 
 class KVCache:
@@ -31,63 +25,59 @@ class KVCache:
         self.length = 0
 
 
+def _layer(wt, i):
+    p = f"blk.{i}."
+    out = {}
+    for key, name in LAYER_TENSORS.items():
+        t = wt[p + name + ".weight"]
+        out[key] = t.f32() if key.endswith("norm") else (t.data, t.type)
+    return out
+
+
 class Decoder:
-    def __init__(self, wt, hp):
+    """flags: gn_matmul precision flags (_native.matmul_flags) for every decoder matrix;
+    0 multiplies exactly in float32."""
+
+    def __init__(self, wt, hp, flags=0):
         self.hp = hp
         self.embd = wt["token_embd.weight"]
-        self.layers = [DecoderLayer(wt, i) for i in range(hp.llm_n_layers)]
-        self.out_norm = wt["output_norm.weight"].f32()
-        self.output = wt["output.weight"]
+        out = wt["output.weight"]
+        self._matrices = [wt[f"blk.{i}.{name}.weight"] for i in range(hp.llm_n_layers)
+                          for key, name in LAYER_TENSORS.items() if not key.endswith("norm")]
+        self._matrices.append(out)
+        self.native = _native.LLM(
+            [_layer(wt, i) for i in range(hp.llm_n_layers)], wt["output_norm.weight"].f32(),
+            (out.data, out.type), d_model=hp.llm_d_model, n_heads=hp.llm_n_heads,
+            n_kv_heads=hp.llm_n_kv_heads, head_dim=hp.llm_head_dim, ff_dim=hp.llm_ff_dim,
+            vocab=out.shape[0], rms_eps=hp.llm_rms_norm_eps, rope_theta=hp.llm_rope_theta,
+            embedding_multiplier=hp.llm_embedding_multiplier,
+            attention_multiplier=hp.llm_attention_multiplier,
+            residual_multiplier=hp.llm_residual_multiplier,
+            logits_scaling=hp.llm_logits_scaling, flags=flags)
 
     def embed(self, ids):
         """Embedding rows [len(ids), d] (before the embedding multiplier). The audio
         placeholder reads row 0, as transformers does: prompt audio rows are overwritten by
         the projector, and a generated placeholder must embed like the reference's."""
         out = np.empty((len(ids), self.hp.llm_d_model), np.float32)
-        vocab = self.embd.shape[0]
-        for r, i in enumerate(ids):
-            i = 0 if i == self.hp.audio_token_index else int(i)
-            if not 0 <= i < vocab:
-                raise ValueError(f"token id {i} is outside the vocabulary of {vocab}")
-            out[r] = _native.dequantize(self.embd.type, self.embd.row(i), out.shape[1])
+        _native.embed_rows(self.embd.type, self.embd.data, out.shape[1], ids,
+                           self.hp.audio_token_index, out)
         return out
 
     def matrices(self):
         """Every weight matrix the decoder multiplies by."""
-        return [m for L in self.layers for m in (L.q, L.k, L.v, L.o, L.gate, L.up, L.down)] + [
-            self.output]
+        return self._matrices
 
     def new_cache(self, capacity):
         return KVCache(self.hp, capacity)
 
-    def forward(self, pool, x, cache, logits_rows=1):
+    def forward(self, pool, x, cache, logits_rows=1, out=None):
         """Run embeddings x [L, d] (already spliced, unscaled) at positions cache.length...;
-        append to the cache; return logits [logits_rows, V] of the last rows (/ scaling)."""
-        hp = self.hp
-        L, pos0 = x.shape[0], cache.length
-        if pos0 + L > cache.capacity:
-            raise ValueError(f"KV cache holds {cache.capacity} tokens; {pos0 + L} needed")
-        h = x * np.float32(hp.llm_embedding_multiplier)  # [L, d]
-        res = np.float32(hp.llm_residual_multiplier)
-        for li, layer in enumerate(self.layers):
-            a = rmsnorm(pool, h, layer.attn_norm, hp.llm_rms_norm_eps)
-            q = linear(pool, a, layer.q)  # [L, Hq*dh]
-            k = linear(pool, a, layer.k)  # [L, Hkv*dh]
-            _native.rope_neox(q, hp.llm_n_heads, pos0, hp.llm_rope_theta)
-            _native.rope_neox(k, hp.llm_n_kv_heads, pos0, hp.llm_rope_theta)
-            cache.k[li, pos0:pos0 + L] = k
-            cache.v[li, pos0:pos0 + L] = linear(pool, a, layer.v)
-            o = np.empty((1, L, q.shape[1]), np.float32)
-            _native.attention(pool, q[None], cache.k[li, None, :pos0 + L],
-                              cache.v[li, None, :pos0 + L], hp.llm_n_heads, hp.llm_n_kv_heads,
-                              hp.llm_attention_multiplier, pos0, o)
-            h += res * linear(pool, o[0], layer.o)
-            f = rmsnorm(pool, h, layer.ffn_norm, hp.llm_rms_norm_eps)
-            g = linear(pool, f, layer.gate)  # [L, ff]
-            _native.swiglu(pool, g, linear(pool, f, layer.up), g)
-            h += res * linear(pool, g, layer.down)
-        cache.length = pos0 + L
-        last = rmsnorm(pool, np.ascontiguousarray(h[-logits_rows:]), self.out_norm, hp.llm_rms_norm_eps)
-        logits = linear(pool, last, self.output)  # [logits_rows, V]
-        logits /= np.float32(hp.llm_logits_scaling)
-        return logits
+        append to the cache; return logits [logits_rows, V] of the last rows (/ scaling),
+        written into `out` when given."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if out is None:
+            out = np.empty((logits_rows, self.native.vocab), np.float32)
+        self.native.forward(pool, x, cache.k, cache.v, cache.length, out)
+        cache.length += x.shape[0]
+        return out

@@ -70,7 +70,7 @@ class Model:
 
     @cached_property
     def decoder(self):
-        return Decoder(self.weights, self.hparams)
+        return Decoder(self.weights, self.hparams, self.flags["decoder"])
 
     @cached_property
     def tokenizer(self):

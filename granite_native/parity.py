@@ -91,10 +91,14 @@ def run(model, ref):
                  len(want_ids), stop_at_eos=False)
     agree = next((i for i, (a, b) in enumerate(zip(gen.ids, want_ids)) if a != b), len(want_ids))
     judged = len(want_ids)
+    inexact = bound["logits"] == INEXACT_BOUND
+    # bf16/int8 arithmetic moves every logit by up to the measured last-position error, so
+    # it can flip any reference pair closer than twice that: those steps are ties for it
+    tie = max(NEAR_TIE, 2 * stages[-1].max_abs) if inexact else NEAR_TIE
     if "greedy_margins" in ref:
-        ties = np.flatnonzero(np.asarray(ref["greedy_margins"]) < NEAR_TIE)
+        ties = np.flatnonzero(np.asarray(ref["greedy_margins"]) < tie)
         if ties.size:
             judged = int(ties[0])
-    if bound["logits"] == INEXACT_BOUND:
+    if inexact:
         judged = min(judged, len(want_ids) - len(want_ids) // 8)
     return stages, GreedyDiff(len(want_ids), agree, judged), paths
