@@ -58,7 +58,8 @@ def one_request(model, samples, ids, tokens):
     return t, gen.ids, mel.shape[0]
 
 
-def run(model_path, audio_path, threads=None, tokens=32, repeat=3, precision="fast"):
+def run(model_path, audio_path, threads=None, tokens=32, repeat=3, precision="fast",
+        decode_threads=None):
     if tokens < 1:
         raise ValueError(f"--tokens must be at least 1, got {tokens}")
     if repeat < 1:
@@ -67,7 +68,8 @@ def run(model_path, audio_path, threads=None, tokens=32, repeat=3, precision="fa
     samples = audio_io.load(audio_path)
     seconds = samples.size / audio_io.SAMPLE_RATE
     t0 = time.perf_counter()
-    model = Model(model_path, threads=threads, precision=precision)
+    model = Model(model_path, threads=threads, precision=precision,
+                  decode_threads=decode_threads)
     try:
         # Stages are built lazily; building them (and the tokenizer) is part of loading.
         for stage in ("encoder", "projector", "decoder", "tokenizer"):
@@ -119,7 +121,8 @@ def _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids
     dec_gbps = (w_bytes + kv_bytes) / per_token / 1e9
     return {
         "model": model_path, "audio": audio_path, "audio_seconds": seconds,
-        "threads": pool.threads, "isa": cpu_info()["selected"], "repeat": len(runs),
+        "threads": pool.threads, "decode_threads": model.decode_threads or pool.threads,
+        "isa": cpu_info()["selected"], "repeat": len(runs),
         "precision": model.precision, "matmul_paths": paths,
         "load_s": load_s, "mel_frames": frames, "prompt_tokens": n_prompt,
         "audio_tokens": sum(1 for i in ids if i == hp.audio_token_index),
@@ -161,7 +164,8 @@ def format_report(r):
     lines = [
         f"model      {r['model']}",
         f"audio      {r['audio']} ({r['audio_seconds']:.2f} s)",
-        f"threads    {r['threads']} ({r['isa']}), median of {r['repeat']} after a warm-up",
+        (f"threads    {r['threads']}, {r['decode_threads']} for decode ({r['isa']}), median "
+         f"of {r['repeat']} after a warm-up"),
         f"precision  {r['precision']}: matmuls " + ", ".join(
             f"{stage} {'+'.join(p)}" for stage, p in r["matmul_paths"].items()),
         f"load       {r['load_s'] * 1e3:9.1f} ms",

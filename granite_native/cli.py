@@ -60,7 +60,8 @@ def quantize(args):
 
 def transcribe(args):
     results = []
-    with Model(args.model, threads=args.threads, precision=args.precision) as model:
+    with Model(args.model, threads=args.threads, precision=args.precision,
+               decode_threads=args.decode_threads) as model:
         for path in args.audio:
             r = model.transcribe(path, task=args.task, punctuate=args.punctuate,
                                  language=args.language, instruction=args.instruction,
@@ -108,7 +109,7 @@ def bench(args):
     from . import bench as bench_mod
 
     report = bench_mod.run(args.model, args.audio, args.threads, args.tokens, args.repeat,
-                           args.precision)
+                           args.precision, args.decode_threads)
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json
           else bench_mod.format_report(report))
     return 0
@@ -154,6 +155,8 @@ def build_parser():
     p.add_argument("--precision", choices=PRECISIONS, default="fast",
                    help="fast: bf16 audio stages and int8 activations against quantized "
                         "weights; exact: float32 throughout (default: fast)")
+    p.add_argument("--decode-threads", type=int,
+                   help="threads of each decode step (default: --threads)")
     p.add_argument("--max-new-tokens", type=int, help="cap on generated tokens")
     p.add_argument("--json", action="store_true", help="print JSON with tokens and timings")
     p.set_defaults(run=transcribe)
@@ -176,6 +179,8 @@ def build_parser():
     p.add_argument("--precision", choices=PRECISIONS, default="fast",
                    help="fast: bf16 audio stages and int8 activations against quantized "
                         "weights; exact: float32 throughout (default: fast)")
+    p.add_argument("--decode-threads", type=int,
+                   help="threads of each decode step (default: --threads)")
     p.add_argument("--tokens", type=int, default=32,
                    help="new tokens decoded per request, EOS or not (default 32)")
     p.add_argument("--repeat", type=int, default=3,

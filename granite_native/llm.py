@@ -38,8 +38,9 @@ class Decoder:
     """flags: gn_matmul precision flags (_native.matmul_flags) for every decoder matrix;
     0 multiplies exactly in float32."""
 
-    def __init__(self, wt, hp, flags=0):
+    def __init__(self, wt, hp, flags=0, decode_threads=None):
         self.hp = hp
+        self.decode_threads = decode_threads  # threads of single-row forwards; None: the pool's
         self.embd = wt["token_embd.weight"]
         out = wt["output.weight"]
         self._matrices = [wt[f"blk.{i}.{name}.weight"] for i in range(hp.llm_n_layers)
@@ -78,6 +79,14 @@ class Decoder:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if out is None:
             out = np.empty((logits_rows, self.native.vocab), np.float32)
-        self.native.forward(pool, x, cache.k, cache.v, cache.length, out)
+        if self.decode_threads is None or x.shape[0] > 1:
+            self.native.forward(pool, x, cache.k, cache.v, cache.length, out)
+        else:  # a decode step reads every weight once: it may saturate memory with fewer threads
+            active = pool.active
+            pool.active = self.decode_threads
+            try:
+                self.native.forward(pool, x, cache.k, cache.v, cache.length, out)
+            finally:
+                pool.active = active
         cache.length += x.shape[0]
         return out

@@ -25,13 +25,15 @@ class Model:
     """Opens and validates a granite_speech GGUF. Tensor data stays in the file's memory map.
 
     threads: kernel threads, by default every CPU this process may use.
+    decode_threads: threads of each decode step (1..threads), by default `threads`. Decoding
+    is bound by memory bandwidth, which a few cores may already saturate.
     precision: "fast" (default: bfloat16 audio stages where the CPU has bf16 dot products,
     int8 activations against block-quantized weights) or "exact" (float32 throughout);
     see precision.py.
     Raises granite_native.ModelError when the file is not a usable model.
     """
 
-    def __init__(self, path, threads=None, precision="fast"):
+    def __init__(self, path, threads=None, precision="fast", decode_threads=None):
         self.flags = precisions.stage_flags(precision)
         self.precision = precision
         self.path = os.fspath(path)
@@ -40,6 +42,12 @@ class Model:
         self.hparams = read_hparams(self.path, self.gguf)
         self.weights = load_weights(self.path, self.gguf, self.hparams)
         self.pool = _native.ThreadPool(usable_cpus() if threads is None else threads)
+        n = self.pool.threads
+        if decode_threads is not None and not 1 <= decode_threads <= n:
+            self.pool.close()
+            raise ValueError(f"decode_threads must be in 1..{n} (the model's threads), "
+                             f"got {decode_threads}")
+        self.decode_threads = decode_threads
 
     def close(self):
         """Stops the threads. The mapping goes away once no tensor view is left."""
@@ -70,7 +78,7 @@ class Model:
 
     @cached_property
     def decoder(self):
-        return Decoder(self.weights, self.hparams, self.flags["decoder"])
+        return Decoder(self.weights, self.hparams, self.flags["decoder"], self.decode_threads)
 
     @cached_property
     def tokenizer(self):

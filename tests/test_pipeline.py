@@ -136,3 +136,15 @@ def test_prompt_ids_are_checked():
             model.logits(ids + [model.hparams.llm_vocab_size], emb)
         with pytest.raises(ValueError, match="audio placeholders"):
             model.logits(ids, emb[:-3])
+
+
+def test_decode_threads():
+    """Decode steps on fewer threads give the same tokens (every kernel's result is
+    independent of the thread split); a count beyond the pool is refused."""
+    with gn.Model(model_path("q4_k"), threads=2) as model:
+        want = model.transcribe(WAV, max_new_tokens=8).tokens
+    with gn.Model(model_path("q4_k"), threads=2, decode_threads=1) as model:
+        assert model.transcribe(WAV, max_new_tokens=8).tokens == want
+        assert model.pool.active == 2  # restored after every decode step
+    with pytest.raises(ValueError, match="decode_threads must be in 1..2"):
+        gn.Model(model_path("q4_k"), threads=2, decode_threads=3)
