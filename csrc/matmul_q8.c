@@ -7,11 +7,9 @@
 #include "quant_blocks.h"
 #include <stdlib.h>
 
-/* 64 rows of a 2048-wide Q4_K matrix are 72 KB: a panel stays in L2 while every x row passes
- * over it, a 2048-row decode GEMV still makes 32 tasks to balance threads, and a decode
- * kernel, which prefetches one 4-row tile ahead within its panel, starts cold only once per
- * 16 tiles (16-row panels measured slower at 2 threads on a 115 MB matrix). */
-#define PANEL_ROWS 64
+/* 16 rows of a 2048-wide Q4_K matrix are 18 KB: a panel stays in L1/L2 while every x row
+ * passes over it, and a 2048-row decode GEMV still makes 128 tasks to balance threads. */
+#define PANEL_ROWS 16
 
 typedef struct {
     const float *x;
