@@ -118,6 +118,24 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
                     const void *w, int wtype, int64_t N, size_t w_bytes,
                     const float *bias, float *y, int flags);
 
+/* One matrix of a group sharing an input: W[N, K] in `type`, `bytes` long (exactly N rows),
+ * optional bias[N], output y[M, N]. */
+typedef struct {
+    const void *w;
+    int type;
+    int64_t N;
+    size_t bytes;
+    const float *bias;
+    float *y;
+} gn_matmul_out;
+#define GN_MATMUL_GROUP_MAX 4
+/* y_i = x @ W_i^T (+ bias_i) for the n (1..GN_MATMUL_GROUP_MAX) matrices of outs, as n calls of
+ * gn_matmul would compute them, bit for bit, but in one pass over the pool where they take the
+ * int8 path: x is quantized once and the threads stream through the matrices back to back
+ * (a decoder layer's q, k, v, or its gate and up). */
+gn_status gn_matmul_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                          const gn_matmul_out *outs, int n, int flags);
+
 /* ---- roofline probes (benchmarks only) --------------------------------------------- */
 
 /* Reads every byte of buf (bytes a non-zero multiple of 64) with the active ISA's loads across

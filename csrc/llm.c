@@ -122,9 +122,10 @@ gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64
         float *k_new = k_all + pos0 * kvw, *v_new = v_all + pos0 * kvw;
 
         TRY(gn_rmsnorm(pool, h, L, dm, ly->attn_norm, d->rms_eps, a));
-        TRY(matmul(pool, llm, a, L, dm, &ly->q, qw, q));
-        TRY(matmul(pool, llm, a, L, dm, &ly->k, kvw, k_new));
-        TRY(matmul(pool, llm, a, L, dm, &ly->v, kvw, v_new));
+        const gn_matmul_out qkv[3] = {{ly->q.data, ly->q.type, qw, ly->q.bytes, NULL, q},
+                                      {ly->k.data, ly->k.type, kvw, ly->k.bytes, NULL, k_new},
+                                      {ly->v.data, ly->v.type, kvw, ly->v.bytes, NULL, v_new}};
+        TRY(gn_matmul_group(pool, a, L, dm, qkv, 3, d->matmul_flags));
         TRY(gn_rope_neox_apply(q, L, d->n_heads, dh, cs));
         TRY(gn_rope_neox_apply(k_new, L, d->n_kv_heads, dh, cs));
         TRY(gn_attention(pool, q, qw, k_all, kvw, v_all, kvw, 1, L, pos0 + L, d->n_heads,
@@ -133,8 +134,9 @@ gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64
         add_scaled(h, a, d->residual_multiplier, L * dm);
 
         TRY(gn_rmsnorm(pool, h, L, dm, ly->ffn_norm, d->rms_eps, a));
-        TRY(matmul(pool, llm, a, L, dm, &ly->gate, ff, g));
-        TRY(matmul(pool, llm, a, L, dm, &ly->up, ff, u));
+        const gn_matmul_out gate_up[2] = {{ly->gate.data, ly->gate.type, ff, ly->gate.bytes, NULL, g},
+                                          {ly->up.data, ly->up.type, ff, ly->up.bytes, NULL, u}};
+        TRY(gn_matmul_group(pool, a, L, dm, gate_up, 2, d->matmul_flags));
         TRY(gn_swiglu(pool, g, u, L, ff, g));
         TRY(matmul(pool, llm, g, L, ff, &ly->down, dm, a));
         add_scaled(h, a, d->residual_multiplier, L * dm);

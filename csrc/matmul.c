@@ -72,13 +72,36 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     if (s != GN_OK) return s;
     if (flags & ~(GN_MATMUL_INT8 | GN_MATMUL_BF16)) return GN_ERR_INVALID;
     switch (gn_matmul_path(wtype, flags)) {
-    case GN_PATH_INT8: return gn_matmul_q8(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
+    case GN_PATH_INT8: {
+        const gn_matmul_out one = {w, wtype, N, w_bytes, bias, y};
+        return gn_matmul_q8_group(pool, x, M, K, &one, 1);
+    }
     case GN_PATH_BF16: return gn_matmul_bf16(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
     default: break;
     }
     matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0};
     gn_pool_run(pool, matmul_panel, &job, (N + PANEL_ROWS - 1) / PANEL_ROWS);
     return job.failed ? GN_ERR_NOMEM : GN_OK;
+}
+
+gn_status gn_matmul_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                          const gn_matmul_out *outs, int n, int flags) {
+    if (!outs || n < 1 || n > GN_MATMUL_GROUP_MAX) return GN_ERR_INVALID;
+    if (flags & ~(GN_MATMUL_INT8 | GN_MATMUL_BF16)) return GN_ERR_INVALID;
+    int64_t row_bytes;
+    for (int i = 0; i < n; i++) {
+        const gn_status s = gn_matmul_check(x, M, K, outs[i].w, outs[i].type, outs[i].N,
+                                            outs[i].bytes, outs[i].y, &row_bytes);
+        if (s != GN_OK) return s;
+    }
+    if ((flags & GN_MATMUL_INT8) && gn_matmul_q8_group_ok(outs, n))
+        return gn_matmul_q8_group(pool, x, M, K, outs, n);
+    for (int i = 0; i < n; i++) {
+        const gn_status s = gn_matmul(pool, x, M, K, outs[i].w, outs[i].type, outs[i].N,
+                                      outs[i].bytes, outs[i].bias, outs[i].y, flags);
+        if (s != GN_OK) return s;
+    }
+    return GN_OK;
 }
 
 gn_status gn_dequantize(int type, const void *src, float *dst, int64_t n) {

@@ -7,8 +7,10 @@
 
 /* matmul_q8.c: block-quantized W x int8-quantized x (GN_MATMUL_INT8). */
 int gn_matmul_q8_available(int wtype);
-gn_status gn_matmul_q8(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
-                       int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y);
+/* 1 when every matrix takes the int8 path with the same activation blocks. */
+int gn_matmul_q8_group_ok(const gn_matmul_out *outs, int n);
+gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                             const gn_matmul_out *outs, int n);
 
 /* matmul_bf16.c: float W x bfloat16-rounded x (GN_MATMUL_BF16), where the active table has
  * bfloat16 kernels. */

@@ -18,7 +18,7 @@
 
 static int64_t panel_rows(gn_pool *pool, int64_t M, int64_t N) {
     if (M > 1) return PANEL_ROWS;
-    const int64_t tasks = 4 * (int64_t)gn_pool_threads(pool);
+    const int64_t tasks = 4 * (int64_t)gn_pool_active(pool);
     int64_t rows = (N + tasks - 1) / tasks;
     rows = (rows + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS;
     return rows > GEMV_PANEL_ROWS_MAX ? GEMV_PANEL_ROWS_MAX : rows;
@@ -26,16 +26,15 @@ static int64_t panel_rows(gn_pool *pool, int64_t M, int64_t N) {
 
 typedef struct {
     const float *x;
-    int64_t M, K, N;
+    int64_t M, K;
     uint8_t *xq;
     int64_t xq_row_bytes;
     gn_quantize_act_fn quantize;
-    const uint8_t *w;
-    int64_t w_row_bytes;
-    gn_gemm_q_fn gemm;
-    const float *bias;
-    float *y;
-    int64_t panel;
+    int n;                        /* matrices sharing x */
+    const gn_matmul_out *outs;
+    int64_t w_row_bytes[GN_MATMUL_GROUP_MAX];
+    int64_t panel[GN_MATMUL_GROUP_MAX];
+    int64_t first_task[GN_MATMUL_GROUP_MAX + 1]; /* tasks of matrix i: first_task[i]..[i+1] */
 } q8_job;
 
 static void quantize_rows(void *arg, int64_t m, int thread_index) {
@@ -47,14 +46,18 @@ static void quantize_rows(void *arg, int64_t m, int thread_index) {
 static void gemm_panel(void *arg, int64_t task, int thread_index) {
     (void)thread_index;
     q8_job *j = (q8_job *)arg;
-    const int64_t n0 = task * j->panel;
-    const int64_t rows = (j->N - n0) < j->panel ? (j->N - n0) : j->panel;
-    float *y = j->y + n0;
-    j->gemm(j->M, rows, j->K, j->xq, j->xq_row_bytes, j->w + n0 * j->w_row_bytes,
-            j->w_row_bytes, y, j->N);
-    if (j->bias)
+    int i = 0;
+    while (task >= j->first_task[i + 1]) i++;
+    const gn_matmul_out *o = &j->outs[i];
+    const int64_t n0 = (task - j->first_task[i]) * j->panel[i];
+    const int64_t rows = (o->N - n0) < j->panel[i] ? (o->N - n0) : j->panel[i];
+    float *y = o->y + n0;
+    gn_active->gemm_q[o->type](j->M, rows, j->K, j->xq, j->xq_row_bytes,
+                               (const uint8_t *)o->w + n0 * j->w_row_bytes[i],
+                               j->w_row_bytes[i], y, o->N);
+    if (o->bias)
         for (int64_t m = 0; m < j->M; m++)
-            for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
+            for (int64_t r = 0; r < rows; r++) y[m * o->N + r] += o->bias[n0 + r];
 }
 
 int gn_matmul_q8_available(int wtype) {
@@ -62,22 +65,36 @@ int gn_matmul_q8_available(int wtype) {
             wtype == GN_TYPE_Q6_K) && gn_active->gemm_q[wtype] != NULL;
 }
 
-gn_status gn_matmul_q8(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
-                       int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y) {
-    const int k_quant = wtype == GN_TYPE_Q4_K || wtype == GN_TYPE_Q6_K;
+/* The activation blocks a weight type multiplies with: 1 Q8_K, 2 Q8_32. */
+static int act_kind(int wtype) { return wtype == GN_TYPE_Q4_K || wtype == GN_TYPE_Q6_K ? 1 : 2; }
+
+int gn_matmul_q8_group_ok(const gn_matmul_out *outs, int n) {
+    for (int i = 0; i < n; i++)
+        if (!gn_matmul_q8_available(outs[i].type) || act_kind(outs[i].type) != act_kind(outs[0].type))
+            return 0;
+    return 1;
+}
+
+gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                             const gn_matmul_out *outs, int n) {
+    const int k_quant = act_kind(outs[0].type) == 1;
     const int64_t block = k_quant ? QK_K : 32;
     const int64_t block_bytes = k_quant ? (int64_t)sizeof(block_q8_K) : (int64_t)sizeof(block_q8_32);
-    if (K % block) return GN_ERR_INVALID;
+    if (K % block || n < 1 || n > GN_MATMUL_GROUP_MAX) return GN_ERR_INVALID;
     const int64_t xq_row_bytes = K / block * block_bytes;
     if (M > (int64_t)(SIZE_MAX / 2) / xq_row_bytes) return GN_ERR_NOMEM;
-    uint8_t *xq = (uint8_t *)malloc((size_t)(M * xq_row_bytes));
-    if (!xq) return GN_ERR_NOMEM;
-    q8_job job = {x, M, K, N, xq, xq_row_bytes,
-                  k_quant ? gn_active->quantize_q8_k : gn_active->quantize_q8_32,
-                  (const uint8_t *)w, w_row_bytes, gn_active->gemm_q[wtype], bias, y,
-                  panel_rows(pool, M, N)};
+    q8_job job = {x, M, K, NULL, xq_row_bytes,
+                  k_quant ? gn_active->quantize_q8_k : gn_active->quantize_q8_32, n, outs,
+                  {0}, {0}, {0}};
+    for (int i = 0; i < n; i++) {
+        job.w_row_bytes[i] = gn_row_bytes(outs[i].type, K);
+        job.panel[i] = panel_rows(pool, M, outs[i].N);
+        job.first_task[i + 1] = job.first_task[i] + (outs[i].N + job.panel[i] - 1) / job.panel[i];
+    }
+    job.xq = (uint8_t *)malloc((size_t)(M * xq_row_bytes));
+    if (!job.xq) return GN_ERR_NOMEM;
     gn_pool_run(pool, quantize_rows, &job, M);
-    gn_pool_run(pool, gemm_panel, &job, (N + job.panel - 1) / job.panel);
-    free(xq);
+    gn_pool_run(pool, gemm_panel, &job, job.first_task[n]);
+    free(job.xq);
     return GN_OK;
 }

@@ -37,6 +37,16 @@ cdef extern from "gn.h" nogil:
                   const void *w, int wtype, int64_t N, size_t w_bytes,
                   const float *bias, float *y, int flags)
     int gn_matmul_path(int wtype, int flags)
+    ctypedef struct gn_matmul_out:
+        const void *w
+        int type
+        int64_t N
+        size_t bytes
+        const float *bias
+        float *y
+    int GN_MATMUL_GROUP_MAX
+    int gn_matmul_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                        const gn_matmul_out *outs, int n, int flags)
     int GN_MATMUL_INT8, GN_MATMUL_BF16
 
 
@@ -222,6 +232,46 @@ def matmul(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wty
                            flags)
     check(status, "matmul")
     return np.asarray(out)
+def matmul_group(ThreadPool pool, const float[:, ::1] x, list mats, int flags=0):
+    """[x @ W_i^T (+ bias_i)] for mats = [(w bytes, wtype, n_out, bias or None), ...] sharing x,
+    in one pass where they take the int8 path (gn_matmul_group)."""
+    cdef int n = len(mats)
+    if not 1 <= n <= GN_MATMUL_GROUP_MAX:
+        raise ValueError(f"a matmul group holds 1..{GN_MATMUL_GROUP_MAX} matrices, got {n}")
+    cdef gn_matmul_out outs[4]
+    cdef const uint8_t[::1] w
+    cdef const float[::1] b
+    cdef float[:, ::1] y
+    keep, results = [], []
+    for i, (w_obj, wtype, n_out, bias) in enumerate(mats):
+        w = w_obj
+        if w.shape[0] == 0:
+            raise ValueError(f"matrix {i} is empty")
+        out = np.empty((x.shape[0], n_out), np.float32)
+        y = out
+        outs[i].w = &w[0]
+        outs[i].type = wtype
+        outs[i].N = n_out
+        outs[i].bytes = w.shape[0]
+        outs[i].bias = NULL
+        if bias is not None:
+            b = bias
+            if b.shape[0] != n_out:
+                raise ValueError(f"bias {i} has {b.shape[0]} elements, expected {n_out}")
+            outs[i].bias = &b[0]
+        outs[i].y = &y[0, 0]
+        keep.append((w_obj, bias))
+        results.append(out)
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"empty matmul: x is {x.shape[0]}x{x.shape[1]}")
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int status
+    with nogil:
+        status = gn_matmul_group(p, &x[0, 0], x.shape[0], x.shape[1], outs, n, flags)
+    check(status, "matmul group")
+    return results
+
+
 include "_ops.pxi"
 include "_mel.pxi"
 include "_quantize.pxi"

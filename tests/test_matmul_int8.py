@@ -240,3 +240,34 @@ def test_int8_flag_leaves_float_weights_exact():
     exact = _native.matmul(pool, x, w.view(np.uint8).reshape(-1), int(GT.F32), 9)
     flagged = _native.matmul(pool, x, w.view(np.uint8).reshape(-1), int(GT.F32), 9, flags=INT8)
     assert np.array_equal(exact, flagged)
+
+
+@pytest.mark.parametrize("flags", [0, 1])
+def test_group_equals_separate_matmuls(flags):
+    """gn_matmul_group (a decoder layer's q/k/v in one pass) gives the separate calls' bits,
+    on the int8 path (x quantized once) and off it."""
+    rng = np.random.default_rng(11)
+    K = 512
+    mats = []
+    # a Q8_0 matrix takes other activation blocks: that group falls back to separate calls
+    for N, gtype in ((70, GT.Q4_K), (16, GT.Q6_K), (33, GT.Q8_0)):
+        w = random_weights(rng, gtype, N, K)
+        mats.append((w, int(gtype), N, rng.standard_normal(N).astype(np.float32)))
+    for M in (1, 5):
+        x = rng.standard_normal((M, K)).astype(np.float32)
+        for threads, group in ((1, mats), (2, mats), (2, mats[:2])):
+            pool = _native.ThreadPool(threads)
+            got = _native.matmul_group(pool, x, group, flags=flags)
+            for (w, t, N, b), y in zip(group, got):
+                want = _native.matmul(pool, x, w, t, N, b, flags=flags)
+                assert np.array_equal(y.view(np.uint32), want.view(np.uint32))
+
+
+def test_group_arguments_are_checked():
+    pool = _native.ThreadPool(1)
+    w = random_weights(np.random.default_rng(0), GT.Q4_K, 4, 256)
+    x = np.ones((1, 256), np.float32)
+    with pytest.raises(ValueError, match="1..4 matrices"):
+        _native.matmul_group(pool, x, [(w, 12, 4, None)] * 5)
+    with pytest.raises(ValueError, match="matmul group"):  # 5 rows claimed, 4 stored
+        _native.matmul_group(pool, x, [(w, 12, 4, None), (w, 12, 5, None)], 1)
