@@ -99,9 +99,9 @@ def diff(args):
         for s in stages:
             print(f"{s.stage:<14} {s.cos_min:>10.7f} {s.max_abs:>10.3g} {s.rms:>10.3g}  "
                   f">= {s.bound}  {'ok' if s.ok else 'FAIL'}")
-        print(f"greedy ids     {greedy.agree}/{greedy.n} leading ids equal "
-              f"(must: {greedy.judged}, up to the first reference near-tie)  "
-              f"{'ok' if greedy.ok else 'FAIL'}")
+        print(f"greedy ids     {greedy.agree}/{greedy.n} leading ids equal decoding freely "
+              f"(must: {greedy.judged}); {greedy.forced}/{greedy.n} equal fed the reference's "
+              f"ids (must: {greedy.forced_min})  {'ok' if greedy.ok else 'FAIL'}")
     return 0 if ok else 1
 
 

@@ -110,8 +110,8 @@ def print_report(audio, parity, memory, steps):
     # 1 - cos_min: the printed digits then show how close, not a row of 1.0000000
     print(f"\nParity on {audio.name} (1 - cos_min per stage, then its bound):\n")
     print("| size | file (precision) | matmul paths | " + " | ".join(STAGES)
-          + " | logits max_abs | greedy (agree/must/n) | ok |")
-    print("|---|---|---|" + "---:|" * (len(STAGES) + 1) + "---|---|")
+          + " | logits max_abs | greedy free (agree/must/n) | greedy fed (equal/must) | ok |")
+    print("|---|---|---|" + "---:|" * (len(STAGES) + 1) + "---|---|---|")
     for size, name, r in parity:
         st = {s["stage"]: s for s in r["stages"]}
         g = r["greedy"]
@@ -119,6 +119,7 @@ def print_report(audio, parity, memory, steps):
         print(f"| {size} | {name} | {paths} | "
               + " | ".join(f"{1 - st[s]['cos_min']:.1e} (≤{1 - st[s]['bound']:.0e})" for s in STAGES)
               + f" | {st['logits']['max_abs']:.1e} | {g['agree']}/{g['judged']}/{g['n']} "
+              f"| {g['forced']}/{g['forced_min']} "
               f"| {'ok' if r['ok'] else 'FAIL'} |")
     print(f"\nPeak RSS transcribing {MEMORY_CLIP.name} (32 new tokens), bound file size + 400 MB:\n")
     print("| size | file | file size | peak RSS | RSS - file | ok |")
