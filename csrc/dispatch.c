@@ -45,6 +45,7 @@ static const gn_kernels scalar_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_scalar,
     },
     .gemm_f32 = gn_gemm_f32_scalar,
+    .gemv_f16 = gn_gemv_f16_scalar,
     .quantize_q8_k = gn_quantize_q8_k_scalar,
     .quantize_q8_32 = gn_quantize_q8_32_scalar,
     .gemm_q = {
@@ -78,6 +79,7 @@ static const gn_kernels avx2_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx2,
     },
     .gemm_f32 = gn_gemm_f32_avx2,
+    .gemv_f16 = gn_gemv_f16_avx2,
     .quantize_q8_k = gn_quantize_q8_k_avx2,
     .quantize_q8_32 = gn_quantize_q8_32_avx2,
     .gemm_q = {
@@ -109,6 +111,7 @@ static const gn_kernels avx512_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx512,
     },
     .gemm_f32 = gn_gemm_f32_avx512,
+    .gemv_f16 = gn_gemv_f16_avx512,
     .quantize_q8_k = gn_quantize_q8_k_avx512,
     .quantize_q8_32 = gn_quantize_q8_32_avx512,
     .gemm_q = {
@@ -226,6 +229,7 @@ gn_status gn_isa_select(int isa) {
     for (int i = 0; i < GN_TYPE_COUNT; i++)
         if (!r.gemm_q[i]) r.gemm_q[i] = scalar_table.gemm_q[i];
     if (!r.gemm_f32) r.gemm_f32 = scalar_table.gemm_f32;
+    if (!r.gemv_f16) r.gemv_f16 = scalar_table.gemv_f16;
     if (!r.quantize_q8_k) r.quantize_q8_k = scalar_table.quantize_q8_k;
     if (!r.quantize_q8_32) r.quantize_q8_32 = scalar_table.quantize_q8_32;
     if (!r.probe_read) r.probe_read = scalar_table.probe_read;

@@ -26,6 +26,13 @@ typedef void (*gn_gemm_f32_fn)(int64_t M, int64_t N, int64_t K,
                                const float *w, int64_t ldw,
                                float *y, int64_t ldy);
 
+/* y[m * ldy + n] = sum_k x[m * K + k] * W[n, k] for m < M <= GN_GEMV_MAX_M, n < N, with W rows
+ * of K F16 values ldw elements apart: decode-sized products that widen each weight once
+ * instead of dequantizing W into a float32 panel. */
+#define GN_GEMV_MAX_M 4
+typedef void (*gn_gemv_f16_fn)(int64_t M, int64_t N, int64_t K, const float *x,
+                               const uint16_t *w, int64_t ldw, float *y, int64_t ldy);
+
 /* One row of k floats (k a whole number of blocks) -> activation blocks (block_q8_K or
  * block_q8_32, quant_blocks.h), with the rule stated there. */
 typedef void (*gn_quantize_act_fn)(const float *x, void *dst, int64_t k);
@@ -81,6 +88,7 @@ typedef struct {
     int isa;
     gn_dequant_fn dequant[GN_TYPE_COUNT];
     gn_gemm_f32_fn gemm_f32;
+    gn_gemv_f16_fn gemv_f16;
     gn_quantize_act_fn quantize_q8_k, quantize_q8_32;
     gn_gemm_q_fn gemm_q[GN_TYPE_COUNT]; /* indexed by weight type: Q4_0, Q8_0, Q4_K, Q6_K */
     gn_unary_fn silu, sigmoid, gelu_erf;
@@ -111,6 +119,8 @@ void gn_dequant_q4_0_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_q8_0_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_q4_k_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_scalar(const void *src, float *dst, int64_t n);
+void gn_gemv_f16_scalar(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
+                        int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_scalar(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                         const float *w, int64_t ldw, float *y, int64_t ldy);
 void gn_quantize_q8_k_scalar(const float *x, void *dst, int64_t k);
@@ -155,6 +165,8 @@ void gn_dequant_q4_k_avx2(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_avx2(const void *src, float *dst, int64_t n);
 uint64_t gn_probe_read_avx2(const void *buf, size_t bytes);
 int64_t gn_probe_fma_avx2(int64_t iters, float *sink);
+void gn_gemv_f16_avx2(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
+                      int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_avx2(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                       const float *w, int64_t ldw, float *y, int64_t ldy);
 void gn_quantize_q8_k_avx2(const float *x, void *dst, int64_t k);
@@ -187,6 +199,8 @@ void gn_dequant_q4_k_avx512(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_avx512(const void *src, float *dst, int64_t n);
 uint64_t gn_probe_read_avx512(const void *buf, size_t bytes);
 int64_t gn_probe_fma_avx512(int64_t iters, float *sink);
+void gn_gemv_f16_avx512(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
+                        int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                         const float *w, int64_t ldw, float *y, int64_t ldy);
 /* AVX-512 BF16: installed only where the CPU has it, which the AVX-512 level does not require. */

@@ -17,7 +17,8 @@ typedef struct {
     int64_t row_bytes;
     const float *bias;
     float *y;
-    int failed; /* set by a task that could not get scratch memory */
+    int failed;    /* set by a task that could not get scratch memory */
+    int64_t panel; /* W rows per task of the F16 GEMV */
 } matmul_job;
 
 static void matmul_panel(void *arg, int64_t task, int thread_index) {
@@ -40,6 +41,22 @@ static void matmul_panel(void *arg, int64_t task, int thread_index) {
     }
     float *y = j->y + n0;
     gn_active->gemm_f32(j->M, rows, j->K, j->x, j->K, panel, j->K, y, j->N);
+    if (j->bias)
+        for (int64_t m = 0; m < j->M; m++)
+            for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
+}
+
+/* A decode-sized x against F16 W streams W once at 2 bytes per weight instead of widening
+ * panels into scratch first; the panels are long (4 per thread, up to 256 rows) so each thread
+ * reads one sequential stretch, as the int8 GEMV does. */
+static void gemv_f16_panel(void *arg, int64_t task, int thread_index) {
+    (void)thread_index;
+    matmul_job *j = (matmul_job *)arg;
+    const int64_t panel = j->panel;
+    const int64_t n0 = task * panel;
+    const int64_t rows = (j->N - n0) < panel ? (j->N - n0) : panel;
+    float *y = j->y + n0;
+    gn_active->gemv_f16(j->M, rows, j->K, j->x, (const uint16_t *)j->w + n0 * j->K, j->K, y, j->N);
     if (j->bias)
         for (int64_t m = 0; m < j->M; m++)
             for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
@@ -79,7 +96,15 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     case GN_PATH_BF16: return gn_matmul_bf16(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
     default: break;
     }
-    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0};
+    if (wtype == GN_TYPE_F16 && M <= GN_GEMV_MAX_M) {
+        const int64_t tasks = 4 * (int64_t)gn_pool_active(pool);
+        int64_t panel = ((N + tasks - 1) / tasks + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS;
+        panel = panel > 256 ? 256 : panel;
+        matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, panel};
+        gn_pool_run(pool, gemv_f16_panel, &job, (N + panel - 1) / panel);
+        return GN_OK;
+    }
+    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, 0};
     gn_pool_run(pool, matmul_panel, &job, (N + PANEL_ROWS - 1) / PANEL_ROWS);
     return job.failed ? GN_ERR_NOMEM : GN_OK;
 }

@@ -108,9 +108,11 @@ def test_matmul_matches_float64_reference(isa, level, gtype):
     isa(level)
     rng = np.random.default_rng(100 + int(gtype))
     pool = _native.ThreadPool(1)
-    # M=1 (decode), M not a multiple of any register tile; N not a multiple of the 16-row
-    # panel; K with a tail after every vector width where the type allows it
-    for M, K, N in [(1, k_for(gtype, 300), 37), (7, k_for(gtype, 45), 19), (13, k_for(gtype, 512), 33)]:
+    # M=1 and 4 (decode; F16 takes its GEMV up to 4 rows), M not a multiple of any register
+    # tile; N not a multiple of the 16-row panel; K with a tail after every vector width where
+    # the type allows it
+    for M, K, N in [(1, k_for(gtype, 300), 37), (4, k_for(gtype, 100), 9),
+                    (7, k_for(gtype, 45), 19), (13, k_for(gtype, 512), 33)]:
         x, w, wf = matmul_case(rng, gtype, M, K, N)
         bias = rng.standard_normal(N).astype(np.float32)
         ref = x.astype(np.float64) @ wf.T
@@ -126,15 +128,15 @@ def test_matmul_matches_float64_reference(isa, level, gtype):
 def test_every_level_matches_scalar_matmul(isa, gtype):
     rng = np.random.default_rng(200 + int(gtype))
     pool = _native.ThreadPool(1)
-    M, K, N = 6, k_for(gtype, 600), 21
-    x, w, wf = matmul_case(rng, gtype, M, K, N)
-    isa("scalar")
-    want = _native.matmul(pool, x, w, int(gtype), N)
-    tol = SIMD_VS_SCALAR_TOL[gtype] * magnitude(x, wf) + 1e-30
-    for level in LEVELS:
-        isa(level)
-        got = _native.matmul(pool, x, w, int(gtype), N)
-        assert np.all(np.abs(got - want) <= tol), (level, gtype.name)
+    for M, K, N in [(6, k_for(gtype, 600), 21), (3, k_for(gtype, 600), 21)]:
+        x, w, wf = matmul_case(rng, gtype, M, K, N)
+        isa("scalar")
+        want = _native.matmul(pool, x, w, int(gtype), N)
+        tol = SIMD_VS_SCALAR_TOL[gtype] * magnitude(x, wf) + 1e-30
+        for level in LEVELS:
+            isa(level)
+            got = _native.matmul(pool, x, w, int(gtype), N)
+            assert np.all(np.abs(got - want) <= tol), (level, gtype.name, M)
 
 
 @pytest.mark.parametrize("level", LEVELS)

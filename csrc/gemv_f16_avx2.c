@@ -1,0 +1,50 @@
+/* Decode-sized products against F16 weights, AVX2 + F16C: four W rows at a time, 8 halves
+ * widened per load and multiplied into every x row (see gemv_f16_avx512.c). */
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include "gn_kernels.h"
+#include "quant_blocks.h"
+
+#define ROWS 3
+
+static float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static GN_ALWAYS_INLINE void rows_tile(int64_t M, int64_t R, int64_t K, const float *x,
+                                       const uint16_t *w, int64_t ldw, float *y, int64_t ldy) {
+    __m256 acc[GN_GEMV_MAX_M][ROWS];
+    for (int m = 0; m < GN_GEMV_MAX_M; m++)
+        for (int r = 0; r < ROWS; r++) acc[m][r] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 wv[ROWS];
+        for (int r = 0; r < ROWS; r++)
+            wv[r] = r < R ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + r * ldw + k)))
+                          : _mm256_setzero_ps();
+        for (int m = 0; m < GN_GEMV_MAX_M; m++) {
+            if (m >= M) break;
+            const __m256 xv = _mm256_loadu_ps(x + m * K + k);
+            for (int r = 0; r < ROWS; r++) acc[m][r] = _mm256_fmadd_ps(xv, wv[r], acc[m][r]);
+        }
+    }
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t r = 0; r < R; r++) {
+            float s = hsum(acc[m][r]);
+            for (int64_t t = k; t < K; t++) s += x[m * K + t] * gn_f16_to_f32(w[r * ldw + t]);
+            y[m * ldy + r] = s;
+        }
+}
+
+void gn_gemv_f16_avx2(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
+                      int64_t ldw, float *y, int64_t ldy) {
+    for (int64_t n = 0; n < N; n += ROWS) {
+        const int64_t R = N - n < ROWS ? N - n : ROWS;
+        rows_tile(M, R, K, x, w + n * ldw, ldw, y + n, ldy);
+    }
+}
+#endif
