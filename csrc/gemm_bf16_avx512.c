@@ -11,6 +11,7 @@
 #define MR 6
 #define NV (GN_BF16_PANEL / 16)
 #define KC 256 /* K elements per block: 64 columns x 256 bf16 = 32 KB of panel */
+#define PACK_AHEAD 256 /* floats: eight 32-float steps ahead in each row */
 
 /* Reinterpretations between integer and bfloat16 vectors: a union is valid C11 where a vector
  * cast is a GCC/clang extension. */
@@ -74,8 +75,16 @@ void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, ui
     for (int64_t k = 0; k < K; k += 32) {
         const int64_t len = K - k < 32 ? K - k : 32;
         __m512i v[16];
-        for (int64_t i = 0; i < 16; i++)
-            v[i] = i < n ? convert32(rows + i * ld + k, len) : _mm512_setzero_si512();
+        for (int64_t i = 0; i < 16; i++) {
+            if (i >= n) {
+                v[i] = _mm512_setzero_si512();
+                continue;
+            }
+            /* 16 rows are more streams than the hardware prefetcher follows: ask ahead */
+            if (k + PACK_AHEAD < K)
+                _mm_prefetch((const char *)(rows + i * ld + k + PACK_AHEAD), _MM_HINT_T0);
+            v[i] = convert32(rows + i * ld + k, len);
+        }
         transpose16(v);
         for (int64_t p = 0; p < (len + 1) / 2; p++)
             _mm512_storeu_si512((void *)(panel + 2 * ((k / 2 + p) * GN_BF16_PANEL + r0)), v[p]);
