@@ -11,6 +11,7 @@
 #define MR 6
 #define NV (GN_BF16_PANEL / 16)
 #define KC 256 /* K elements per block: 64 columns x 256 bf16 = 32 KB of panel */
+#define PACK_AHEAD 256 /* floats: eight 32-float steps ahead in each row */
 
 /* Reinterpretations between integer and bfloat16 vectors: a union is valid C11 where a vector
  * cast is a GCC/clang extension. */
@@ -74,23 +75,32 @@ void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, ui
     for (int64_t k = 0; k < K; k += 32) {
         const int64_t len = K - k < 32 ? K - k : 32;
         __m512i v[16];
-        for (int64_t i = 0; i < 16; i++)
-            v[i] = i < n ? convert32(rows + i * ld + k, len) : _mm512_setzero_si512();
+        for (int64_t i = 0; i < 16; i++) {
+            if (i >= n) {
+                v[i] = _mm512_setzero_si512();
+                continue;
+            }
+            /* 16 rows are more streams than the hardware prefetcher follows: ask ahead */
+            if (k + PACK_AHEAD < K)
+                _mm_prefetch((const char *)(rows + i * ld + k + PACK_AHEAD), _MM_HINT_T0);
+            v[i] = convert32(rows + i * ld + k, len);
+        }
         transpose16(v);
         for (int64_t p = 0; p < (len + 1) / 2; p++)
             _mm512_storeu_si512((void *)(panel + 2 * ((k / 2 + p) * GN_BF16_PANEL + r0)), v[p]);
     }
 }
 
-/* y[i, 0:cols] for i < mr over pairs [p0, p0 + np) of K, starting from zero when first and
- * from y otherwise; inlined with constant mr so that the accumulators live in registers. */
+/* y[i, 0:cols] for i < mr over np pairs of K, starting from zero when first and from y
+ * otherwise; inlined with constant mr so that the accumulators live in registers. */
 static GN_ALWAYS_INLINE void tile(int mr, int first, int64_t np, const uint16_t *x, int64_t ldx,
                                   const uint16_t *w, float *y, int64_t ldy,
                                   const __mmask16 *mask) {
     __m512 acc[MR][NV];
     for (int i = 0; i < mr; i++)
         for (int v = 0; v < NV; v++)
-            acc[i][v] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask[v], y + i * ldy + 16 * v);
+            acc[i][v] = first ? _mm512_setzero_ps()
+                              : _mm512_maskz_loadu_ps(mask[v], y + i * ldy + 16 * v);
     for (int64_t p = 0; p < np; p++) {
         const uint16_t *wp = w + 2 * p * GN_BF16_PANEL;
         __m512bh wv[NV];
@@ -103,7 +113,8 @@ static GN_ALWAYS_INLINE void tile(int mr, int first, int64_t np, const uint16_t 
         }
     }
     for (int i = 0; i < mr; i++)
-        for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(y + i * ldy + 16 * v, mask[v], acc[i][v]);
+        for (int v = 0; v < NV; v++)
+            _mm512_mask_storeu_ps(y + i * ldy + 16 * v, mask[v], acc[i][v]);
 }
 
 void gn_gemm_bf16_avx512(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
@@ -118,7 +129,8 @@ void gn_gemm_bf16_avx512(int64_t M, int64_t cols, int64_t K, const uint16_t *x, 
         const int first = k0 == 0;
         const uint16_t *w = panel + k0 * GN_BF16_PANEL, *xk = x + k0;
         int64_t m = 0;
-        for (; m + MR <= M; m += MR) tile(MR, first, np, xk + m * ldx, ldx, w, y + m * ldy, ldy, mask);
+        for (; m + MR <= M; m += MR)
+            tile(MR, first, np, xk + m * ldx, ldx, w, y + m * ldy, ldy, mask);
         switch (M - m) {
         case 5: tile(5, first, np, xk + m * ldx, ldx, w, y + m * ldy, ldy, mask); break;
         case 4: tile(4, first, np, xk + m * ldx, ldx, w, y + m * ldy, ldy, mask); break;

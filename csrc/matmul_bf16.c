@@ -61,7 +61,8 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
         if (j->wtype == GN_TYPE_F32) {
             j->k.pack((const float *)src, j->K, n, j->K, panel, r0);
         } else {
-            for (int64_t r = 0; r < n; r++) j->k.dequant(src + r * j->w_row_bytes, dq + r * j->K, j->K);
+            for (int64_t r = 0; r < n; r++)
+                j->k.dequant(src + r * j->w_row_bytes, dq + r * j->K, j->K);
             j->k.pack(dq, j->K, n, j->K, panel, r0);
         }
     }

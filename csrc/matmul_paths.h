@@ -17,8 +17,8 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
 int gn_matmul_bf16_available(int wtype);
 gn_status gn_matmul_bf16(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
                          int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y);
-/* The same arithmetic with the scalar twins, on any CPU: the reference tests check the
- * bfloat16 kernels against. Takes gn_matmul's arguments and checks them. */
+/* The same arithmetic with the scalar twins, on any CPU, for tests. Takes gn_matmul's
+ * arguments and checks them. */
 gn_status gn_matmul_bf16_scalar(gn_pool *pool, const float *x, int64_t M, int64_t K,
                                 const void *w, int wtype, int64_t N, size_t w_bytes,
                                 const float *bias, float *y);

@@ -163,10 +163,11 @@ def test_bf16_probe(isa):
         isa("avx512")
         one, two = _native.probe_bf16(pool, 1000), _native.probe_bf16(pool, 2000)
         assert one > 0 and two == 2 * one
-    if _native.isa_supported("avx2"):
-        isa("avx2")
-        with pytest.raises(ValueError, match="probe_bf16"):
-            _native.probe_bf16(pool, 1000)
+    for level in ("scalar", "avx2"):
+        if _native.isa_supported(level):
+            isa(level)
+            with pytest.raises(ValueError, match="probe_bf16"):
+                _native.probe_bf16(pool, 1000)
 
 
 def test_scalar_twin_checks_its_arguments():
