@@ -46,9 +46,14 @@ static void matmul_panel(void *arg, int64_t task, int thread_index) {
             for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
 }
 
+int64_t gn_gemv_panel_rows(gn_pool *pool, int64_t N) {
+    const int64_t tasks = 4 * (int64_t)gn_pool_active(pool);
+    const int64_t rows = ((N + tasks - 1) / tasks + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS;
+    return rows > 256 ? 256 : rows;
+}
+
 /* A decode-sized x against F16 W streams W once at 2 bytes per weight instead of widening
- * panels into scratch first; the panels are long (4 per thread, up to 256 rows) so each thread
- * reads one sequential stretch, as the int8 GEMV does. */
+ * panels into scratch first, in gn_gemv_panel_rows' long panels. */
 static void gemv_f16_panel(void *arg, int64_t task, int thread_index) {
     (void)thread_index;
     matmul_job *j = (matmul_job *)arg;
@@ -97,9 +102,7 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     default: break;
     }
     if (wtype == GN_TYPE_F16 && M <= GN_GEMV_MAX_M) {
-        const int64_t tasks = 4 * (int64_t)gn_pool_active(pool);
-        int64_t panel = ((N + tasks - 1) / tasks + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS;
-        panel = panel > 256 ? 256 : panel;
+        const int64_t panel = gn_gemv_panel_rows(pool, N);
         matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, panel};
         gn_pool_run(pool, gemv_f16_panel, &job, (N + panel - 1) / panel);
         return GN_OK;

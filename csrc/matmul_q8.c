@@ -8,20 +8,12 @@
 #include <stdlib.h>
 
 /* Rows of W per task. With several x rows, 16 rows of a 2048-wide Q4_K matrix (18 KB) stay in
- * L1 while every x row passes over them. A decode GEMV (one x row) is a stream through W
- * whose kernel prefetches one 4-row tile ahead inside its panel: short panels, dealt out in
- * turn to the threads, break each thread's stream every few KB, and measured at half the
- * read bandwidth with 2 threads where 256-row panels reached 93-100% of it. So a GEMV takes
- * panels up to 256 rows, while still making 4 tasks per thread to balance them. */
+ * L1 while every x row passes over them; a decode GEMV takes gn_gemv_panel_rows' long
+ * panels instead. */
 #define PANEL_ROWS 16
-#define GEMV_PANEL_ROWS_MAX 256
 
 static int64_t panel_rows(gn_pool *pool, int64_t M, int64_t N) {
-    if (M > 1) return PANEL_ROWS;
-    const int64_t tasks = 4 * (int64_t)gn_pool_active(pool);
-    int64_t rows = (N + tasks - 1) / tasks;
-    rows = (rows + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS;
-    return rows > GEMV_PANEL_ROWS_MAX ? GEMV_PANEL_ROWS_MAX : rows;
+    return M > 1 ? PANEL_ROWS : gn_gemv_panel_rows(pool, N);
 }
 
 typedef struct {

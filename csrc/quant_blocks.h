@@ -36,6 +36,21 @@ typedef struct {                                                               /
 typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } block_q8_K;  /* 292 B */
 typedef struct { float d; int32_t sum; int8_t qs[32]; } block_q8_32;                /* 40 B */
 
+/* The sums a quantizer stores beside its quants, from the quants (every ISA's sums must equal
+ * these). */
+static inline void gn_q8_k_fill_bsums(block_q8_K *b) {
+    for (int g = 0; g < QK_K / 16; g++) {
+        int sum = 0;
+        for (int j = 0; j < 16; j++) sum += b->qs[16 * g + j];
+        b->bsums[g] = (int16_t)sum;
+    }
+}
+static inline void gn_q8_32_fill_sum(block_q8_32 *b) {
+    int sum = 0;
+    for (int j = 0; j < 32; j++) sum += b->qs[j];
+    b->sum = sum;
+}
+
 _Static_assert(sizeof(block_q8_K) == 292, "block_q8_K layout");
 _Static_assert(sizeof(block_q8_32) == 40, "block_q8_32 layout");
 _Static_assert(sizeof(block_q4_0) == 18, "block_q4_0 layout");

@@ -22,11 +22,7 @@ void gn_quantize_q8_k_scalar(const float *x, void *dst, int64_t k) {
     block_q8_K *b = (block_q8_K *)dst;
     for (int64_t i = 0; i < k / QK_K; i++, x += QK_K) {
         b[i].d = quantize_block(x, b[i].qs, QK_K);
-        for (int g = 0; g < QK_K / 16; g++) {
-            int sum = 0;
-            for (int j = 0; j < 16; j++) sum += b[i].qs[16 * g + j];
-            b[i].bsums[g] = (int16_t)sum;
-        }
+        gn_q8_k_fill_bsums(&b[i]);
     }
 }
 
@@ -34,8 +30,6 @@ void gn_quantize_q8_32_scalar(const float *x, void *dst, int64_t k) {
     block_q8_32 *b = (block_q8_32 *)dst;
     for (int64_t i = 0; i < k / 32; i++, x += 32) {
         b[i].d = quantize_block(x, b[i].qs, 32);
-        int sum = 0;
-        for (int j = 0; j < 32; j++) sum += b[i].qs[j];
-        b[i].sum = sum;
+        gn_q8_32_fill_sum(&b[i]);
     }
 }

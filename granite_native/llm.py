@@ -24,6 +24,13 @@ class KVCache:
         self.capacity = capacity
         self.length = 0
 
+    def copy(self):
+        """An independent cache holding the same tokens (to continue two ways from one prompt)."""
+        other = KVCache.__new__(KVCache)
+        other.k, other.v = self.k.copy(), self.v.copy()
+        other.capacity, other.length = self.capacity, self.length
+        return other
+
 
 def _layer(wt, i):
     p = f"blk.{i}."

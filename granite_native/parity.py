@@ -89,10 +89,10 @@ def run(model, ref):
               compare("projector_out", emb, ref["projector_out"], bound["projector_out"]),
               compare("logits", logits[None], np.asarray(ref["logits"]).reshape(1, -1),
                       bound["logits"])]
+    forced = _forced_agreement(model, cache.copy(), logits, want_ids)
     gen = greedy(model.pool, model.decoder, cache, logits, model.hparams.llm_eos_token_id,
                  len(want_ids), stop_at_eos=False)
     agree = next((i for i, (a, b) in enumerate(zip(gen.ids, want_ids)) if a != b), len(want_ids))
-    forced = _forced_agreement(model, ids, emb, want_ids)
     judged, forced_min = len(want_ids), 0
     if bound["logits"] == INEXACT_BOUND:
         # bf16/int8 products move logits enough to flip the reference's close calls, and one
@@ -106,10 +106,9 @@ def run(model, ref):
     return stages, GreedyDiff(len(want_ids), agree, judged, forced, forced_min), paths
 
 
-def _forced_agreement(model, ids, emb, want_ids):
-    """Steps whose argmax is the reference's id when every step is fed the reference's ids."""
-    cache = model.decoder.new_cache(len(ids) + len(want_ids))
-    logits = model.prefill(ids, emb, cache)
+def _forced_agreement(model, cache, logits, want_ids):
+    """Steps whose argmax is the reference's id when every step, from the prompt's `logits`
+    and `cache`, is fed the reference's ids."""
     same = 0
     for tok in want_ids:
         same += int(np.argmax(logits)) == tok
