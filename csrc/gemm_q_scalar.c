@@ -4,6 +4,7 @@
  * use, so the ISAs differ only in how the per-block floats are summed. */
 #include "gn_kernels.h"
 #include "quant_blocks.h"
+#include <math.h>
 
 /* The eight 6-bit scales and mins of a Q4_K super-block (same unpacking as gn_q4k_scale_min). */
 static void q4k_scales_mins(const uint8_t *packed, uint8_t sc[8], uint8_t mn[8]) {
@@ -102,3 +103,40 @@ GEMM_Q_SCALAR(gn_gemm_q_q4_k_scalar, block_q4_K, block_q8_K, QK_K, dot_q4_k)
 GEMM_Q_SCALAR(gn_gemm_q_q6_k_scalar, block_q6_K, block_q8_K, QK_K, dot_q6_k)
 GEMM_Q_SCALAR(gn_gemm_q_q4_0_scalar, block_q4_0, block_q8_32, 32, dot_q4_0)
 GEMM_Q_SCALAR(gn_gemm_q_q8_0_scalar, block_q8_0, block_q8_32, 32, dot_q8_0)
+
+/* Q4_K_R16 (block_q4_K_r16) x Q8_K: each row's block sum is the same integer as dot_q4_k's;
+ * it turns into float as (sum * d - msum * dmin) * x.d with the fused multiply-adds the
+ * AVX-512 kernel does per lane, so the twins agree bit for bit. */
+void gn_gemm_q_q4_k_r16_scalar(int64_t M, int64_t N, int64_t K, const void *xq,
+                               int64_t xq_row_bytes, const void *w, int64_t w_row_bytes,
+                               float *y, int64_t ldy) {
+    const int64_t nb = K / QK_K;
+    for (int64_t g = 0; g < N / GN_R16; g++) {
+        const block_q4_K_r16 *wg = (const block_q4_K_r16 *)((const uint8_t *)w + g * GN_R16 * w_row_bytes);
+        for (int64_t m = 0; m < M; m++) {
+            const block_q8_K *x = (const block_q8_K *)((const uint8_t *)xq + m * xq_row_bytes);
+            for (int r = 0; r < GN_R16; r++) {
+                float acc = 0.0f;
+                for (int64_t i = 0; i < nb; i++) {
+                    const block_q4_K_r16 *b = wg + i;
+                    int32_t sum = 0, msum = 0;
+                    for (int s = 0; s < 8; s++) {
+                        const int8_t *a = x[i].qs + 32 * s;
+                        int32_t dot = 0;
+                        for (int v = 0; v < 4; v++)
+                            for (int k = 0; k < 4; k++) {
+                                const uint8_t q = b->qs[s][v][r][k];
+                                dot += (q & 0xF) * a[4 * v + k] + (q >> 4) * a[16 + 4 * v + k];
+                            }
+                        sum += b->scales[s][r] * dot;
+                        msum += b->mins[s / 2][r][s % 2] * (x[i].bsums[2 * s] + x[i].bsums[2 * s + 1]);
+                    }
+                    const float t = fmaf((float)sum, gn_f16_to_f32(b->d[r]),
+                                         -((float)msum * gn_f16_to_f32(b->dmin[r])));
+                    acc = fmaf(t, x[i].d, acc);
+                }
+                y[m * ldy + g * GN_R16 + r] = acc;
+            }
+        }
+    }
+}

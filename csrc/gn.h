@@ -24,7 +24,9 @@ typedef enum {
     GN_TYPE_Q4_K = 12,
     GN_TYPE_Q6_K = 14,
     GN_TYPE_BF16 = 30,
-    GN_TYPE_COUNT = 31 /* size of per-type tables; unsupported ids have no traits */
+    /* Internal layouts, never in a file; ids past ggml's, which files may use. */
+    GN_TYPE_Q4_K_R16 = 64, /* Q4_K rows interleaved 16 at a time by gn_repack */
+    GN_TYPE_COUNT = 65 /* size of per-type tables; unsupported ids have no traits */
 } gn_type;
 
 typedef enum {
@@ -40,6 +42,7 @@ typedef struct {
     const char *name;
     int64_t block_elems; /* elements per block (1 for F32/F16/BF16) */
     int64_t block_bytes; /* bytes per block */
+    int64_t row_group;   /* rows stored interleaved: a matrix has a multiple of this many */
 } gn_type_traits;
 
 /* NULL when the type is not supported. */
@@ -101,6 +104,16 @@ gn_status gn_dequantize(int type, const void *src, float *dst, int64_t n);
  * number of blocks of the type; dst_bytes is checked against rows * gn_row_bytes(type, cols). */
 gn_status gn_quantize(gn_pool *pool, int type, const float *src, int64_t rows, int64_t cols,
                       void *dst, size_t dst_bytes);
+
+/* Weights repacked at load for the active ISA's int8 kernels. gn_repack_type gives the
+ * layout `type` becomes (GN_TYPE_Q4_K_R16 for Q4_K where the kernels exist), or -1 where
+ * none pays. gn_repack writes W[N, K] of `type` (src_bytes exactly N rows) into dst in that
+ * layout (dst_bytes exactly N * gn_row_bytes(new type, K)); N must be a multiple of the new
+ * type's row_group. A repacked matrix is multiplied only with GN_MATMUL_INT8 and is never
+ * dequantized: gn_matmul and gn_dequantize return GN_ERR_UNSUPPORTED for other uses. */
+int gn_repack_type(int type);
+gn_status gn_repack(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
+                    int64_t K, void *dst, size_t dst_bytes);
 
 /* Precision choices of gn_matmul, OR-ed. 0 is exact: weights are dequantized to float32 and
  * multiplied in float32. GN_MATMUL_INT8: block-quantized weights (Q4_0, Q8_0, Q4_K, Q6_K)

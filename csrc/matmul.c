@@ -77,6 +77,7 @@ gn_status gn_matmul_check(const float *x, int64_t M, int64_t K, const void *w, i
                           int64_t N, size_t w_bytes, const float *y, int64_t *w_row_bytes) {
     if (!x || !w || !y || M <= 0 || K <= 0 || N <= 0) return GN_ERR_INVALID;
     if (!gn_type_info(wtype)) return GN_ERR_UNSUPPORTED;
+    if (N % gn_type_info(wtype)->row_group) return GN_ERR_INVALID;
     const int64_t row_bytes = gn_row_bytes(wtype, K);
     if (row_bytes < 0 || N > INT64_MAX / row_bytes) return GN_ERR_INVALID;
     /* exactly N rows of K: a larger buffer means the caller's K or N is wrong */
@@ -101,6 +102,7 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     case GN_PATH_BF16: return gn_matmul_bf16(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
     default: break;
     }
+    if (!gn_active->dequant[wtype]) return GN_ERR_UNSUPPORTED; /* a repacked layout */
     if (wtype == GN_TYPE_F16 && M <= GN_GEMV_MAX_M) {
         const int64_t panel = gn_gemv_panel_rows(pool, N);
         matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, panel};
@@ -134,7 +136,7 @@ gn_status gn_matmul_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
 
 gn_status gn_dequantize(int type, const void *src, float *dst, int64_t n) {
     if (!src || !dst || n < 0) return GN_ERR_INVALID;
-    if (!gn_type_info(type)) return GN_ERR_UNSUPPORTED;
+    if (!gn_type_info(type) || !gn_active->dequant[type]) return GN_ERR_UNSUPPORTED;
     if (gn_row_bytes(type, n) < 0) return GN_ERR_INVALID;
     gn_active->dequant[type](src, dst, n);
     return GN_OK;

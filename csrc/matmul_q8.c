@@ -9,7 +9,7 @@
 
 /* Rows of W per task. With several x rows, 16 rows of a 2048-wide Q4_K matrix (18 KB) stay in
  * L1 while every x row passes over them; a decode GEMV takes gn_gemv_panel_rows' long
- * panels instead. */
+ * panels instead. Both are multiples of 16, so panels of Q4_K_R16 hold whole blocks. */
 #define PANEL_ROWS 16
 
 static int64_t panel_rows(gn_pool *pool, int64_t M, int64_t N) {
@@ -54,11 +54,13 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
 
 int gn_matmul_q8_available(int wtype) {
     return (wtype == GN_TYPE_Q4_0 || wtype == GN_TYPE_Q8_0 || wtype == GN_TYPE_Q4_K ||
-            wtype == GN_TYPE_Q6_K) && gn_active->gemm_q[wtype] != NULL;
+            wtype == GN_TYPE_Q6_K || wtype == GN_TYPE_Q4_K_R16) && gn_active->gemm_q[wtype] != NULL;
 }
 
 /* The activation blocks a weight type multiplies with: 1 Q8_K, 2 Q8_32. */
-static int act_kind(int wtype) { return wtype == GN_TYPE_Q4_K || wtype == GN_TYPE_Q6_K ? 1 : 2; }
+static int act_kind(int wtype) {
+    return wtype == GN_TYPE_Q4_K || wtype == GN_TYPE_Q6_K || wtype == GN_TYPE_Q4_K_R16 ? 1 : 2;
+}
 
 int gn_matmul_q8_group_ok(const gn_matmul_out *outs, int n) {
     for (int i = 0; i < n; i++)

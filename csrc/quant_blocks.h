@@ -25,6 +25,22 @@ typedef struct {                                                               /
     uint16_t d;
 } block_q6_K;
 
+/* Q4_K repacked for the int8 kernels (GN_TYPE_Q4_K_R16, internal): one super-block of 16
+ * consecutive rows, so a 512-bit vector holds one 32-bit lane per row and one vpdpbusd
+ * multiplies 4 values of each of the 16 rows by the same 4 x quants. A row's scales, mins and
+ * quants are its Q4_K block's, unpacked and regrouped:
+ *   qs[s][v][r][j]: row r, sub-block s (values 32 s ..): the low nibble holds value 4 v + j,
+ *                   the high nibble value 16 + 4 v + j (v < 4, j < 4);
+ *   scales[s][r], mins[p][r][h]: the 6-bit scale of sub-block s, the min of sub-block 2p + h,
+ *                   pairs that one vpdpwssd multiplies with two sub-block sums of x. */
+#define GN_R16 16
+typedef struct {                                                               /* 2368 B */
+    uint16_t d[GN_R16], dmin[GN_R16];
+    uint8_t scales[8][GN_R16];
+    uint8_t mins[4][GN_R16][2];
+    uint8_t qs[8][4][GN_R16][4];
+} block_q4_K_r16;
+
 /* Activations quantized for integer dot products (internal, never stored in a file), one
  * row at a time. Q8_K pairs with the k-quants: one scale per 256 values and per-16 sums of
  * the quants, which fold Q4_K's min term into one multiply per sub-block. Q8_32 pairs with
@@ -57,6 +73,7 @@ _Static_assert(sizeof(block_q4_0) == 18, "block_q4_0 layout");
 _Static_assert(sizeof(block_q8_0) == 34, "block_q8_0 layout");
 _Static_assert(sizeof(block_q4_K) == 144, "block_q4_K layout");
 _Static_assert(sizeof(block_q6_K) == 210, "block_q6_K layout");
+_Static_assert(sizeof(block_q4_K_r16) == 2368, "block_q4_K_r16 layout");
 
 /* IEEE half <-> float without F16C, exact for every value (subnormals, inf, nan). */
 static inline float gn_f16_to_f32(uint16_t h) {

@@ -9,6 +9,7 @@ cdef extern from "gn.h" nogil:
         const char *name
         int64_t block_elems
         int64_t block_bytes
+        int64_t row_group
     ctypedef struct gn_cpu_features:
         int sse3, ssse3, avx, avx2, fma, f16c
         int avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16
@@ -276,6 +277,7 @@ include "_ops.pxi"
 include "_mel.pxi"
 include "_quantize.pxi"
 include "_probe.pxi"
+include "_repack.pxi"
 include "_twins.pxi"
 include "_gguf.pxi"
 include "_matmul_q8.pxi"

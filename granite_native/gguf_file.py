@@ -73,6 +73,21 @@ class GGUFFile:
     tensors: tuple = field(repr=False)   # TensorInfo, in file order
     data: np.ndarray = field(repr=False)  # uint8, read-only: the whole file, memory-mapped
 
+    def release(self, view):
+        """Drops the whole pages of `view` (a slice of data) from this process's resident
+        memory, once a copy has replaced them: they stay in the page cache, and reading the
+        view again maps them back. A no-op where the platform has no madvise."""
+        mapping = self.data.base
+        if not hasattr(mmap, "MADV_DONTNEED") or not isinstance(mapping, mmap.mmap):
+            return
+        start = view.ctypes.data - self.data.ctypes.data
+        if start < 0 or start + view.nbytes > self.data.nbytes:
+            raise ValueError("the view is not part of this file's mapping")
+        page = mmap.PAGESIZE
+        first, end = -(-start // page) * page, (start + view.nbytes) // page * page
+        if end > first:
+            mapping.madvise(mmap.MADV_DONTNEED, first, end - first)
+
 
 class _Cursor:
     """Reads little-endian fields from the mapped header, never past the end of the file."""

@@ -32,29 +32,26 @@ class KVCache:
         return other
 
 
-def _layer(wt, i):
-    p = f"blk.{i}."
-    out = {}
-    for key, name in LAYER_TENSORS.items():
-        t = wt[p + name + ".weight"]
-        out[key] = t.f32() if key.endswith("norm") else (t.data, t.type)
-    return out
-
-
 class Decoder:
     """flags: gn_matmul precision flags (_native.matmul_flags) for every decoder matrix;
-    0 multiplies exactly in float32."""
+    0 multiplies exactly in float32. With "int8", matrices are repacked for the int8 kernels
+    (Weights.for_int8), using `pool`'s threads."""
 
-    def __init__(self, wt, hp, flags=0, decode_threads=None):
+    def __init__(self, wt, hp, flags=0, decode_threads=None, pool=None):
         self.hp = hp
         self.decode_threads = decode_threads  # threads of single-row forwards; None: the pool's
         self.embd = wt["token_embd.weight"]
-        out = wt["output.weight"]
-        self._matrices = [wt[f"blk.{i}.{name}.weight"] for i in range(hp.llm_n_layers)
-                          for key, name in LAYER_TENSORS.items() if not key.endswith("norm")]
-        self._matrices.append(out)
+        int8 = flags & _native.matmul_flags(["int8"])
+        matrix = (lambda name: wt.for_int8(name, pool)) if int8 else wt.__getitem__
+        layers = [{key: (wt.__getitem__ if key.endswith("norm") else matrix)(f"blk.{i}.{name}.weight")
+                   for key, name in LAYER_TENSORS.items()} for i in range(hp.llm_n_layers)]
+        out = matrix("output.weight")
+        self._matrices = [t for layer in layers for key, t in layer.items()
+                          if not key.endswith("norm")] + [out]
         self.native = _native.LLM(
-            [_layer(wt, i) for i in range(hp.llm_n_layers)], wt["output_norm.weight"].f32(),
+            [{key: t.f32() if key.endswith("norm") else (t.data, t.type)
+              for key, t in layer.items()} for layer in layers],
+            wt["output_norm.weight"].f32(),
             (out.data, out.type), d_model=hp.llm_d_model, n_heads=hp.llm_n_heads,
             n_kv_heads=hp.llm_n_kv_heads, head_dim=hp.llm_head_dim, ff_dim=hp.llm_ff_dim,
             vocab=out.shape[0], rms_eps=hp.llm_rms_norm_eps, rope_theta=hp.llm_rope_theta,

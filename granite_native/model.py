@@ -78,7 +78,8 @@ class Model:
 
     @cached_property
     def decoder(self):
-        return Decoder(self.weights, self.hparams, self.flags["decoder"], self.decode_threads)
+        return Decoder(self.weights, self.hparams, self.flags["decoder"], self.decode_threads,
+                       self.pool)
 
     @cached_property
     def tokenizer(self):

@@ -20,8 +20,9 @@ N_FFT_BINS = 257  # n_fft 512 / 2 + 1; the front-end's FFT size is fixed
 def type_name(type_id):
     try:
         return gguf.GGMLQuantizationType(type_id).name
-    except ValueError:
-        return f"type {type_id}"
+    except ValueError:  # not a ggml type: a repacked layout, or unknown
+        info = _native.type_info(type_id)
+        return info[0] if info else f"type {type_id}"
 
 
 @dataclass(frozen=True)

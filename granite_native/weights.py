@@ -41,10 +41,25 @@ class Tensor:
 
 
 class Weights(Mapping):
-    """name -> Tensor for every tensor the runtime reads."""
+    """name -> Tensor for every tensor the runtime reads. release(view), when given, drops a
+    tensor's file pages from memory once a repacked copy replaces them."""
 
-    def __init__(self, tensors):
+    def __init__(self, tensors, release=None):
         self._tensors = {t.name: t for t in tensors}
+        self._release = release
+
+    def for_int8(self, name, pool):
+        """Matrix `name` in the layout the active ISA's int8 kernels read fastest (gn_repack:
+        Q4_K rows regrouped 16 at a time on AVX-512), or as stored where no layout pays or
+        its rows do not fit one. Only matmul with flags "int8" can use a repacked matrix."""
+        t = self._tensors[name]
+        to = _native.repack_type(t.type)
+        if to is None or t.shape[0] % _native.row_group(to):
+            return t
+        data, to = _native.repack(pool, t.data, t.type, *t.shape)
+        if self._release is not None:
+            self._release(t.data)
+        return Tensor(t.name, to, t.ne, t.shape, data)
 
     def __getitem__(self, name):
         return self._tensors[name]
@@ -61,4 +76,4 @@ def load_weights(path, gguf_file, hp):
     mapped = gguf_file.data
     return Weights([Tensor(spec.name, t.type, t.ne, spec.shape,
                            mapped[t.offset:t.offset + t.n_bytes])
-                    for spec, t in check_tensors(path, gguf_file, hp)])
+                    for spec, t in check_tensors(path, gguf_file, hp)], gguf_file.release)

@@ -1,0 +1,105 @@
+/* Q4_K_R16 (block_q4_K_r16, 16 rows interleaved) times Q8_K x rows with AVX-512 VNNI
+ * (gn_gemm_q_fn).
+ *
+ * Lane r of every vector belongs to W row r: a vpdpbusd with 4 x quants broadcast from memory
+ * adds 4 products to each of 16 rows, so per x row a sub-block of 32 values costs 8 of them,
+ * then one integer multiply by the 16 rows' scales. The mins come off once per super-block
+ * through x's sub-block sums (vpdpwssd with pairs of mins), and each row's integer sums turn
+ * into float once per super-block. No horizontal sums: the 16 results of an x row are one
+ * vector. A tile is one 16-row block against up to TILE_C x rows, so a sub-block's unpacked
+ * quants serve TILE_C rows from registers. Every lane computes what the scalar twin does, in
+ * the same order, so results do not depend on M, the tiling or the threads. */
+#include <immintrin.h>
+
+#include "gn_kernels.h"
+#include "quant_blocks.h"
+
+#define TILE_C 4
+
+/* Blocks ahead that decode prefetches (a 16-row block is 2368 bytes). */
+#define PF_BLOCKS 2
+
+static GN_ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static GN_ALWAYS_INLINE void tile(const int C, int64_t nb, const block_q4_K_r16 *w,
+                                  const uint8_t *xq, int64_t x_rb, float *y, int64_t ldy) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    __m512 facc[TILE_C];
+    for (int c = 0; c < C; c++) facc[c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q4_K_r16 *b = w + i;
+        const block_q8_K *xb[TILE_C];
+        for (int c = 0; c < C; c++) xb[c] = (const block_q8_K *)(xq + c * x_rb) + i;
+        if (C == 1) {
+            /* integer arithmetic: past the last block this points beyond W, and prefetches
+             * never fault */
+            const uintptr_t p = (uintptr_t)(b + PF_BLOCKS);
+            for (size_t o = 0; o < sizeof(block_q4_K_r16); o += 64) _mm_prefetch((const char *)(p + o), _MM_HINT_T0);
+        }
+        __m512i isum[TILE_C];
+        for (int c = 0; c < C; c++) isum[c] = _mm512_setzero_si512();
+        for (int s = 0; s < 8; s++) {
+            __m512i q[8]; /* q[v]: values 4 v .. 4 v + 3 of the sub-block, one row per lane */
+            for (int v = 0; v < 4; v++) {
+                const __m512i packed = _mm512_loadu_si512(b->qs[s][v]);
+                q[v] = _mm512_and_si512(packed, low4);
+                q[v + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low4);
+            }
+            const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)b->scales[s]));
+            for (int c = 0; c < C; c++) {
+                const int8_t *a = xb[c]->qs + 32 * s;
+                __m512i dot = _mm512_setzero_si512();
+                for (int v = 0; v < 8; v++) dot = _mm512_dpbusd_epi32(dot, q[v], _mm512_set1_epi32(load_i32(a + 4 * v)));
+                isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(dot, sc));
+            }
+        }
+        __m512i mn[4]; /* mn[p]: per row, the mins of sub-blocks 2 p and 2 p + 1 as int16 */
+        for (int p = 0; p < 4; p++) mn[p] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)b->mins[p]));
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b->d));
+        const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b->dmin));
+        for (int c = 0; c < C; c++) {
+            /* x's per-16 sums -> per-32 sums, two int16 to a dword: dwords 0, 1, 4, 5 hold the
+             * pairs of sub-blocks (0, 1), (2, 3), (4, 5), (6, 7) */
+            const __m256i bs = _mm256_loadu_si256((const __m256i *)xb[c]->bsums);
+            const __m512i pairs = _mm512_castsi256_si512(_mm256_hadd_epi16(bs, bs));
+            __m512i msum = _mm512_setzero_si512();
+            for (int p = 0; p < 4; p++) {
+                const int dword = (p & 1) + 4 * (p >> 1);
+                msum = _mm512_dpwssd_epi32(msum, mn[p], _mm512_permutexvar_epi32(_mm512_set1_epi32(dword), pairs));
+            }
+            const __m512 t = _mm512_fmsub_ps(_mm512_cvtepi32_ps(isum[c]), d,
+                                             _mm512_mul_ps(_mm512_cvtepi32_ps(msum), dmin));
+            facc[c] = _mm512_fmadd_ps(t, _mm512_set1_ps(xb[c]->d), facc[c]);
+        }
+    }
+    for (int c = 0; c < C; c++) _mm512_storeu_ps(y + c * ldy, facc[c]);
+}
+
+typedef void (*tile_fn)(int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq, int64_t x_rb,
+                        float *y, int64_t ldy);
+#define TILE(C)                                                                                  \
+    static void tile_##C(int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq, int64_t x_rb,    \
+                         float *y, int64_t ldy) {                                                \
+        tile(C, nb, w, xq, x_rb, y, ldy);                                                        \
+    }
+TILE(1) TILE(2) TILE(3) TILE(4)
+static const tile_fn tiles[TILE_C] = {tile_1, tile_2, tile_3, tile_4};
+
+/* Each 16-row block of the panel meets every x row, TILE_C at a time, while it is in L1/L2. */
+void gn_gemm_q_q4_k_r16_avx512(int64_t M, int64_t N, int64_t K, const void *xq,
+                               int64_t xq_row_bytes, const void *w, int64_t w_row_bytes,
+                               float *y, int64_t ldy) {
+    const int64_t nb = K / QK_K;
+    const uint8_t *x8 = (const uint8_t *)xq;
+    for (int64_t n = 0; n < N; n += GN_R16) {
+        const block_q4_K_r16 *wg = (const block_q4_K_r16 *)((const uint8_t *)w + n * w_row_bytes);
+        for (int64_t m = 0; m < M; m += TILE_C) {
+            const int c = (int)(M - m < TILE_C ? M - m : TILE_C);
+            tiles[c - 1](nb, wg, x8 + m * xq_row_bytes, xq_row_bytes, y + m * ldy + n, ldy);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+/* Weights regrouped at load into the layouts the int8 kernels read fastest (gn_repack).
+ *
+ * Q4_K -> Q4_K_R16 (block_q4_K_r16): with one row per 32-bit lane, a vpdpbusd does 64 useful
+ * multiply-adds and the sub-block scales apply to 16 rows with one integer multiply, where the
+ * row-major layout spends about as many instructions reducing and scaling each row's sums as
+ * multiplying. Only bytes move: the values, scales and mins are the file's. */
+#include "gn_kernels.h"
+#include "quant_blocks.h"
+
+int gn_repack_type(int type) {
+    return type == GN_TYPE_Q4_K && gn_active->gemm_q[GN_TYPE_Q4_K_R16] ? GN_TYPE_Q4_K_R16 : -1;
+}
+
+typedef struct {
+    const uint8_t *src;
+    uint8_t *dst;
+    int64_t nb;        /* super-blocks per row */
+    int64_t row_bytes; /* of a source row */
+} repack_job;
+
+/* Rows 16 g .. 16 g + 15, block by block. */
+static void repack_group(void *arg, int64_t g, int thread_index) {
+    (void)thread_index;
+    const repack_job *j = (const repack_job *)arg;
+    block_q4_K_r16 *out = (block_q4_K_r16 *)j->dst + g * j->nb;
+    for (int64_t i = 0; i < j->nb; i++, out++) {
+        for (int r = 0; r < GN_R16; r++) {
+            const block_q4_K *b = (const block_q4_K *)(j->src + (g * GN_R16 + r) * j->row_bytes) + i;
+            out->d[r] = b->d;
+            out->dmin[r] = b->dmin;
+            for (int s = 0; s < 8; s++) {
+                uint8_t sc, mn;
+                gn_q4k_scale_min(s, b->scales, &sc, &mn);
+                out->scales[s][r] = sc;
+                out->mins[s / 2][r][s % 2] = mn;
+                /* Q4_K: bytes 32 (s / 2) .. hold sub-block s in their low (s even) or high
+                 * (s odd) nibbles */
+                const uint8_t *q = b->qs + 32 * (s / 2);
+                const int shift = 4 * (s % 2);
+                for (int v = 0; v < 4; v++)
+                    for (int k = 0; k < 4; k++) {
+                        const int lo = (q[4 * v + k] >> shift) & 0xF;
+                        const int hi = (q[16 + 4 * v + k] >> shift) & 0xF;
+                        out->qs[s][v][r][k] = (uint8_t)(lo | hi << 4);
+                    }
+            }
+        }
+    }
+}
+
+gn_status gn_repack(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
+                    int64_t K, void *dst, size_t dst_bytes) {
+    const int to = gn_repack_type(type);
+    if (to < 0) return GN_ERR_UNSUPPORTED;
+    if (!src || !dst || N <= 0 || N % GN_R16) return GN_ERR_INVALID;
+    const int64_t src_rb = gn_row_bytes(type, K), dst_rb = gn_row_bytes(to, K);
+    if (src_rb <= 0 || dst_rb <= 0 || N > INT64_MAX / dst_rb) return GN_ERR_INVALID;
+    if ((uint64_t)(N * src_rb) != (uint64_t)src_bytes || (uint64_t)(N * dst_rb) != (uint64_t)dst_bytes)
+        return GN_ERR_INVALID;
+    repack_job job = {(const uint8_t *)src, (uint8_t *)dst, K / QK_K, src_rb};
+    gn_pool_run(pool, repack_group, &job, N / GN_R16);
+    return GN_OK;
+}

@@ -1,0 +1,45 @@
+# Binding of gn_repack (csrc/repack.c): weights regrouped at load for the int8 kernels.
+
+cdef extern from "gn.h" nogil:
+    int GN_TYPE_Q4_K_R16
+    int gn_repack_type(int type)
+    int gn_repack(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
+                  int64_t K, void *dst, size_t dst_bytes)
+
+
+def repack_type(int gtype):
+    """The layout the active ISA's int8 kernels repack `gtype` into, or None."""
+    cdef int t = gn_repack_type(gtype)
+    return None if t < 0 else t
+
+
+def row_group(int gtype):
+    """Rows a matrix of gtype stores interleaved (1 for every file type)."""
+    cdef const gn_type_traits *t = gn_type_info(gtype)
+    if t == NULL:
+        raise ValueError(f"unsupported type {gtype}")
+    return t.row_group
+
+
+def repack(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, int64_t cols):
+    """W [rows, cols] stored as gtype bytes -> (bytes in repack_type(gtype), that type), for
+    matmul with flags "int8" only. ValueError when the active ISA has no repacked layout for
+    the type, or the sizes do not fit it."""
+    cdef int to = gn_repack_type(gtype)
+    if to < 0:
+        raise ValueError(f"no repacked layout for type {gtype} on {isa_current()}")
+    group = gn_type_info(to).row_group
+    src_rb, dst_rb = gn_row_bytes(gtype, cols), gn_row_bytes(to, cols)
+    if src_rb <= 0 or rows <= 0 or rows % group:
+        raise ValueError(f"a [{rows}, {cols}] matrix cannot be repacked: rows must be a "
+                         f"positive multiple of {group} and columns whole blocks")
+    if w.shape[0] != <object>rows * src_rb:
+        raise ValueError(f"W has {w.shape[0]} bytes, expected {rows * src_rb} for [{rows}, {cols}]")
+    out = np.empty(<object>rows * dst_rb, dtype=np.uint8)
+    cdef uint8_t[::1] o = out
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    with nogil:
+        st = gn_repack(p, gtype, &w[0], <size_t>w.shape[0], rows, cols, &o[0], <size_t>o.shape[0])
+    check(st, "repack")
+    return out, to
