@@ -34,15 +34,16 @@ static void repack_group(void *arg, int64_t g, int thread_index) {
                 out->scales[s][r] = sc;
                 out->mins[s / 2][r][s % 2] = mn;
                 /* Q4_K: bytes 32 (s / 2) .. hold sub-block s in their low (s even) or high
-                 * (s odd) nibbles */
+                 * (s odd) nibbles; four values a word */
                 const uint8_t *q = b->qs + 32 * (s / 2);
                 const int shift = 4 * (s % 2);
-                for (int v = 0; v < 4; v++)
-                    for (int k = 0; k < 4; k++) {
-                        const int lo = (q[4 * v + k] >> shift) & 0xF;
-                        const int hi = (q[16 + 4 * v + k] >> shift) & 0xF;
-                        out->qs[s][v][r][k] = (uint8_t)(lo | hi << 4);
-                    }
+                for (int v = 0; v < 4; v++) {
+                    uint32_t lo, hi;
+                    memcpy(&lo, q + 4 * v, 4);
+                    memcpy(&hi, q + 16 + 4 * v, 4);
+                    const uint32_t packed = ((lo >> shift) & 0x0F0F0F0Fu) | ((hi >> shift) & 0x0F0F0F0Fu) << 4;
+                    memcpy(out->qs[s][v][r], &packed, 4);
+                }
             }
         }
     }

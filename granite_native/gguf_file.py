@@ -77,7 +77,8 @@ class GGUFFile:
         """Drops the whole pages of `view` (a slice of data) from this process's resident
         memory, once a copy has replaced them: they stay in the page cache, and reading the
         view again maps them back. A no-op where the platform has no madvise."""
-        mapping = self.data.base
+        mapping = self.data.base  # np.frombuffer(mmap) keeps a memoryview of the mapping
+        mapping = mapping.obj if isinstance(mapping, memoryview) else mapping
         if not hasattr(mmap, "MADV_DONTNEED") or not isinstance(mapping, mmap.mmap):
             return
         start = view.ctypes.data - self.data.ctypes.data
