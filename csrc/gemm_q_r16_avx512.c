@@ -8,16 +8,16 @@
  * into float once per super-block. No horizontal sums: the 16 results of an x row are one
  * vector. A tile is one 16-row block against up to TILE_C x rows, so a sub-block's unpacked
  * quants serve TILE_C rows from registers. Every lane computes what the scalar twin does, in
- * the same order, so results do not depend on M, the tiling or the threads. */
+ * the same order, so results do not depend on M, the tiling or the threads.
+ *
+ * A panel is one stream of bytes, which the hardware prefetcher follows: software prefetches
+ * 2 to 8 blocks ahead measured 4 to 45% slower decode than none. */
 #include <immintrin.h>
 
 #include "gn_kernels.h"
 #include "quant_blocks.h"
 
 #define TILE_C 4
-
-/* Blocks ahead that decode prefetches (a 16-row block is 2368 bytes). */
-#define PF_BLOCKS 2
 
 static GN_ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
     int32_t v;
@@ -34,12 +34,6 @@ static GN_ALWAYS_INLINE void tile(const int C, int64_t nb, const block_q4_K_r16 
         const block_q4_K_r16 *b = w + i;
         const block_q8_K *xb[TILE_C];
         for (int c = 0; c < C; c++) xb[c] = (const block_q8_K *)(xq + c * x_rb) + i;
-        if (C == 1) {
-            /* integer arithmetic: past the last block this points beyond W, and prefetches
-             * never fault */
-            const uintptr_t p = (uintptr_t)(b + PF_BLOCKS);
-            for (size_t o = 0; o < sizeof(block_q4_K_r16); o += 64) _mm_prefetch((const char *)(p + o), _MM_HINT_T0);
-        }
         __m512i isum[TILE_C];
         for (int c = 0; c < C; c++) isum[c] = _mm512_setzero_si512();
         for (int s = 0; s < 8; s++) {

@@ -38,15 +38,16 @@ class ConformerBlock:
     post_norm: tuple
 
 
-def load_block(wt, i):
+def load_block(wt, i, matrix):
+    """matrix(name): a weight matrix laid out for the encoder's matmul flags."""
     p = f"enc.blk.{i}."
 
     def ffn(name):
         return (wt[p + name + "_norm.weight"].f32(), wt[p + name + "_norm.bias"].f32(),
-                wt[p + name + "_up.weight"], wt[p + name + "_up.bias"].f32(),
-                wt[p + name + "_down.weight"], wt[p + name + "_down.bias"].f32())
+                matrix(p + name + "_up.weight"), wt[p + name + "_up.bias"].f32(),
+                matrix(p + name + "_down.weight"), wt[p + name + "_down.bias"].f32())
 
-    kv = wt[p + "attn_kv.weight"]
+    kv = matrix(p + "attn_kv.weight")
     d = kv.shape[0] // 2
     gamma, beta = wt[p + "conv_bn.weight"].f32(), wt[p + "conv_bn.bias"].f32()
     mean, var = wt[p + "conv_bn.running_mean"].f32(), wt[p + "conv_bn.running_var"].f32()
@@ -54,30 +55,34 @@ def load_block(wt, i):
     return ConformerBlock(
         ff1=ffn("ff1"), ff2=ffn("ff2"),
         attn_norm=(wt[p + "attn_norm.weight"].f32(), wt[p + "attn_norm.bias"].f32()),
-        attn_q=wt[p + "attn_q.weight"],
+        attn_q=matrix(p + "attn_q.weight"),
         attn_k=kv.rows(0, d), attn_v=kv.rows(d, 2 * d),
-        attn_out=wt[p + "attn_out.weight"], attn_out_b=wt[p + "attn_out.bias"].f32(),
+        attn_out=matrix(p + "attn_out.weight"), attn_out_b=wt[p + "attn_out.bias"].f32(),
         rel_pos=wt[p + "attn_rel_pos.weight"].f32(),
         conv_norm=(wt[p + "conv_norm.weight"].f32(), wt[p + "conv_norm.bias"].f32()),
-        conv_up=wt[p + "conv_up.weight"], conv_up_b=wt[p + "conv_up.bias"].f32(),
+        conv_up=matrix(p + "conv_up.weight"), conv_up_b=wt[p + "conv_up.bias"].f32(),
         conv_dw=wt[p + "conv_dw.weight"].f32(),
         bn_scale=scale.astype(np.float32),
         bn_shift=(beta - mean.astype(np.float64) * scale).astype(np.float32),
-        conv_down=wt[p + "conv_down.weight"], conv_down_b=wt[p + "conv_down.bias"].f32(),
+        conv_down=matrix(p + "conv_down.weight"), conv_down_b=wt[p + "conv_down.bias"].f32(),
         post_norm=(wt[p + "post_norm.weight"].f32(), wt[p + "post_norm.bias"].f32()),
     )
 
 
 class Encoder:
-    def __init__(self, wt, hp, flags=0):
+    def __init__(self, wt, hp, flags=0, pool=None):
         self.hp = hp
         self.flags = flags  # matmul arithmetic (precision.py)
-        self.input = wt["enc.input.weight"]
+
+        def matrix(name):  # laid out for the flags by pool's threads (Weights.operand)
+            return wt.operand(name, flags, pool)
+
+        self.input = matrix("enc.input.weight")
         self.input_b = wt["enc.input.bias"].f32()
-        self.blocks = [load_block(wt, i) for i in range(hp.enc_n_layers)]
-        self.ctc_out = wt["enc.ctc_out.weight"]
+        self.blocks = [load_block(wt, i, matrix) for i in range(hp.enc_n_layers)]
+        self.ctc_out = matrix("enc.ctc_out.weight")
         self.ctc_out_b = wt["enc.ctc_out.bias"].f32()
-        self.ctc_mid = wt["enc.ctc_mid.weight"]
+        self.ctc_mid = matrix("enc.ctc_mid.weight")
         self.ctc_mid_b = wt["enc.ctc_mid.bias"].f32()
 
     def __call__(self, pool, mel, taps=None):

@@ -34,15 +34,16 @@ class KVCache:
 
 class Decoder:
     """flags: gn_matmul precision flags (_native.matmul_flags) for every decoder matrix;
-    0 multiplies exactly in float32. With "int8", matrices are repacked for the int8 kernels
-    (Weights.for_int8), using `pool`'s threads."""
+    0 multiplies exactly in float32. Matrices are laid out for the flags (Weights.operand)
+    using `pool`'s threads."""
 
     def __init__(self, wt, hp, flags=0, decode_threads=None, pool=None):
         self.hp = hp
         self.decode_threads = decode_threads  # threads of single-row forwards; None: the pool's
         self.embd = wt["token_embd.weight"]
-        int8 = flags & _native.matmul_flags(["int8"])
-        matrix = (lambda name: wt.for_int8(name, pool)) if int8 else wt.__getitem__
+        def matrix(name):
+            return wt.operand(name, flags, pool)
+
         layers = [{key: (wt.__getitem__ if key.endswith("norm") else matrix)(f"blk.{i}.{name}.weight")
                    for key, name in LAYER_TENSORS.items()} for i in range(hp.llm_n_layers)]
         out = matrix("output.weight")

@@ -70,11 +70,11 @@ class Model:
             # its projector reads concatenated encoder layers: not implemented yet
             raise ModelError(self.path, "the plus variant (granite_speech.proj.cat_layers) "
                                         "cannot be run yet; only `info` supports it")
-        return Encoder(self.weights, self.hparams, self.flags["encoder"])
+        return Encoder(self.weights, self.hparams, self.flags["encoder"], self.pool)
 
     @cached_property
     def projector(self):
-        return Projector(self.weights, self.hparams, self.flags["projector"])
+        return Projector(self.weights, self.hparams, self.flags["projector"], self.pool)
 
     @cached_property
     def decoder(self):

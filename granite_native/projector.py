@@ -13,27 +13,32 @@ LN_EPS = 1e-12
 
 
 class QFormerLayer:
-    def __init__(self, wt, i):
+    def __init__(self, wt, i, matrix):
+        """matrix(name): a weight matrix laid out for the projector's matmul flags."""
         p = f"proj.blk.{i}."
-        self.sa = [wt[p + f"sa_{n}.weight"] for n in ("query", "key", "value", "out")]
+        self.sa = [matrix(p + f"sa_{n}.weight") for n in ("query", "key", "value", "out")]
         self.sa_b = [wt[p + f"sa_{n}.bias"].f32() for n in ("query", "key", "value", "out")]
         self.sa_norm = (wt[p + "sa_norm.weight"].f32(), wt[p + "sa_norm.bias"].f32())
-        self.ca = [wt[p + f"ca_{n}.weight"] for n in ("query", "key", "value", "out")]
+        self.ca = [matrix(p + f"ca_{n}.weight") for n in ("query", "key", "value", "out")]
         self.ca_b = [wt[p + f"ca_{n}.bias"].f32() for n in ("query", "key", "value", "out")]
         self.ca_norm = (wt[p + "ca_norm.weight"].f32(), wt[p + "ca_norm.bias"].f32())
-        self.up, self.up_b = wt[p + "ffn_up.weight"], wt[p + "ffn_up.bias"].f32()
-        self.down, self.down_b = wt[p + "ffn_down.weight"], wt[p + "ffn_down.bias"].f32()
+        self.up, self.up_b = matrix(p + "ffn_up.weight"), wt[p + "ffn_up.bias"].f32()
+        self.down, self.down_b = matrix(p + "ffn_down.weight"), wt[p + "ffn_down.bias"].f32()
         self.ffn_norm = (wt[p + "ffn_norm.weight"].f32(), wt[p + "ffn_norm.bias"].f32())
 
 
 class Projector:
-    def __init__(self, wt, hp, flags=0):
+    def __init__(self, wt, hp, flags=0, pool=None):
         self.hp = hp
         self.flags = flags  # matmul arithmetic (precision.py)
+
+        def matrix(name):  # laid out for the flags by pool's threads (Weights.operand)
+            return wt.operand(name, flags, pool)
+
         self.query = wt["proj.query"].f32()  # [n_query, dq]
         self.ln = (wt["proj.ln.weight"].f32(), wt["proj.ln.bias"].f32())
-        self.layers = [QFormerLayer(wt, i) for i in range(hp.proj_n_layers)]
-        self.linear, self.linear_b = wt["proj.linear.weight"], wt["proj.linear.bias"].f32()
+        self.layers = [QFormerLayer(wt, i, matrix) for i in range(hp.proj_n_layers)]
+        self.linear, self.linear_b = matrix("proj.linear.weight"), wt["proj.linear.bias"].f32()
 
     def matrices(self):
         """Every weight matrix the projector multiplies by."""

@@ -8,6 +8,8 @@ import numpy as np
 from . import _native
 from .tensors import F32, check_tensors, type_name
 
+INT8 = _native.matmul_flags(["int8"])
+
 
 @dataclass(frozen=True)
 class Tensor:
@@ -48,11 +50,14 @@ class Weights(Mapping):
         self._tensors = {t.name: t for t in tensors}
         self._release = release
 
-    def for_int8(self, name, pool):
-        """Matrix `name` in the layout the active ISA's int8 kernels read fastest (gn_repack:
-        Q4_K rows regrouped 16 at a time on AVX-512), or as stored where no layout pays or
-        its rows do not fit one. Only matmul with flags "int8" can use a repacked matrix."""
+    def operand(self, name, flags, pool):
+        """Matrix `name` as gn_matmul with `flags` reads it fastest: with "int8", in the
+        layout the active ISA's int8 kernels prefer (gn_repack: Q4_K rows regrouped 16 at a
+        time on AVX-512, by `pool`'s threads), else as stored. Only matmul with the same
+        flags can use a repacked matrix."""
         t = self._tensors[name]
+        if not flags & INT8:
+            return t
         to = _native.repack_type(t.type)
         if to is None or t.shape[0] % _native.row_group(to):
             return t
