@@ -5,6 +5,12 @@ Protocol: load the model (timed), one untimed warm-up request, then `repeat` tim
 every figure is the median over those. Decoding is forced to exactly `tokens` new ids
 (EOS does not stop it), so runs and engines compare at equal work. Peak RSS is read before
 the probes allocate their buffer; it includes the pages of the mapped model file touched.
+
+Decode against read bandwidth: a shared machine's bandwidth drifts by 2x within minutes (here
+27-58 GB/s), so a probe run apart from the decode it is compared with says little. After
+the timed requests, `repeat` more decodes of the same prompt each run between two read
+probes, and the ratio is the median over those pairs of decode GB/s to the mean of its two
+probes.
 Peak RSS and the load average are None where the OS does not report them (Windows).
 """
 import os
@@ -83,26 +89,52 @@ def run(model_path, audio_path, threads=None, tokens=32, repeat=3, precision="fa
             times["total"] = sum(times[s] for s in STAGES)
             runs.append(times)
         peak_rss = _peak_rss_mib()
+        pairs = paired_decode_bandwidth(model, samples, ids, tokens, repeat)
         report = _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids,
-                         runs, load_s, peak_rss)
+                         runs, load_s, peak_rss, pairs)
         report["load_average"] = {"before": load_before, "after": _load_average()}
         return report
     finally:
         model.close()
 
 
+def paired_decode_bandwidth(model, samples, ids, tokens, repeat):
+    """[(decode GB/s, mean GB/s of the read probes just before and after it)] for `repeat`
+    forced decodes continuing one prefilled prompt."""
+    hp, pool = model.hparams, model.pool
+    step_bytes = (roofline.decode_weight_bytes(model.decoder.matrices())
+                  + roofline.decode_kv_bytes(hp, len(ids), tokens))
+    emb = model.project(model.encode(model.mel(samples)))
+    prompt = model.decoder.new_cache(len(ids) + tokens)
+    logits = model.prefill(ids, emb, prompt)
+    buf = roofline.probe_buffer()
+    before = roofline.read_bandwidth(pool, passes=3, buf=buf)[0]
+    pairs = []
+    for _ in range(repeat):
+        cache = prompt.copy()
+        t0 = time.perf_counter()
+        greedy(pool, model.decoder, cache, logits, hp.llm_eos_token_id, tokens,
+               stop_at_eos=False)
+        decode_gbps = step_bytes * tokens / (time.perf_counter() - t0) / 1e9
+        after = roofline.read_bandwidth(pool, passes=3, buf=buf)[0]
+        pairs.append((decode_gbps, (before + after) / 2))
+        before = after
+    return pairs
+
+
 def _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids, runs,
-            load_s, peak_rss):
+            load_s, peak_rss, pairs):
     hp, wt, pool = model.hparams, model.weights, model.pool
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     n_prompt = len(ids)
     enc_flops = roofline.encoder_flops(wt, hp, frames)
     pre_flops = roofline.prefill_flops(wt, hp, n_prompt)
-    w_bytes = roofline.decode_weight_bytes(wt, hp)
+    w_bytes = roofline.decode_weight_bytes(model.decoder.matrices())
     kv_bytes = roofline.decode_kv_bytes(hp, n_prompt, tokens)
     per_token = med["decode"] / tokens
 
-    read_gbps, probe_bytes = roofline.read_bandwidth(pool)
+    read_gbps = statistics.median(probe for _, probe in pairs)
+    probe_bytes = roofline.probe_buffer_bytes()
     fma_gflops = roofline.fma_peak(pool)
     peaks = {"f32": fma_gflops, "bf16": roofline.fma_peak(pool, probe=_native.probe_bf16),
              "int8": roofline.fma_peak(pool, probe=_native.probe_int8)}
@@ -144,7 +176,9 @@ def _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids
                    "numpy_gemm_shapes": shapes,
                    "numpy_gemm_gflops": np_rates},
         "roofline": {
-            "decode_gbps": dec_gbps, "decode_of_bandwidth": dec_gbps / read_gbps,
+            "decode_gbps": dec_gbps,
+            "decode_of_bandwidth": statistics.median(dec / probe for dec, probe in pairs),
+            "decode_bandwidth_pairs": pairs,
             "encoder_gflops": enc_gflops, "encoder_of_fma": enc_gflops / fma_gflops,
             "encoder_of_path_peak": enc_gflops / peak_of("encoder"),
             "prefill_of_path_peak": pre_gflops / peak_of("decoder"),
@@ -185,7 +219,10 @@ def format_report(r):
         (f"load avg   {_num(r['load_average']['before'], '.2f')} before, "
          f"{_num(r['load_average']['after'], '.2f')} after (1 minute)"),
         "rooflines (same run)",
-        f"  memory read  {p['read_gbps']:7.2f} GB/s   decode at {f['decode_of_bandwidth']:.1%}",
+        (f"  memory read  {p['read_gbps']:7.2f} GB/s   decode at {f['decode_of_bandwidth']:.1%} "
+         f"(median over {len(f['decode_bandwidth_pairs'])} decodes, each against the probes "
+         f"around it: " + ", ".join(f"{d:.1f}/{b:.1f}" for d, b in f["decode_bandwidth_pairs"])
+         + " GB/s)"),
         (f"  FMA peak     {p['fma_gflops']:7.1f} GFLOP/s encoder at {f['encoder_of_fma']:.1%}, "
          f"prefill at {f['prefill_of_fma']:.1%}"),
         (f"  bf16 peak    {_num(p['bf16_gflops'], '7.1f')} GFLOP/s, int8 peak "

@@ -65,10 +65,10 @@ def prefill_flops(weights, hp, n_prompt):
     return flops
 
 
-def decode_weight_bytes(weights, hp):
-    """Matrix bytes one decode step reads."""
-    mats = _llm_layer_matrices(weights, hp) + [weights["output.weight"]]
-    return sum(int(t.data.nbytes) for t in mats)
+def decode_weight_bytes(matrices):
+    """Bytes one decode step streams: the decoder's matrices as it holds them (repacked
+    layouts are a little larger than the file's)."""
+    return sum(int(t.data.nbytes) for t in matrices)
 
 
 def decode_kv_bytes(hp, n_prompt, n_tokens):
@@ -86,20 +86,29 @@ def _llc_bytes():
         return 0
 
 
-def read_bandwidth(pool, passes=7):
-    """Median GB/s (1e9 bytes/s) of reading a buffer at least 8x the last-level cache (and
-    at least 512 MiB) with the active ISA's loads on every pool thread, after one untimed
-    pass; returns (GB/s, buffer bytes)."""
+def probe_buffer_bytes():
+    """At least 8x the last-level cache and at least 512 MiB: reads come from memory."""
     n = max(512 << 20, 8 * _llc_bytes())
-    n -= n % 64
-    buf = np.ones(n, np.uint8)  # written, so every page is mapped before timing
+    return n - n % 64
+
+
+def probe_buffer():
+    """A read-probe buffer with every page mapped."""
+    return np.ones(probe_buffer_bytes(), np.uint8)
+
+
+def read_bandwidth(pool, passes=7, buf=None):
+    """Median GB/s (1e9 bytes/s) of reading `buf` (by default a new probe_buffer()) with the
+    active ISA's loads on every pool thread, after one untimed pass; returns (GB/s, buffer
+    bytes)."""
+    buf = probe_buffer() if buf is None else buf
     _native.probe_read(pool, buf)
     rates = []
     for _ in range(passes):
         t0 = time.perf_counter()
         _native.probe_read(pool, buf)
-        rates.append(n / (time.perf_counter() - t0) / 1e9)
-    return statistics.median(rates), n
+        rates.append(buf.nbytes / (time.perf_counter() - t0) / 1e9)
+    return statistics.median(rates), buf.nbytes
 
 
 def fma_peak(pool, repeats=7, seconds=0.1, probe=None):
