@@ -21,10 +21,12 @@ def row_group(int gtype):
     return t.row_group
 
 
-def repack(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, int64_t cols):
+def repack(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, int64_t cols,
+           out=None):
     """W [rows, cols] stored as gtype bytes -> (bytes in repack_type(gtype), that type), for
-    matmul with flags "int8" only. ValueError when the active ISA has no repacked layout for
-    the type, or the sizes do not fit it."""
+    matmul with flags "int8" only; written into `out` (uint8, exactly that long) when given.
+    ValueError when the active ISA has no repacked layout for the type, or the sizes do not
+    fit it."""
     cdef int to = gn_repack_type(gtype)
     if to < 0:
         raise ValueError(f"no repacked layout for type {gtype} on {isa_current()}")
@@ -35,8 +37,11 @@ def repack(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, int64
                          f"positive multiple of {group} and columns whole blocks")
     if w.shape[0] != <object>rows * src_rb:
         raise ValueError(f"W has {w.shape[0]} bytes, expected {rows * src_rb} for [{rows}, {cols}]")
-    out = np.empty(<object>rows * dst_rb, dtype=np.uint8)
+    if out is None:
+        out = np.empty(<object>rows * dst_rb, dtype=np.uint8)
     cdef uint8_t[::1] o = out
+    if o.shape[0] != <object>rows * dst_rb:
+        raise ValueError(f"out has {o.shape[0]} bytes, expected {rows * dst_rb}")
     cdef gn_pool *p = pool_ptr(pool)
     cdef int st
     with nogil:

@@ -1,5 +1,6 @@
 """The validated tensors of a loaded model, each a read-only view of its bytes in the file's
 memory map: nothing is copied or read until a kernel touches it."""
+import mmap
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -42,6 +43,27 @@ class Tensor:
         return _native.dequantize(self.type, self.data, n).reshape(self.shape)
 
 
+class _Arena:
+    """Memory for repacked matrices, taken in order from anonymous mappings advised for
+    transparent huge pages. On this project's VM a first touch costs ~2 us per 4 KB page:
+    faulting in a 1 GB copy took 2.0 s in 4 KB pages and 0.6 s in 2 MB ones. Only touched
+    pages count as resident, so a chunk's unused tail costs address space, not memory."""
+    CHUNK = 256 << 20
+
+    def __init__(self):
+        self._rest = np.empty(0, np.uint8)
+
+    def take(self, nbytes):
+        padded = -(-nbytes // 64) * 64  # every matrix 64-byte aligned, like the chunks
+        if self._rest.nbytes < padded:
+            chunk = mmap.mmap(-1, max(self.CHUNK, padded))
+            if hasattr(mmap, "MADV_HUGEPAGE"):
+                chunk.madvise(mmap.MADV_HUGEPAGE)
+            self._rest = np.frombuffer(chunk, np.uint8)  # the views keep the mapping alive
+        out, self._rest = self._rest[:nbytes], self._rest[padded:]
+        return out
+
+
 class Weights(Mapping):
     """name -> Tensor for every tensor the runtime reads. release(view), when given, drops a
     tensor's file pages from memory once a repacked copy replaces them."""
@@ -49,6 +71,7 @@ class Weights(Mapping):
     def __init__(self, tensors, release=None):
         self._tensors = {t.name: t for t in tensors}
         self._release = release
+        self._arena = _Arena()
 
     def operand(self, name, flags, pool):
         """Matrix `name` as gn_matmul with `flags` reads it fastest: with "int8", in the
@@ -61,7 +84,8 @@ class Weights(Mapping):
         to = _native.repack_type(t.type)
         if to is None or t.shape[0] % _native.row_group(to):
             return t
-        data, to = _native.repack(pool, t.data, t.type, *t.shape)
+        out = self._arena.take(t.shape[0] * _native.row_bytes(to, t.shape[1]))
+        data, to = _native.repack(pool, t.data, t.type, *t.shape, out=out)
         if self._release is not None:
             self._release(t.data)
         return Tensor(t.name, to, t.ne, t.shape, data)
