@@ -5,13 +5,13 @@ Protocol: load the model (timed), one untimed warm-up request, then `repeat` tim
 every figure is the median over those. Decoding is forced to exactly `tokens` new ids
 (EOS does not stop it), so runs and engines compare at equal work. Peak RSS is read before
 the probes allocate their buffer; it includes the pages of the mapped model file touched.
+Peak RSS and the load average are None where the OS does not report them (Windows).
 
 Decode against read bandwidth: a shared machine's bandwidth drifts by 2x within minutes (here
 27-58 GB/s), so a probe run apart from the decode it is compared with says little. After
 the timed requests, `repeat` more decodes of the same prompt each run between two read
 probes, and the ratio is the median over those pairs of decode GB/s to the mean of its two
 probes.
-Peak RSS and the load average are None where the OS does not report them (Windows).
 """
 import os
 import statistics

@@ -5,6 +5,7 @@ positions, convolution module, half FFN, post-norm), with CTC self-conditioning 
 middle block. Hyperparameters come from the file, so every model size runs this code.
 """
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -73,10 +74,7 @@ class Encoder:
     def __init__(self, wt, hp, flags=0, pool=None):
         self.hp = hp
         self.flags = flags  # matmul arithmetic (precision.py)
-
-        def matrix(name):  # laid out for the flags by pool's threads (Weights.operand)
-            return wt.operand(name, flags, pool)
-
+        matrix = partial(wt.operand, flags=flags, pool=pool)  # laid out for the flags
         self.input = matrix("enc.input.weight")
         self.input_b = wt["enc.input.bias"].f32()
         self.blocks = [load_block(wt, i, matrix) for i in range(hp.enc_n_layers)]

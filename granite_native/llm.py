@@ -5,6 +5,8 @@ float32, sized per request (prompt + new tokens), not for the model's whole cont
 parity with the float32 reference costs no rounding, and at ~4 KB per token per layer (full
 model) a 1 k-token request needs ~160 MB, inside the memory budget.
 """
+from functools import partial
+
 import numpy as np
 
 from . import _native
@@ -41,11 +43,10 @@ class Decoder:
         self.hp = hp
         self.decode_threads = decode_threads  # threads of single-row forwards; None: the pool's
         self.embd = wt["token_embd.weight"]
-        def matrix(name):
-            return wt.operand(name, flags, pool)
-
-        layers = [{key: (wt.__getitem__ if key.endswith("norm") else matrix)(f"blk.{i}.{name}.weight")
-                   for key, name in LAYER_TENSORS.items()} for i in range(hp.llm_n_layers)]
+        matrix = partial(wt.operand, flags=flags, pool=pool)
+        layers = [{key: wt[f"blk.{i}.{name}.weight"] if key.endswith("norm")
+                   else matrix(f"blk.{i}.{name}.weight") for key, name in LAYER_TENSORS.items()}
+                  for i in range(hp.llm_n_layers)]
         out = matrix("output.weight")
         self._matrices = [t for layer in layers for key, t in layer.items()
                           if not key.endswith("norm")] + [out]

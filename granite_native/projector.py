@@ -4,6 +4,8 @@ audio embeddings [ceil(T / window) * n_query, d_llm].
 All windows run at once as one batch: the zero-padded frames of the last window take part
 in cross-attention unmasked, exactly as the reference does.
 """
+from functools import partial
+
 import numpy as np
 
 from .layers import act_, layernorm, linear
@@ -31,10 +33,7 @@ class Projector:
     def __init__(self, wt, hp, flags=0, pool=None):
         self.hp = hp
         self.flags = flags  # matmul arithmetic (precision.py)
-
-        def matrix(name):  # laid out for the flags by pool's threads (Weights.operand)
-            return wt.operand(name, flags, pool)
-
+        matrix = partial(wt.operand, flags=flags, pool=pool)  # laid out for the flags
         self.query = wt["proj.query"].f32()  # [n_query, dq]
         self.ln = (wt["proj.ln.weight"].f32(), wt["proj.ln.bias"].f32())
         self.layers = [QFormerLayer(wt, i, matrix) for i in range(hp.proj_n_layers)]
