@@ -21,12 +21,6 @@
 
 static GN_ALWAYS_INLINE float f16(uint16_t h) { return _cvtsh_ss(h); }
 
-static GN_ALWAYS_INLINE uint32_t load_u32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* Bytes past the end of the current tile that decode prefetches. */
 #define PF_DIST 2048
 
@@ -82,16 +76,13 @@ static GN_ALWAYS_INLINE void q4_k_tile(const int R, const int C, int64_t nb, con
         /* one W row at a time: its unpacked block meets every x row of the tile while it
          * is in registers, and no more than one row's block is live */
         for (int r = 0; r < R; r++) {
-            /* 12 bytes -> eight 6-bit scales and eight 6-bit mins (layout: gn_q4k_scale_min) */
-            const uint32_t a = load_u32(wb[r]->scales), b = load_u32(wb[r]->scales + 4),
-                           c = load_u32(wb[r]->scales + 8);
-            const uint32_t sc_lo = a & 0x3f3f3f3fu, sc_hi = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);
-            const uint32_t mn_lo = b & 0x3f3f3f3fu, mn_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
+            uint32_t sc[2], mins[2];
+            gn_q4k_scales_mins(wb[r]->scales, sc, mins);
             const __m512i sc16 = _mm512_castsi128_si512(
-                _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)(sc_lo | (uint64_t)sc_hi << 32))));
+                _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)(sc[0] | (uint64_t)sc[1] << 32))));
             const __m512i s01 = _mm512_permutexvar_epi16(idx01, sc16);
             const __m512i s23 = _mm512_permutexvar_epi16(idx23, sc16);
-            const __m256i mn = pairs_of_u8(mn_lo | (uint64_t)mn_hi << 32);
+            const __m256i mn = pairs_of_u8(mins[0] | (uint64_t)mins[1] << 32);
             const __m256 dd = _mm256_set1_ps(f16(wb[r]->d)), dm = _mm256_set1_ps(-f16(wb[r]->dmin));
             /* 32 bytes hold the 64 values of chunk j: low nibbles the first 32, high nibbles
              * the last 32; both halves of a broadcast, shifted apart, give x's value order */
