@@ -89,6 +89,7 @@ static const gn_kernels avx2_table = {
         [GN_TYPE_Q8_0] = gn_gemm_q8_0_avx2,
         [GN_TYPE_Q4_K] = gn_gemm_q4_k_avx2,
         [GN_TYPE_Q6_K] = gn_gemm_q6_k_avx2,
+        [GN_TYPE_Q4_K_R16] = gn_gemm_q_q4_k_r16_avx2,
     },
     .probe_read = gn_probe_read_avx2,
     .probe_fma = gn_probe_fma_avx2,

@@ -91,7 +91,7 @@ typedef struct {
     gn_gemv_f16_fn gemv_f16;
     gn_quantize_act_fn quantize_q8_k, quantize_q8_32;
     /* indexed by weight type: Q4_0, Q8_0, Q4_K, Q6_K, and Q4_K_R16 where the ISA has a kernel
-     * for it (no scalar fallback: see gn_repack_type). For Q4_K_R16, N is a multiple of 16
+     * for it (AVX2, AVX-512) (no scalar fallback: see gn_repack_type). For Q4_K_R16, N is a multiple of 16
      * and W points at a 16-row block boundary. */
     gn_gemm_q_fn gemm_q[GN_TYPE_COUNT];
     gn_unary_fn silu, sigmoid, gelu_erf;
@@ -187,6 +187,9 @@ void gn_gemm_q4_k_avx2(int64_t M, int64_t N, int64_t K, const void *xq, int64_t 
                        const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 void gn_gemm_q6_k_avx2(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
                        const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q_q4_k_r16_avx2(int64_t M, int64_t N, int64_t K, const void *xq,
+                             int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
+                             int64_t ldy);
 void gn_silu_avx2(const float *x, float *y, int64_t n);
 void gn_sigmoid_avx2(const float *x, float *y, int64_t n);
 void gn_gelu_erf_avx2(const float *x, float *y, int64_t n);

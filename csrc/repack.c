@@ -3,7 +3,8 @@
  * Q4_K -> Q4_K_R16 (block_q4_K_r16): with one row per 32-bit lane, a vpdpbusd does 64 useful
  * multiply-adds and the sub-block scales apply to 16 rows with one integer multiply, where the
  * row-major layout spends about as many instructions reducing and scaling each row's sums as
- * multiplying. Only bytes move: the values, scales and mins are the file's. */
+ * multiplying (AVX-512 VNNI: 16 rows a vector; AVX2: two halves of 8). Only bytes move: the
+ * values, scales and mins are the file's. */
 #include "gn_kernels.h"
 #include "quant_blocks.h"
 

@@ -1,0 +1,106 @@
+/* Q4_K_R16 (block_q4_K_r16, 16 rows interleaved) times Q8_K x rows with AVX2 (gn_gemm_q_fn):
+ * the AVX-512 VNNI kernel's arithmetic at half the width and without VNNI, on the same layout.
+ *
+ * A 16-row block is walked as two halves of 8 rows (the first and second 32 bytes of each
+ * 64-byte group), one row per int32 lane. maddubs multiplies unsigned W quants by 4 x quants
+ * broadcast to every lane and adds them in pairs (at most 2 * 15 * 127 per int16); the 8
+ * products of a sub-block stay in int16 (at most 8 * 3810 = 30480), and one madd with the
+ * rows' scales, each in both int16 of its lane, gives scale * dot per row in int32. The mins,
+ * the float conversion and the order of every float operation are the AVX-512 kernel's and
+ * the scalar twin's, so all three agree bit for bit. 16 vector registers hold one half-block's
+ * quants (8) and the accumulators of TILE_C x rows. */
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include "gn_kernels.h"
+#include "quant_blocks.h"
+
+#define TILE_C 2
+#define HALF 8
+
+static GN_ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Rows h * 8 .. h * 8 + 7 of a 16-row block panel against C x rows. */
+static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q4_K_r16 *w,
+                                  const uint8_t *xq, int64_t x_rb, float *y, int64_t ldy) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256 facc[TILE_C];
+    for (int c = 0; c < C; c++) facc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q4_K_r16 *b = w + i;
+        const block_q8_K *xb[TILE_C];
+        for (int c = 0; c < C; c++) xb[c] = (const block_q8_K *)(xq + c * x_rb) + i;
+        __m256i isum[TILE_C];
+        for (int c = 0; c < C; c++) isum[c] = _mm256_setzero_si256();
+        for (int s = 0; s < 8; s++) {
+            __m256i q[8]; /* q[v]: values 4 v .. 4 v + 3 of the sub-block, one row per lane */
+            for (int v = 0; v < 4; v++) {
+                const __m256i packed = _mm256_loadu_si256((const __m256i *)b->qs[s][v][HALF * h]);
+                q[v] = _mm256_and_si256(packed, low4);
+                q[v + 4] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+            }
+            /* each row's scale in both int16 of its lane */
+            const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&b->scales[s][HALF * h]));
+            const __m256i sc = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));
+            for (int c = 0; c < C; c++) {
+                const int8_t *a = xb[c]->qs + 32 * s;
+                __m256i dot = _mm256_maddubs_epi16(q[0], _mm256_set1_epi32(load_i32(a)));
+                for (int v = 1; v < 8; v++)
+                    dot = _mm256_add_epi16(dot, _mm256_maddubs_epi16(q[v], _mm256_set1_epi32(load_i32(a + 4 * v))));
+                isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(dot, sc));
+            }
+        }
+        __m256i mn[4]; /* mn[p]: per row, the mins of sub-blocks 2 p and 2 p + 1 as int16 */
+        for (int p = 0; p < 4; p++)
+            mn[p] = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->mins[p][HALF * h]));
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->d[HALF * h]));
+        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->dmin[HALF * h]));
+        for (int c = 0; c < C; c++) {
+            /* x's per-16 sums -> per-32 sums, two int16 to a dword: dwords 0, 1, 4, 5 hold the
+             * pairs of sub-blocks (0, 1), (2, 3), (4, 5), (6, 7) */
+            const __m256i bs = _mm256_loadu_si256((const __m256i *)xb[c]->bsums);
+            const __m256i pairs = _mm256_hadd_epi16(bs, bs);
+            __m256i msum = _mm256_setzero_si256();
+            for (int p = 0; p < 4; p++) {
+                const int dword = (p & 1) + 4 * (p >> 1);
+                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn[p], _mm256_permutevar8x32_epi32(pairs, _mm256_set1_epi32(dword))));
+            }
+            const __m256 t = _mm256_fmsub_ps(_mm256_cvtepi32_ps(isum[c]), d,
+                                             _mm256_mul_ps(_mm256_cvtepi32_ps(msum), dmin));
+            facc[c] = _mm256_fmadd_ps(t, _mm256_set1_ps(xb[c]->d), facc[c]);
+        }
+    }
+    for (int c = 0; c < C; c++) _mm256_storeu_ps(y + c * ldy + HALF * h, facc[c]);
+}
+
+typedef void (*tile_fn)(int h, int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq,
+                        int64_t x_rb, float *y, int64_t ldy);
+#define TILE(C)                                                                                  \
+    static void tile_##C(int h, int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq,           \
+                         int64_t x_rb, float *y, int64_t ldy) {                                  \
+        tile(C, h, nb, w, xq, x_rb, y, ldy);                                                     \
+    }
+TILE(1) TILE(2)
+static const tile_fn tiles[TILE_C] = {tile_1, tile_2};
+
+/* Each half of a 16-row block panel meets every x row, TILE_C at a time, while the panel is in
+ * L1/L2; the second half reads the cache lines the first brought in. */
+void gn_gemm_q_q4_k_r16_avx2(int64_t M, int64_t N, int64_t K, const void *xq,
+                             int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
+                             int64_t ldy) {
+    const int64_t nb = K / QK_K;
+    const uint8_t *x8 = (const uint8_t *)xq;
+    for (int64_t n = 0; n < N; n += GN_R16) {
+        const block_q4_K_r16 *wg = (const block_q4_K_r16 *)((const uint8_t *)w + n * w_row_bytes);
+        for (int h = 0; h < 2; h++)
+            for (int64_t m = 0; m < M; m += TILE_C) {
+                const int c = (int)(M - m < TILE_C ? M - m : TILE_C);
+                tiles[c - 1](h, nb, wg, x8 + m * xq_row_bytes, xq_row_bytes, y + m * ldy + n, ldy);
+            }
+    }
+}
+#endif
