@@ -76,8 +76,8 @@ class Weights(Mapping):
     def operand(self, name, flags, pool):
         """Matrix `name` as gn_matmul with `flags` reads it fastest: with "int8", in the
         layout the active ISA's int8 kernels prefer (gn_repack: Q4_K rows regrouped 16 at a
-        time on AVX2 and AVX-512, by `pool`'s threads), else as stored. Only matmul with the same
-        flags can use a repacked matrix."""
+        time on AVX2 and AVX-512, by `pool`'s threads), else as stored. Only matmul with the
+        same flags can use a repacked matrix."""
         t = self._tensors[name]
         if not flags & INT8:
             return t
