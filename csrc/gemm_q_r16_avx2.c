@@ -77,6 +77,55 @@ static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q4
     for (int c = 0; c < C; c++) _mm256_storeu_ps(y + c * ldy + HALF * h, facc[c]);
 }
 
+/* One x row against both halves of a 16-row block panel in one pass (decode): each 32-byte
+ * group of quants is loaded once, and each broadcast of 4 x quants serves both halves, which
+ * the two-pass tile above would repeat; W streams through once, as read from memory. */
+static void gemv(int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq, float *y) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256 facc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q4_K_r16 *b = w + i;
+        const block_q8_K *xb = (const block_q8_K *)xq + i;
+        __m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int s = 0; s < 8; s++) {
+            const int8_t *a = xb->qs + 32 * s;
+            __m256i dot[2];
+            for (int v = 0; v < 4; v++) {
+                const __m256i xlo = _mm256_set1_epi32(load_i32(a + 4 * v));
+                const __m256i xhi = _mm256_set1_epi32(load_i32(a + 16 + 4 * v));
+                for (int h = 0; h < 2; h++) {
+                    const __m256i packed = _mm256_loadu_si256((const __m256i *)b->qs[s][v][HALF * h]);
+                    const __m256i p = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(_mm256_and_si256(packed, low4), xlo),
+                        _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low4), xhi));
+                    dot[h] = v ? _mm256_add_epi16(dot[h], p) : p;
+                }
+            }
+            for (int h = 0; h < 2; h++) {
+                const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&b->scales[s][HALF * h]));
+                isum[h] = _mm256_add_epi32(isum[h], _mm256_madd_epi16(dot[h], _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16))));
+            }
+        }
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)xb->bsums);
+        const __m256i pairs = _mm256_hadd_epi16(bs, bs);
+        for (int h = 0; h < 2; h++) {
+            __m256i msum = _mm256_setzero_si256();
+            for (int p = 0; p < 4; p++) {
+                const __m256i mn = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->mins[p][HALF * h]));
+                const int dword = (p & 1) + 4 * (p >> 1);
+                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn, _mm256_permutevar8x32_epi32(pairs, _mm256_set1_epi32(dword))));
+            }
+            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->d[HALF * h]));
+            const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->dmin[HALF * h]));
+            const __m256 t = _mm256_fmsub_ps(_mm256_cvtepi32_ps(isum[h]), d,
+                                             _mm256_mul_ps(_mm256_cvtepi32_ps(msum), dmin));
+            facc[h] = _mm256_fmadd_ps(t, _mm256_set1_ps(xb->d), facc[h]);
+        }
+    }
+    _mm256_storeu_ps(y, facc[0]);
+    _mm256_storeu_ps(y + HALF, facc[1]);
+}
+
 typedef void (*tile_fn)(int h, int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq,
                         int64_t x_rb, float *y, int64_t ldy);
 #define TILE(C)                                                                                  \
@@ -96,6 +145,10 @@ void gn_gemm_q_q4_k_r16_avx2(int64_t M, int64_t N, int64_t K, const void *xq,
     const uint8_t *x8 = (const uint8_t *)xq;
     for (int64_t n = 0; n < N; n += GN_R16) {
         const block_q4_K_r16 *wg = (const block_q4_K_r16 *)((const uint8_t *)w + n * w_row_bytes);
+        if (M == 1) {
+            gemv(nb, wg, x8, y + n);
+            continue;
+        }
         for (int h = 0; h < 2; h++)
             for (int64_t m = 0; m < M; m += TILE_C) {
                 const int c = (int)(M - m < TILE_C ? M - m : TILE_C);
