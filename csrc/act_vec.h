@@ -112,6 +112,34 @@ void GN_VEC_NAME(gn_glu)(const float *a, const float *g, float *y, int64_t n) {
     GN_VEC_MAP2(v_glu, a, g, y, n);
 }
 
+/* out[0:d] = sum over r < n, in order, of p[r] * v[r * ldv + 0:d]: attention's weighted sum of
+ * value rows. Four vectors of out stay in registers while every row passes. */
+void GN_VEC_NAME(gn_mix)(const float *p, int64_t n, const float *v, int64_t ldv, float *out,
+                         int64_t d) {
+    int64_t i = 0;
+    for (; i + 4 * VW <= d; i += 4 * VW) {
+        vec a0 = v_set1(0.0f), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t r = 0; r < n; r++) {
+            const vec w = v_set1(p[r]);
+            const float *vr = v + r * ldv + i;
+            a0 = v_fma(w, v_load(vr), a0);
+            a1 = v_fma(w, v_load(vr + VW), a1);
+            a2 = v_fma(w, v_load(vr + 2 * VW), a2);
+            a3 = v_fma(w, v_load(vr + 3 * VW), a3);
+        }
+        v_store(out + i, a0);
+        v_store(out + i + VW, a1);
+        v_store(out + i + 2 * VW, a2);
+        v_store(out + i + 3 * VW, a3);
+    }
+    for (; i < d; i += VW) {
+        const int64_t m = d - i < VW ? d - i : VW;
+        vec a = v_set1(0.0f);
+        for (int64_t r = 0; r < n; r++) a = v_fma(v_set1(p[r]), v_load_part(v + r * ldv + i, m), a);
+        v_store_part(out + i, a, m);
+    }
+}
+
 /* In place; the partial tail is summed from what was stored so its zero lanes add nothing. */
 void GN_VEC_NAME(gn_softmax)(float *x, int64_t n) {
     const int64_t full = n - n % VW;

@@ -12,12 +12,7 @@
 /* p[0:n] = softmax(p[0:n]); out[0:dh] = sum_r p[r] * v[r * ldv] */
 static void softmax_mix(float *p, int64_t n, const float *v, int64_t ldv, int64_t dh, float *out) {
     gn_active->softmax(p, n);
-    for (int64_t i = 0; i < dh; i++) out[i] = 0.0f;
-    for (int64_t r = 0; r < n; r++) {
-        const float w = p[r];
-        const float *vr = v + r * ldv;
-        for (int64_t i = 0; i < dh; i++) out[i] += w * vr[i];
-    }
+    gn_active->mix(p, n, v, ldv, out, dh);
 }
 
 /* Query rows whose relative-position dot products one GEMM call computes: the rows share all

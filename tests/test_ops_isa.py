@@ -266,3 +266,22 @@ def test_block_relpos_attention_per_isa(pool, isa, T, block):
     # measured at most 3.5e-7 of the largest output (scores round at 2^-24 of |q||k|, and exp
     # passes that on into the weights)
     np.testing.assert_allclose(out, want, rtol=0, atol=2e-6 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dh", [16, 72, 128])  # the mix's 4-vector blocks, its tails, the LLM's
+def test_gqa_attention_per_isa(pool, isa, dh):
+    """Causal GQA attention (the decoder's, one query row as in decode and a block as in
+    prefill) at every level against float64 from its formula; the value rows' weighted sum
+    runs in the level's own mix kernel."""
+    from test_ops import ref_attention
+    N.set_isa(isa)
+    H, Hkv, pos0 = 8, 2, 37
+    for Lq in (1, 6):
+        Lk = pos0 + Lq
+        q = rng.standard_normal((1, Lq, H * dh)).astype(np.float32)
+        k, v = (rng.standard_normal((1, Lk, Hkv * dh)).astype(np.float32) for _ in range(2))
+        out = np.full_like(q, np.nan)
+        N.attention(pool, q, k, v, H, Hkv, dh ** -0.5, pos0, out)
+        want = ref_attention(q, k, v, H, Hkv, dh ** -0.5, pos0)
+        np.testing.assert_allclose(out, want, rtol=0, atol=2e-6 * np.abs(want).max())
