@@ -23,14 +23,6 @@ SIMD_VS_SCALAR_TOL = {GT.F32: 2e-6, GT.F16: 2e-6, GT.BF16: 2e-6, GT.Q4_0: 2e-6,
                       GT.Q8_0: 2e-6, GT.Q4_K: 2e-6, GT.Q6_K: 2e-6}
 
 
-@pytest.fixture
-def isa():
-    """Yields a setter for the kernel level and restores the level in force afterwards."""
-    before = _native.isa_current()
-    yield _native.set_isa
-    _native.set_isa(before)
-
-
 def random_weights(rng, gtype, rows, k):
     """Random bytes for rows x k elements of gtype, with every f16 scale (and F16 value) finite."""
     _, block_elems, block_bytes = _native.type_info(gtype)

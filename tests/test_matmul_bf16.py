@@ -60,13 +60,6 @@ def case(rng, gtype, m, k, n, with_bias):
     return x, raw, w, bias
 
 
-@pytest.fixture
-def isa():
-    before = _native.isa_current()
-    yield _native.set_isa
-    _native.set_isa(before)
-
-
 @needs_bf16
 @pytest.mark.parametrize("gtype", FLOAT_TYPES, ids=lambda t: t.name)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)

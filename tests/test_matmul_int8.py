@@ -18,14 +18,6 @@ ACT = {GT.Q4_0: ("q8_32", 32), GT.Q8_0: ("q8_32", 32), GT.Q4_K: ("q8_k", 256), G
 HALF_FIELDS = {GT.Q4_0: [0], GT.Q8_0: [0], GT.Q4_K: [0, 2], GT.Q6_K: [208]}
 
 
-@pytest.fixture
-def isa():
-    """Yields a setter for the kernel level and restores the level in force afterwards."""
-    before = _native.isa_current()
-    yield _native.set_isa
-    _native.set_isa(before)
-
-
 # ---- activation blocks -------------------------------------------------------------------
 
 def reference_blocks(x, block):

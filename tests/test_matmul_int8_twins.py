@@ -19,13 +19,6 @@ ACT_BLOCK = {GT.Q4_K: 256, GT.Q6_K: 256, GT.Q8_0: 32, GT.Q4_0: 32}
 HALF_FIELDS = {GT.Q4_0: [0], GT.Q8_0: [0], GT.Q4_K: [0, 2], GT.Q6_K: [208]}
 
 
-@pytest.fixture
-def isa():
-    before = _native.isa_current()
-    yield _native.set_isa
-    _native.set_isa(before)
-
-
 def random_weights(rng, gtype, rows, k):
     """Random quant bytes (every bit pattern of quants and sub-block scales) with f16 scales
     of realistic size."""

@@ -16,13 +16,6 @@ REPACKING = [name for name in LEVELS if (_native.set_isa(name) or _native.repack
 _native.set_isa(_BEST)
 
 
-@pytest.fixture
-def isa():
-    before = _native.isa_current()
-    yield _native.set_isa
-    _native.set_isa(before)
-
-
 def repacked(gtype, w, N, K):
     return _native.repack(_native.ThreadPool(2), w, int(gtype), N, K)
 
