@@ -117,6 +117,29 @@ static void attn_task(void *arg, int64_t task, int thread_index) {
     }
 }
 
+/* One query row (a decode step) for the whole group of query heads sharing KV head hk: one
+ * GEMM reads that head's K rows once for the group, where a task per query head reads them
+ * once per head. */
+static void attn_group_task(void *arg, int64_t task, int thread_index) {
+    attn_job *j = (attn_job *)arg;
+    const int64_t b = task / j->Hkv, hk = task % j->Hkv, g = j->Hq / j->Hkv;
+    const int64_t n = j->pos0 >= 0 ? j->pos0 + 1 : j->Lk;
+    float *s = (float *)gn_pool_scratch(j->pool, thread_index, (size_t)(g * n) * sizeof(float));
+    if (!s) {
+        j->failed = 1;
+        return;
+    }
+    const float *kb = j->k + b * j->Lk * j->ldk + hk * j->dh;
+    const float *vb = j->v + b * j->Lk * j->ldv + hk * j->dh;
+    const float *qg = j->q + b * j->ldq + hk * g * j->dh; /* the group's heads are adjacent */
+    gn_active->gemm_f32(g, n, j->dh, qg, j->dh, kb, j->ldk, s, n);
+    for (int64_t i = 0; i < g; i++) {
+        float *p = s + i * n;
+        for (int64_t r = 0; r < n; r++) p[r] *= j->scale;
+        softmax_mix(p, n, vb, j->ldv, j->dh, j->out + b * j->ldo + (hk * g + i) * j->dh);
+    }
+}
+
 gn_status gn_attention(gn_pool *pool, const float *q, int64_t ldq, const float *k, int64_t ldk,
                        const float *v, int64_t ldv, int64_t batch, int64_t Lq, int64_t Lk,
                        int64_t Hq, int64_t Hkv, int64_t dh, float scale, int64_t causal_pos0,
@@ -128,6 +151,9 @@ gn_status gn_attention(gn_pool *pool, const float *q, int64_t ldq, const float *
     if (causal_pos0 >= 0 && (causal_pos0 > INT64_MAX - Lq || causal_pos0 + Lq > Lk))
         return GN_ERR_INVALID;
     attn_job j = {pool, q, k, v, out, ldq, ldk, ldv, ldo, Lq, Lk, Hq, Hkv, dh, causal_pos0, scale, 0};
-    gn_pool_run(pool, attn_task, &j, batch * Hq);
+    if (Lq == 1)
+        gn_pool_run(pool, attn_group_task, &j, batch * Hkv);
+    else
+        gn_pool_run(pool, attn_task, &j, batch * Hq);
     return j.failed ? GN_ERR_NOMEM : GN_OK;
 }
