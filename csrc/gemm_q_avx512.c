@@ -52,11 +52,23 @@ static GN_ALWAYS_INLINE float hsum256(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
+/* The scaled integer dot of one 256-value block: 16 sums of 4 products per 64-value chunk
+ * (q[j] . x[64 j ..], each within int16), two chunks packed into one int16 vector that one
+ * vpmaddwd multiplies by its sub-block or group scales (s01, s23 laid out by the pack table),
+ * which costs fewer multiplies than scaling each chunk; 8 int32 lanes whose sum is the block's. */
+static GN_ALWAYS_INLINE __m256i scaled_block_dot(const __m512i q[4], const int8_t *x, __m512i s01,
+                                                 __m512i s23) {
+    __m512i sum[4];
+    for (int j = 0; j < 4; j++)
+        sum[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[j], _mm512_loadu_si512(x + 64 * j));
+    const __m512i isum = _mm512_dpwssd_epi32(_mm512_madd_epi16(_mm512_packs_epi32(sum[0], sum[1]), s01),
+                                             _mm512_packs_epi32(sum[2], sum[3]), s23);
+    return _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+}
+
 /* ---- Q4_K x Q8_K ---------------------------------------------------------------------- */
 
-/* Per 64-value chunk, vpdpbusd gives 16 int32 sums of 4 products (at most 4 * 15 * 127, so
- * int16 holds them); two chunks pack into one vector of int16 that one vpmaddwd multiplies by
- * the sub-block scales, which costs fewer multiplies than scaling each chunk. */
+/* A dpbusd sum of 4 products is at most 4 * 15 * 127, within int16 (scaled_block_dot). */
 static GN_ALWAYS_INLINE void q4_k_tile(const int R, const int C, int64_t nb, const uint8_t *w,
                                        int64_t w_rb, const uint8_t *xq, int64_t x_rb, float *y,
                                        int64_t ldy) {
@@ -92,12 +104,7 @@ static GN_ALWAYS_INLINE void q4_k_tile(const int R, const int C, int64_t nb, con
                 q[j] = _mm512_and_si512(_mm512_srlv_epi16(v, nibble_shift), low4);
             }
             for (int c = 0; c < C; c++) {
-                __m512i sum[4];
-                for (int j = 0; j < 4; j++)
-                    sum[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[j], _mm512_loadu_si512(xb[c]->qs + 64 * j));
-                const __m512i isum = _mm512_dpwssd_epi32(_mm512_madd_epi16(_mm512_packs_epi32(sum[0], sum[1]), s01),
-                                                         _mm512_packs_epi32(sum[2], sum[3]), s23);
-                const __m256i i8 = _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1));
+                const __m256i i8 = scaled_block_dot(q, xb[c]->qs, s01, s23);
                 const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb[c]->bsums);
                 const __m256 mins = _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, mn));
                 const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i8), dd, _mm256_mul_ps(mins, dm));
@@ -151,16 +158,10 @@ static GN_ALWAYS_INLINE void q6_k_tile(const int R, const int C, int64_t nb, con
                                                _mm512_and_si512(_mm512_srlv_epi16(qh, shr_second), high2));
             }
             for (int c = 0; c < C; c++) {
-                __m512i sum[4];
-                for (int j = 0; j < 4; j++)
-                    sum[j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[j], _mm512_loadu_si512(xb[c]->qs + 64 * j));
-                const __m512i isum = _mm512_dpwssd_epi32(_mm512_madd_epi16(_mm512_packs_epi32(sum[0], sum[1]), s01),
-                                                         _mm512_packs_epi32(sum[2], sum[3]), s23);
                 /* the offset of 32: sum over groups of scale * 32 * (sum of the group's x) */
                 const __m256i bsums = _mm256_loadu_si256((const __m256i *)xb[c]->bsums);
                 const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(bsums, sc), 5);
-                const __m256i i8 = _mm256_sub_epi32(
-                    _mm256_add_epi32(_mm512_castsi512_si256(isum), _mm512_extracti64x4_epi64(isum, 1)), offset);
+                const __m256i i8 = _mm256_sub_epi32(scaled_block_dot(q, xb[c]->qs, s01, s23), offset);
                 facc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i8), _mm256_mul_ps(dd, _mm256_set1_ps(xb[c]->d)),
                                              facc[r][c]);
             }
