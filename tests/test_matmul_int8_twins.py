@@ -9,25 +9,13 @@ from gguf import GGMLQuantizationType as GT
 from gguf.quants import dequantize as gguf_dequantize
 
 from granite_native import _native
+from test_matmul_int8 import random_weights
 
 INT8 = _native.matmul_flags(["int8"])
 TYPES = [GT.Q4_K, GT.Q6_K, GT.Q8_0, GT.Q4_0]
 LEVELS = [name for name in _native.ISA_NAMES if _native.isa_supported(name)]
 # x block length per weight type: Q8_K for the k-quants, Q8_32 for the others
 ACT_BLOCK = {GT.Q4_K: 256, GT.Q6_K: 256, GT.Q8_0: 32, GT.Q4_0: 32}
-# Byte offsets of the f16 scales inside one weight block.
-HALF_FIELDS = {GT.Q4_0: [0], GT.Q8_0: [0], GT.Q4_K: [0, 2], GT.Q6_K: [208]}
-
-
-def random_weights(rng, gtype, rows, k):
-    """Random quant bytes (every bit pattern of quants and sub-block scales) with f16 scales
-    of realistic size."""
-    _, block_elems, block_bytes = _native.type_info(gtype)
-    blocks = rng.integers(0, 256, size=(rows * k // block_elems, block_bytes), dtype=np.uint8)
-    for off in HALF_FIELDS[gtype]:
-        scale = (rng.standard_normal(len(blocks)) * 0.01).astype(np.float16)
-        blocks[:, off:off + 2] = scale.view(np.uint8).reshape(-1, 2)
-    return blocks.reshape(-1)
 
 
 def reference_quants(x, block):
