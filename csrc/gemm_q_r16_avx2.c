@@ -24,6 +24,36 @@ static GN_ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
     return v;
 }
 
+/* The scales of sub-block s for rows h * 8 .., each in both int16 of its row's lane: one madd
+ * of the int16 pair sums gives scale * dot per row. */
+static GN_ALWAYS_INLINE __m256i row_scales(const block_q4_K_r16 *b, int s, int h) {
+    const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&b->scales[s][HALF * h]));
+    return _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+}
+
+/* facc + (isum * d - msum * dmin) * x.d for rows h * 8 .. h * 8 + 7 of block b, where isum
+ * holds each row's scaled integer dot and msum, formed here, its mins times x's sub-block
+ * sums: the per-block float step, in the scalar twin's order. */
+static GN_ALWAYS_INLINE __m256 add_block(__m256 facc, const block_q4_K_r16 *b, int h, __m256i isum,
+                                         const block_q8_K *xb) {
+    /* x's per-16 sums -> per-32 sums, two int16 to a dword: dwords 0, 1, 4, 5 hold the pairs
+     * of sub-blocks (0, 1), (2, 3), (4, 5), (6, 7) */
+    const __m256i bs = _mm256_loadu_si256((const __m256i *)xb->bsums);
+    const __m256i pairs = _mm256_hadd_epi16(bs, bs);
+    __m256i msum = _mm256_setzero_si256();
+    for (int p = 0; p < 4; p++) {
+        /* per row, the mins of sub-blocks 2 p and 2 p + 1 as int16 */
+        const __m256i mn = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->mins[p][HALF * h]));
+        const int dword = (p & 1) + 4 * (p >> 1);
+        msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn, _mm256_permutevar8x32_epi32(pairs, _mm256_set1_epi32(dword))));
+    }
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->d[HALF * h]));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->dmin[HALF * h]));
+    const __m256 t = _mm256_fmsub_ps(_mm256_cvtepi32_ps(isum), d,
+                                     _mm256_mul_ps(_mm256_cvtepi32_ps(msum), dmin));
+    return _mm256_fmadd_ps(t, _mm256_set1_ps(xb->d), facc);
+}
+
 /* Rows h * 8 .. h * 8 + 7 of a 16-row block panel against C x rows. */
 static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q4_K_r16 *w,
                                   const uint8_t *xq, int64_t x_rb, float *y, int64_t ldy) {
@@ -43,9 +73,7 @@ static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q4
                 q[v] = _mm256_and_si256(packed, low4);
                 q[v + 4] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
             }
-            /* each row's scale in both int16 of its lane */
-            const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&b->scales[s][HALF * h]));
-            const __m256i sc = _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16));
+            const __m256i sc = row_scales(b, s, h);
             for (int c = 0; c < C; c++) {
                 const int8_t *a = xb[c]->qs + 32 * s;
                 __m256i dot = _mm256_maddubs_epi16(q[0], _mm256_set1_epi32(load_i32(a)));
@@ -54,25 +82,7 @@ static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q4
                 isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(dot, sc));
             }
         }
-        __m256i mn[4]; /* mn[p]: per row, the mins of sub-blocks 2 p and 2 p + 1 as int16 */
-        for (int p = 0; p < 4; p++)
-            mn[p] = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->mins[p][HALF * h]));
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->d[HALF * h]));
-        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->dmin[HALF * h]));
-        for (int c = 0; c < C; c++) {
-            /* x's per-16 sums -> per-32 sums, two int16 to a dword: dwords 0, 1, 4, 5 hold the
-             * pairs of sub-blocks (0, 1), (2, 3), (4, 5), (6, 7) */
-            const __m256i bs = _mm256_loadu_si256((const __m256i *)xb[c]->bsums);
-            const __m256i pairs = _mm256_hadd_epi16(bs, bs);
-            __m256i msum = _mm256_setzero_si256();
-            for (int p = 0; p < 4; p++) {
-                const int dword = (p & 1) + 4 * (p >> 1);
-                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn[p], _mm256_permutevar8x32_epi32(pairs, _mm256_set1_epi32(dword))));
-            }
-            const __m256 t = _mm256_fmsub_ps(_mm256_cvtepi32_ps(isum[c]), d,
-                                             _mm256_mul_ps(_mm256_cvtepi32_ps(msum), dmin));
-            facc[c] = _mm256_fmadd_ps(t, _mm256_set1_ps(xb[c]->d), facc[c]);
-        }
+        for (int c = 0; c < C; c++) facc[c] = add_block(facc[c], b, h, isum[c], xb[c]);
     }
     for (int c = 0; c < C; c++) _mm256_storeu_ps(y + c * ldy + HALF * h, facc[c]);
 }
@@ -101,26 +111,10 @@ static void gemv(int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq, float *
                     dot[h] = v ? _mm256_add_epi16(dot[h], p) : p;
                 }
             }
-            for (int h = 0; h < 2; h++) {
-                const __m256i sc32 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&b->scales[s][HALF * h]));
-                isum[h] = _mm256_add_epi32(isum[h], _mm256_madd_epi16(dot[h], _mm256_or_si256(sc32, _mm256_slli_epi32(sc32, 16))));
-            }
+            for (int h = 0; h < 2; h++)
+                isum[h] = _mm256_add_epi32(isum[h], _mm256_madd_epi16(dot[h], row_scales(b, s, h)));
         }
-        const __m256i bs = _mm256_loadu_si256((const __m256i *)xb->bsums);
-        const __m256i pairs = _mm256_hadd_epi16(bs, bs);
-        for (int h = 0; h < 2; h++) {
-            __m256i msum = _mm256_setzero_si256();
-            for (int p = 0; p < 4; p++) {
-                const __m256i mn = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->mins[p][HALF * h]));
-                const int dword = (p & 1) + 4 * (p >> 1);
-                msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn, _mm256_permutevar8x32_epi32(pairs, _mm256_set1_epi32(dword))));
-            }
-            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->d[HALF * h]));
-            const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->dmin[HALF * h]));
-            const __m256 t = _mm256_fmsub_ps(_mm256_cvtepi32_ps(isum[h]), d,
-                                             _mm256_mul_ps(_mm256_cvtepi32_ps(msum), dmin));
-            facc[h] = _mm256_fmadd_ps(t, _mm256_set1_ps(xb->d), facc[h]);
-        }
+        for (int h = 0; h < 2; h++) facc[h] = add_block(facc[h], b, h, isum[h], xb);
     }
     _mm256_storeu_ps(y, facc[0]);
     _mm256_storeu_ps(y + HALF, facc[1]);
