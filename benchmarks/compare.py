@@ -70,7 +70,7 @@ class GraniteNative:
         self.tokens = args.tokens
 
     def request(self):
-        times, ids, _ = self.one_request(self.model, self.samples, self.ids, self.tokens)
+        times, ids, _, _ = self.one_request(self.model, self.samples, self.ids, self.tokens)
         times["total"] = sum(times[s] for s in STAGES)
         times["tokens"] = len(ids)
         return times
