@@ -14,12 +14,13 @@ static const gn_type_traits traits[GN_TYPE_COUNT] = {
     [GN_TYPE_F32] = {"F32", 1, 4, 1},
     [GN_TYPE_F16] = {"F16", 1, 2, 1},
     [GN_TYPE_BF16] = {"BF16", 1, 2, 1},
-    [GN_TYPE_Q4_0] = {"Q4_0", QK4_0, sizeof(block_q4_0), 1},
-    [GN_TYPE_Q8_0] = {"Q8_0", QK8_0, sizeof(block_q8_0), 1},
-    [GN_TYPE_Q4_K] = {"Q4_K", QK_K, sizeof(block_q4_K), 1},
-    [GN_TYPE_Q6_K] = {"Q6_K", QK_K, sizeof(block_q6_K), 1},
+    [GN_TYPE_Q4_0] = {"Q4_0", QK4_0, sizeof(block_q4_0), 1, GN_ACT_Q8_32},
+    [GN_TYPE_Q8_0] = {"Q8_0", QK8_0, sizeof(block_q8_0), 1, GN_ACT_Q8_32},
+    [GN_TYPE_Q4_K] = {"Q4_K", QK_K, sizeof(block_q4_K), 1, GN_ACT_Q8_K},
+    [GN_TYPE_Q6_K] = {"Q6_K", QK_K, sizeof(block_q6_K), 1, GN_ACT_Q8_K},
     /* a row's share of a 16-row block */
-    [GN_TYPE_Q4_K_R16] = {"Q4_K_R16", QK_K, sizeof(block_q4_K_r16) / GN_R16, GN_R16},
+    [GN_TYPE_Q4_K_R16] = {"Q4_K_R16", QK_K, sizeof(block_q4_K_r16) / GN_R16, GN_R16, GN_ACT_Q8_K},
+    [GN_TYPE_Q8_K_R16] = {"Q8_K_R16", QK_K, sizeof(block_q8_K_r16) / GN_R16, GN_R16, GN_ACT_Q8_K},
 };
 
 const gn_type_traits *gn_type_info(int type) {
@@ -91,6 +92,7 @@ static const gn_kernels avx2_table = {
         [GN_TYPE_Q4_K] = gn_gemm_q4_k_avx2,
         [GN_TYPE_Q6_K] = gn_gemm_q6_k_avx2,
         [GN_TYPE_Q4_K_R16] = gn_gemm_q_q4_k_r16_avx2,
+        [GN_TYPE_Q8_K_R16] = gn_gemm_q_q8_k_r16_avx2,
     },
     .probe_read = gn_probe_read_avx2,
     .probe_fma = gn_probe_fma_avx2,

@@ -140,3 +140,34 @@ void gn_gemm_q_q4_k_r16_scalar(int64_t M, int64_t N, int64_t K, const void *xq,
         }
     }
 }
+
+/* Q8_K_R16 (block_q8_K_r16) x Q8_K: each row's super-block integer is the exact sum of
+ * scale * q * x; it turns into float as sum * d * x.d, with the AVX2 kernel's operations and
+ * order. */
+void gn_gemm_q_q8_k_r16_scalar(int64_t M, int64_t N, int64_t K, const void *xq,
+                               int64_t xq_row_bytes, const void *w, int64_t w_row_bytes,
+                               float *y, int64_t ldy) {
+    const int64_t nb = K / QK_K;
+    for (int64_t g = 0; g < N / GN_R16; g++) {
+        const block_q8_K_r16 *wg = (const block_q8_K_r16 *)((const uint8_t *)w + g * GN_R16 * w_row_bytes);
+        for (int64_t m = 0; m < M; m++) {
+            const block_q8_K *x = (const block_q8_K *)((const uint8_t *)xq + m * xq_row_bytes);
+            for (int r = 0; r < GN_R16; r++) {
+                float acc = 0.0f;
+                for (int64_t i = 0; i < nb; i++) {
+                    const block_q8_K_r16 *b = wg + i;
+                    int32_t sum = 0;
+                    for (int s = 0; s < 8; s++) {
+                        const int8_t *a = x[i].qs + 32 * s;
+                        int32_t dot = 0;
+                        for (int v = 0; v < 8; v++)
+                            for (int k = 0; k < 4; k++) dot += b->qs[s][v][r][k] * a[4 * v + k];
+                        sum += b->scales[s][r] * dot;
+                    }
+                    acc = fmaf((float)sum * b->d[r], x[i].d, acc);
+                }
+                y[m * ldy + g * GN_R16 + r] = acc;
+            }
+        }
+    }
+}

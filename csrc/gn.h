@@ -26,7 +26,8 @@ typedef enum {
     GN_TYPE_BF16 = 30,
     /* Internal layouts, never in a file; ids past ggml's, which files may use. */
     GN_TYPE_Q4_K_R16 = 64, /* Q4_K rows interleaved 16 at a time by gn_repack */
-    GN_TYPE_COUNT = 65 /* size of per-type tables; unsupported ids have no traits */
+    GN_TYPE_Q8_K_R16 = 65, /* float rows quantized to 8 bits, 16 at a time, by gn_quantize */
+    GN_TYPE_COUNT = 66 /* size of per-type tables; unsupported ids have no traits */
 } gn_type;
 
 typedef enum {
@@ -43,7 +44,9 @@ typedef struct {
     int64_t block_elems; /* elements per block (1 for F32/F16/BF16) */
     int64_t block_bytes; /* bytes per block */
     int64_t row_group;   /* rows stored interleaved: a matrix has a multiple of this many */
+    int int8_act;        /* activation blocks of the int8 path: 0 none, GN_ACT_Q8_K, GN_ACT_Q8_32 */
 } gn_type_traits;
+enum { GN_ACT_Q8_K = 1, GN_ACT_Q8_32 = 2 };
 
 /* NULL when the type is not supported. */
 const gn_type_traits *gn_type_info(int type);
@@ -101,7 +104,10 @@ gn_status gn_dequantize(int type, const void *src, float *dst, int64_t n);
 
 /* dst = src[rows, cols] encoded row by row as `type` (F16, Q4_0, Q8_0 or Q4_K), with the
  * arithmetic of ggml's reference quantizers so the bytes match theirs. cols must be a whole
- * number of blocks of the type; dst_bytes is checked against rows * gn_row_bytes(type, cols). */
+ * number of blocks of the type; dst_bytes is checked against rows * gn_row_bytes(type, cols).
+ * GN_TYPE_Q8_K_R16 (rows a multiple of 16) is the load-time 8-bit layout of float weights
+ * for the int8 kernels, multiplied only with GN_MATMUL_INT8 where gn_matmul_path says "int8"
+ * for it; like the repacked layouts it is never dequantized. */
 gn_status gn_quantize(gn_pool *pool, int type, const float *src, int64_t rows, int64_t cols,
                       void *dst, size_t dst_bytes);
 

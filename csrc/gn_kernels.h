@@ -93,9 +93,10 @@ typedef struct {
     gn_gemm_f32_fn gemm_f32;
     gn_gemv_f16_fn gemv_f16;
     gn_quantize_act_fn quantize_q8_k, quantize_q8_32;
-    /* indexed by weight type: Q4_0, Q8_0, Q4_K, Q6_K, and Q4_K_R16 where the ISA has a kernel
-     * for it (AVX2, AVX-512) (no scalar fallback: see gn_repack_type). For Q4_K_R16, N is a multiple of 16
-     * and W points at a 16-row block boundary. */
+    /* indexed by weight type: Q4_0, Q8_0, Q4_K, Q6_K, and the interleaved layouts where the
+     * ISA has a kernel for them (no scalar fallback: they are made only for such kernels):
+     * Q4_K_R16 (AVX2, AVX-512), Q8_K_R16 (AVX2). For those, N is a multiple of 16 and
+     * W points at a 16-row block boundary. */
     gn_gemm_q_fn gemm_q[GN_TYPE_COUNT];
     gn_unary_fn silu, sigmoid, gelu_erf;
     gn_binary_fn swiglu, glu;
@@ -143,6 +144,10 @@ void gn_gemm_q_q6_k_scalar(int64_t M, int64_t N, int64_t K, const void *xq, int6
 /* Twin of the repacked-Q4_K kernels, kept out of the scalar table: repacking pays only
  * where an ISA has a kernel for the layout (gn_repack_type). */
 void gn_gemm_q_q4_k_r16_scalar(int64_t M, int64_t N, int64_t K, const void *xq,
+                               int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
+                               int64_t ldy);
+/* Twin of the kernel for float weights quantized at load to 8 bits (AVX2). */
+void gn_gemm_q_q8_k_r16_scalar(int64_t M, int64_t N, int64_t K, const void *xq,
                                int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
                                int64_t ldy);
 uint64_t gn_probe_read_scalar(const void *buf, size_t bytes);
@@ -193,6 +198,9 @@ void gn_gemm_q4_k_avx2(int64_t M, int64_t N, int64_t K, const void *xq, int64_t 
 void gn_gemm_q6_k_avx2(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
                        const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 void gn_gemm_q_q4_k_r16_avx2(int64_t M, int64_t N, int64_t K, const void *xq,
+                             int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
+                             int64_t ldy);
+void gn_gemm_q_q8_k_r16_avx2(int64_t M, int64_t N, int64_t K, const void *xq,
                              int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
                              int64_t ldy);
 void gn_silu_avx2(const float *x, float *y, int64_t n);

@@ -53,14 +53,11 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
 }
 
 int gn_matmul_q8_available(int wtype) {
-    return (wtype == GN_TYPE_Q4_0 || wtype == GN_TYPE_Q8_0 || wtype == GN_TYPE_Q4_K ||
-            wtype == GN_TYPE_Q6_K || wtype == GN_TYPE_Q4_K_R16) && gn_active->gemm_q[wtype] != NULL;
+    const gn_type_traits *t = gn_type_info(wtype);
+    return t && t->int8_act && gn_active->gemm_q[wtype] != NULL;
 }
 
-/* The activation blocks a weight type multiplies with: 1 Q8_K, 2 Q8_32. */
-static int act_kind(int wtype) {
-    return wtype == GN_TYPE_Q4_K || wtype == GN_TYPE_Q6_K || wtype == GN_TYPE_Q4_K_R16 ? 1 : 2;
-}
+static int act_kind(int wtype) { return gn_type_info(wtype)->int8_act; }
 
 int gn_matmul_q8_group_ok(const gn_matmul_out *outs, int n) {
     for (int i = 0; i < n; i++)
@@ -71,7 +68,7 @@ int gn_matmul_q8_group_ok(const gn_matmul_out *outs, int n) {
 
 gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
                              const gn_matmul_out *outs, int n) {
-    const int k_quant = act_kind(outs[0].type) == 1;
+    const int k_quant = act_kind(outs[0].type) == GN_ACT_Q8_K;
     const int64_t block = k_quant ? QK_K : 32;
     const int64_t block_bytes = k_quant ? (int64_t)sizeof(block_q8_K) : (int64_t)sizeof(block_q8_32);
     if (K % block || n < 1 || n > GN_MATMUL_GROUP_MAX) return GN_ERR_INVALID;

@@ -28,23 +28,37 @@ def matmul_bf16_scalar(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1
 
 
 cdef extern from "gn_kernels.h" nogil:
+    ctypedef void (*gn_gemm_q_fn)(int64_t M, int64_t N, int64_t K, const void *xq,
+                                  int64_t xq_row_bytes, const void *w, int64_t w_row_bytes,
+                                  float *y, int64_t ldy)
     void gn_gemm_q_q4_k_r16_scalar(int64_t M, int64_t N, int64_t K, const void *xq,
+                                   int64_t xq_row_bytes, const void *w, int64_t w_row_bytes,
+                                   float *y, int64_t ldy)
+    void gn_gemm_q_q8_k_r16_scalar(int64_t M, int64_t N, int64_t K, const void *xq,
                                    int64_t xq_row_bytes, const void *w, int64_t w_row_bytes,
                                    float *y, int64_t ldy)
 
 
-def gemm_q4_k_r16_scalar(const uint8_t[::1] xq, int64_t M, const uint8_t[::1] w, int64_t N,
-                         int64_t K):
-    """The scalar twin of the Q4_K_R16 int8 kernel: x as M rows of Q8_K blocks (the bytes
-    quantize_activations("q8_k", row) gives), W as repack() returns it, N a multiple of 16."""
+def gemm_r16_scalar(int wtype, const uint8_t[::1] xq, int64_t M, const uint8_t[::1] w,
+                    int64_t N, int64_t K):
+    """The scalar twin of the int8 kernel of an interleaved layout (Q4_K_R16 or Q8_K_R16): x
+    as M rows of Q8_K blocks (the bytes quantize_activations("q8_k", row) gives), W as
+    repack() or quantize() make it, N a multiple of 16."""
+    cdef gn_gemm_q_fn fn
+    if wtype == GN_TYPE_Q4_K_R16:
+        fn = gn_gemm_q_q4_k_r16_scalar
+    elif wtype == GN_TYPE_Q8_K_R16:
+        fn = gn_gemm_q_q8_k_r16_scalar
+    else:
+        raise ValueError(f"type {wtype} is not an interleaved layout")
     if M <= 0 or N <= 0 or N % 16 or K <= 0 or K % 256:
         raise ValueError(f"twin sizes M={M}, N={N}, K={K}: N a multiple of 16, K of 256")
     cdef int64_t xrb = K // 256 * 292  # block_q8_K
-    cdef int64_t wrb = gn_row_bytes(GN_TYPE_Q4_K_R16, K)
+    cdef int64_t wrb = gn_row_bytes(wtype, K)
     if xq.shape[0] != M * xrb or w.shape[0] != N * wrb:
         raise ValueError("x or W bytes do not match M, N, K")
     out = np.empty((M, N), dtype=np.float32)
     cdef float[:, ::1] o = out
     with nogil:
-        gn_gemm_q_q4_k_r16_scalar(M, N, K, &xq[0], xrb, &w[0], wrb, &o[0, 0], N)
+        fn(M, N, K, &xq[0], xrb, &w[0], wrb, &o[0, 0], N)
     return out

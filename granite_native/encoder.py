@@ -71,10 +71,11 @@ def load_block(wt, i, matrix):
 
 
 class Encoder:
-    def __init__(self, wt, hp, flags=0, pool=None):
+    def __init__(self, wt, hp, flags=0, pool=None, quantize=False):
         self.hp = hp
         self.flags = flags  # matmul arithmetic (precision.py)
-        matrix = partial(wt.operand, flags=flags, pool=pool)  # laid out for the flags
+        # laid out for the flags; float matrices quantized at load if `quantize`
+        matrix = partial(wt.operand, flags=flags, pool=pool, quantize=quantize)
         self.input = matrix("enc.input.weight")
         self.input_b = wt["enc.input.bias"].f32()
         self.blocks = [load_block(wt, i, matrix) for i in range(hp.enc_n_layers)]

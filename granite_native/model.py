@@ -27,14 +27,15 @@ class Model:
     threads: kernel threads, by default every CPU this process may use.
     decode_threads: threads of each decode step (1..threads), by default `threads`. Decoding
     is bound by memory bandwidth, which a few cores may already saturate.
-    precision: "fast" (default: bfloat16 audio stages where the CPU has bf16 dot products,
-    int8 activations against block-quantized weights) or "exact" (float32 throughout);
-    see precision.py.
+    precision: "fast" (default: audio stages in int8 with 8-bit weights on AVX2, or in bfloat16
+    where the CPU has bf16 dot products; int8 activations against block-quantized weights) or
+    "exact" (float32 throughout); see precision.py.
     Raises granite_native.ModelError when the file is not a usable model.
     """
 
     def __init__(self, path, threads=None, precision="fast", decode_threads=None):
         self.flags = precisions.stage_flags(precision)
+        self.quantized = precisions.quantized_stages(precision)
         self.precision = precision
         self.path = os.fspath(path)
         self.gguf = open_gguf(self.path)
@@ -70,11 +71,13 @@ class Model:
             # its projector reads concatenated encoder layers: not implemented yet
             raise ModelError(self.path, "the plus variant (granite_speech.proj.cat_layers) "
                                         "cannot be run yet; only `info` supports it")
-        return Encoder(self.weights, self.hparams, self.flags["encoder"], self.pool)
+        return Encoder(self.weights, self.hparams, self.flags["encoder"], self.pool,
+                       "encoder" in self.quantized)
 
     @cached_property
     def projector(self):
-        return Projector(self.weights, self.hparams, self.flags["projector"], self.pool)
+        return Projector(self.weights, self.hparams, self.flags["projector"], self.pool,
+                         "projector" in self.quantized)
 
     @cached_property
     def decoder(self):

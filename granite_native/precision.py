@@ -2,10 +2,13 @@
 
 "exact": weights are dequantized to float32 and multiplied in float32 everywhere; held to the
 parity contract's exact bounds.
-"fast" (the default): the encoder and projector multiply in bfloat16 with float32
-accumulation where the CPU has bfloat16 dot products; block-quantized weights in any stage
-meet int8-quantized activations, as ggml multiplies them. F16/F32 LLM weights stay float32:
-only k-quant files relax the LLM's bounds.
+"fast" (the default): the encoder's and projector's float matrices are quantized at load to
+8 bits (Q8_K_R16) and meet int8-quantized activations where the CPU has an int8 kernel for
+that layout (AVX2: no bfloat16 dot products there, and int8 products run at twice the float32
+rate), else they multiply in bfloat16 with float32 accumulation where the CPU has bfloat16 dot
+products (AVX-512 BF16); block-quantized weights in any stage meet int8-quantized activations,
+as ggml multiplies them. F16/F32 LLM weights stay float32: only k-quant files relax the LLM's
+bounds.
 """
 from . import _native
 
@@ -21,6 +24,13 @@ def stage_flags(precision):
         return dict.fromkeys(STAGES, 0)
     audio = _native.matmul_flags(["int8", "bf16"])
     return {"encoder": audio, "projector": audio, "decoder": _native.matmul_flags(["int8"])}
+
+
+def quantized_stages(precision):
+    """The stages whose float matrices are quantized at load for the int8 kernels (where the
+    active ISA has them: Weights.operand)."""
+    stage_flags(precision)  # validates the name
+    return ("encoder", "projector") if precision == "fast" else ()
 
 
 def paths(matrices, flags):

@@ -30,10 +30,11 @@ class QFormerLayer:
 
 
 class Projector:
-    def __init__(self, wt, hp, flags=0, pool=None):
+    def __init__(self, wt, hp, flags=0, pool=None, quantize=False):
         self.hp = hp
         self.flags = flags  # matmul arithmetic (precision.py)
-        matrix = partial(wt.operand, flags=flags, pool=pool)  # laid out for the flags
+        # laid out for the flags; float matrices quantized at load if `quantize`
+        matrix = partial(wt.operand, flags=flags, pool=pool, quantize=quantize)
         self.query = wt["proj.query"].f32()  # [n_query, dq]
         self.ln = (wt["proj.ln.weight"].f32(), wt["proj.ln.bias"].f32())
         self.layers = [QFormerLayer(wt, i, matrix) for i in range(hp.proj_n_layers)]

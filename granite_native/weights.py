@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _native
-from .tensors import F32, check_tensors, type_name
+from .tensors import F32, FLOAT_TYPES, check_tensors, type_name
 
 INT8 = _native.matmul_flags(["int8"])
+Q8_K_R16 = _native.Q8_K_R16
 
 
 @dataclass(frozen=True)
@@ -73,19 +74,36 @@ class Weights(Mapping):
         self._release = release
         self._arena = _Arena()
 
-    def operand(self, name, flags, pool):
+    def operand(self, name, flags, pool, quantize=False):
         """Matrix `name` as gn_matmul with `flags` reads it fastest: with "int8", in the
         layout the active ISA's int8 kernels prefer (gn_repack: Q4_K rows regrouped 16 at a
-        time on AVX2 and AVX-512, by `pool`'s threads), else as stored. Only matmul with the
-        same flags can use a repacked matrix."""
+        time on AVX2 and AVX-512, by `pool`'s threads), else as stored. With `quantize` too,
+        a float matrix becomes Q8_K_R16 (8-bit quants, by `pool`'s threads) where the active
+        ISA has an int8 kernel for that layout and the shape fits it. Only matmul with the
+        same flags can use a repacked or quantized matrix."""
         t = self._tensors[name]
         if not flags & INT8:
             return t
+        if quantize and t.type in FLOAT_TYPES:
+            return self._quantized(t, flags, pool)
         to = _native.repack_type(t.type)
         if to is None or t.shape[0] % _native.row_group(to):
             return t
         out = self._arena.take(t.shape[0] * _native.row_bytes(to, t.shape[1]))
         data, to = _native.repack(pool, t.data, t.type, *t.shape, out=out)
+        return self._replace(t, to, data)
+
+    def _quantized(self, t, flags, pool):
+        rows, cols = t.shape
+        if (_native.matmul_path(Q8_K_R16, flags) != "int8" or rows % _native.row_group(Q8_K_R16)
+                or _native.row_bytes(Q8_K_R16, cols) < 0):
+            return t
+        out = self._arena.take(rows * _native.row_bytes(Q8_K_R16, cols))
+        _native.quantize(pool, Q8_K_R16, t.f32(), out)
+        return self._replace(t, Q8_K_R16, out)
+
+    def _replace(self, t, to, data):
+        """t's values in layout `to` (data), the file's pages of t released."""
         if self._release is not None:
             self._release(t.data)
         return Tensor(t.name, to, t.ne, t.shape, data)

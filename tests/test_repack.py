@@ -63,7 +63,7 @@ def test_kernel_equals_scalar_twin_bit_for_bit(isa, level):
         w = random_weights(rng, GT.Q4_K, N, K)
         wr, to = repacked(GT.Q4_K, w, N, K)
         xq = np.concatenate([_native.quantize_activations("q8_k", row) for row in x])
-        twin = _native.gemm_q4_k_r16_scalar(xq, M, wr, N, K)
+        twin = _native.gemm_r16_scalar(to, xq, M, wr, N, K)
         got = _native.matmul(_native.ThreadPool(2), x, wr, to, N, flags=INT8)
         assert np.array_equal(got.view(np.uint32), twin.view(np.uint32)), (level, M, K, N)
 

@@ -1,0 +1,85 @@
+/* Q8_K_R16 (block_q8_K_r16: float weights quantized at load to 8 bits, 16 rows interleaved)
+ * times Q8_K x rows with AVX2 (gn_gemm_q_fn).
+ *
+ * A 16-row block is walked as two halves of 8 rows, one row per int32 lane, as in the
+ * Q4_K_R16 kernel. maddubs multiplies unsigned by signed bytes, so it takes |q| and x with q's
+ * sign (the product is the same) for 4 values of each row against 4 x quants broadcast to every
+ * lane, adding them in pairs (|.| <= 2 * 127 * 127: no saturation); one madd with the rows'
+ * sub-block scales, each in both int16 of its row's lane, widens the pairs to int32 and scales
+ * them. That leaves the scalar twin's exact integer, which turns into float once per
+ * super-block in the twin's order, so the two agree bit for bit, whatever M, the tiling or the
+ * threads. 16 vector registers hold TILE_C accumulators of each kind, the quants, their
+ * magnitudes and the scales. */
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include "gn_kernels.h"
+#include "quant_blocks.h"
+
+#define TILE_C 4
+#define HALF 8
+
+static GN_ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Rows h * 8 .. h * 8 + 7 of a 16-row block panel against C x rows. */
+static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q8_K_r16 *w,
+                                  const uint8_t *xq, int64_t x_rb, float *y, int64_t ldy) {
+    __m256 facc[TILE_C];
+    for (int c = 0; c < C; c++) facc[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const block_q8_K_r16 *b = w + i;
+        const block_q8_K *xb[TILE_C];
+        for (int c = 0; c < C; c++) xb[c] = (const block_q8_K *)(xq + c * x_rb) + i;
+        __m256i isum[TILE_C];
+        for (int c = 0; c < C; c++) isum[c] = _mm256_setzero_si256();
+        for (int s = 0; s < 8; s++) {
+            const __m256i sc8 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&b->scales[s][HALF * h]));
+            const __m256i sc = _mm256_or_si256(sc8, _mm256_slli_epi32(sc8, 16));
+            for (int v = 0; v < 8; v++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)b->qs[s][v][HALF * h]);
+                const __m256i mag = _mm256_abs_epi8(q);
+                for (int c = 0; c < C; c++) {
+                    const __m256i x = _mm256_set1_epi32(load_i32(xb[c]->qs + 32 * s + 4 * v));
+                    const __m256i p = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(x, q));
+                    isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
+                }
+            }
+        }
+        const __m256 d = _mm256_loadu_ps(&b->d[HALF * h]);
+        for (int c = 0; c < C; c++)
+            facc[c] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum[c]), d), _mm256_set1_ps(xb[c]->d), facc[c]);
+    }
+    for (int c = 0; c < C; c++) _mm256_storeu_ps(y + c * ldy + HALF * h, facc[c]);
+}
+
+typedef void (*tile_fn)(int h, int64_t nb, const block_q8_K_r16 *w, const uint8_t *xq,
+                        int64_t x_rb, float *y, int64_t ldy);
+#define TILE(C)                                                                                  \
+    static void tile_##C(int h, int64_t nb, const block_q8_K_r16 *w, const uint8_t *xq,           \
+                         int64_t x_rb, float *y, int64_t ldy) {                                  \
+        tile(C, h, nb, w, xq, x_rb, y, ldy);                                                     \
+    }
+TILE(1) TILE(2) TILE(3) TILE(4)
+static const tile_fn tiles[TILE_C] = {tile_1, tile_2, tile_3, tile_4};
+
+/* Each half of a 16-row block panel meets every x row, TILE_C at a time, while the panel is in
+ * L1/L2. */
+void gn_gemm_q_q8_k_r16_avx2(int64_t M, int64_t N, int64_t K, const void *xq,
+                             int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
+                             int64_t ldy) {
+    const int64_t nb = K / QK_K;
+    const uint8_t *x8 = (const uint8_t *)xq;
+    for (int64_t n = 0; n < N; n += GN_R16) {
+        const block_q8_K_r16 *wg = (const block_q8_K_r16 *)((const uint8_t *)w + n * w_row_bytes);
+        for (int h = 0; h < 2; h++)
+            for (int64_t m = 0; m < M; m += TILE_C) {
+                const int c = (int)(M - m < TILE_C ? M - m : TILE_C);
+                tiles[c - 1](h, nb, wg, x8 + m * xq_row_bytes, xq_row_bytes, y + m * ldy + n, ldy);
+            }
+    }
+}
+#endif
