@@ -1,0 +1,178 @@
+"""Float weights quantized at load to 8 bits (gn_quantize to Q8_K_R16, the fast audio stages'
+layout where the active ISA has an int8 kernel for it), against independent references: the
+quantization rule of csrc/quant_blocks.h written again in numpy float32, a numpy decoding of
+the layout in float64, and the scalar twin of the kernel bit for bit."""
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType as GT
+
+from granite_native import _native
+from granite_native.weights import Tensor, Weights
+
+INT8 = _native.matmul_flags(["int8"])
+Q8_K_R16 = _native.Q8_K_R16
+BLOCK = 4288  # bytes of a 16-row, 256-column block
+LEVELS = [name for name in _native.ISA_NAMES if _native.isa_supported(name)]
+_BEST = _native.isa_current()
+WITH_KERNEL = [name for name in LEVELS
+               if (_native.set_isa(name) or _native.matmul_path(Q8_K_R16, INT8) == "int8")]
+_native.set_isa(_BEST)
+
+
+def quantize(w):
+    out = np.empty(w.shape[0] * _native.row_bytes(Q8_K_R16, w.shape[1]), np.uint8)
+    _native.quantize(_native.ThreadPool(2), Q8_K_R16, w, out)
+    return out
+
+
+def reference_bytes(w):
+    """The rule of quant_blocks.h in float32 numpy: d, scales and quants per 16-row block."""
+    N, K = w.shape
+    sub = w.reshape(N // 16, 16, K // 256, 8, 32).transpose(0, 2, 3, 1, 4)  # [g, i, s, r, l]
+    amax_s = np.abs(sub).max(axis=4)  # [g, i, s, r]
+    amax = amax_s.max(axis=2)  # [g, i, r]
+    d = amax / np.float32(127 * 255)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.ceil(amax_s / (np.float32(127) * d[:, :, None, :]))
+        sc = np.where(amax_s > 0, np.minimum(np.float32(255), ratio), 0).astype(np.float32)
+        inv = np.where(sc > 0, np.float32(1) / (d[:, :, None, :] * sc), 0).astype(np.float32)
+    q = np.clip(np.rint(sub * inv[..., None]), -127, 127).astype(np.int8)  # [g, i, s, r, l]
+    qs = q.reshape(*q.shape[:4], 8, 4).transpose(0, 1, 2, 4, 3, 5)  # [g, i, s, v, r, j]
+    g, nb = N // 16, K // 256
+    parts = [d.astype(np.float32), sc.astype(np.uint8), qs]
+    return np.concatenate([np.ascontiguousarray(p).view(np.uint8).reshape(g, nb, -1) for p in parts],
+                          axis=2).reshape(-1)
+
+
+def decode(data, N, K):
+    """Q8_K_R16 bytes -> float64 [N, K], as the layout's comment defines the values."""
+    b = np.asarray(data).reshape(N // 16, K // 256, BLOCK)
+    d = b[..., :64].copy().view(np.float32).astype(np.float64)  # [g, i, r]
+    sc = b[..., 64:192].reshape(*b.shape[:2], 8, 16).astype(np.float64)  # [g, i, s, r]
+    qs = b[..., 192:].copy().view(np.int8).reshape(*b.shape[:2], 8, 8, 16, 4)  # [g, i, s, v, r, j]
+    vals = d[:, :, None, None, :, None] * sc[:, :, :, None, :, None] * qs
+    return vals.transpose(0, 4, 1, 2, 3, 5).reshape(N, K)
+
+
+def act_values(x):
+    """x's rows as Q8_K quantizes them, decoded: d * q per 256 values, in float64."""
+    out = []
+    for row in x:
+        blocks = np.frombuffer(_native.quantize_activations("q8_k", row), np.uint8).reshape(-1, 292)
+        d = blocks[:, :4].copy().view(np.float32).astype(np.float64)
+        q = blocks[:, 4:260].copy().view(np.int8).astype(np.float64)
+        out.append((d * q).reshape(-1))
+    return np.array(out)
+
+
+def weights(rng, N, K):
+    """Rows of very different magnitudes, a tiny sub-block and an all-zero one."""
+    w = (rng.standard_normal((N, K)) * rng.uniform(0.01, 3, size=(N, 1))).astype(np.float32)
+    w[1, 32:64] *= 1e-4
+    w[2, :32] = 0
+    w[3, :256] = 0
+    return w
+
+
+def test_quantizer_follows_the_rule_bit_for_bit():
+    rng = np.random.default_rng(81)
+    for N, K in [(16, 256), (48, 512), (32, 1024)]:
+        w = weights(rng, N, K)
+        assert np.array_equal(quantize(w), reference_bytes(w)), (N, K)
+
+
+def test_values_are_within_half_a_step():
+    rng = np.random.default_rng(82)
+    N, K = 64, 768
+    w = weights(rng, N, K)
+    got = decode(quantize(w), N, K)
+    amax_s = np.abs(w.reshape(N, K // 32, 32)).max(axis=2, keepdims=True).astype(np.float64)
+    amax = amax_s.reshape(N, K // 256, 8).max(axis=2).repeat(8, axis=1)[..., None]
+    # the step d * ceil(amax_s / (127 d)) is under amax_s / 127 + d, d = amax / (127 * 255)
+    step = amax_s / 127 + amax / (127 * 255)
+    err = np.abs(got - w).reshape(N, K // 32, 32)
+    assert np.all(err <= 0.5 * step * (1 + 1e-6))
+    assert np.all(got[3, :256] == 0) and np.all(got[2, :32] == 0)
+
+
+@pytest.mark.parametrize("level", WITH_KERNEL)
+def test_matmul_matches_float64_reference_and_twin(isa, level):
+    isa(level)
+    rng = np.random.default_rng(83)
+    for M, K, N in [(1, 256, 16), (3, 512, 48), (6, 768, 32), (13, 256, 64)]:
+        x = (rng.standard_normal((M, K)) * rng.uniform(0.1, 10, size=(M, 1))).astype(np.float32)
+        x[-1, :256] = 0  # an all-zero activation block
+        w = weights(rng, N, K)
+        wq = quantize(w)
+        ref = act_values(x) @ decode(wq, N, K).T
+        mag = np.abs(act_values(x)) @ np.abs(decode(wq, N, K)).T
+        bias = rng.standard_normal(N).astype(np.float32)
+        xq = np.concatenate([_native.quantize_activations("q8_k", row) for row in x])
+        twin = _native.gemm_r16_scalar(Q8_K_R16, xq, M, wq, N, K)
+        for threads in (1, 2):
+            y = _native.matmul(_native.ThreadPool(threads), x, wq, Q8_K_R16, N, bias, flags=INT8)
+            # the block sums are exact integers: only the float steps differ from float64
+            assert np.all(np.abs(y - (ref + bias)) <= 2e-6 * mag + 1e-6 * np.abs(bias) + 1e-30)
+            # the kernel gives the twin's bits; the bias is one float32 addition after it
+            assert np.array_equal(y.view(np.uint32), (twin + bias).view(np.uint32)), (level, M, K, N)
+
+
+@pytest.mark.parametrize("level", WITH_KERNEL)
+def test_rows_do_not_depend_on_batch_or_threads(isa, level):
+    isa(level)
+    rng = np.random.default_rng(84)
+    K, N = 512, 272  # 17 blocks of 16 rows: uneven over threads and panels
+    wq = quantize(weights(rng, N, K))
+    x = rng.standard_normal((11, K)).astype(np.float32)
+    batch = _native.matmul(_native.ThreadPool(2), x, wq, Q8_K_R16, N, flags=INT8)
+    for m in (0, 5, 10):
+        alone = _native.matmul(_native.ThreadPool(1), x[m:m + 1].copy(), wq, Q8_K_R16, N, flags=INT8)
+        assert np.array_equal(alone[0].view(np.uint32), batch[m].view(np.uint32)), m
+
+
+def test_layout_is_rejected_where_it_cannot_be_used(isa):
+    rng = np.random.default_rng(85)
+    K, N = 256, 32
+    w = weights(rng, N, K)
+    wq = quantize(w)
+    x = rng.standard_normal((2, K)).astype(np.float32)
+    pool = _native.ThreadPool(1)
+    with pytest.raises(ValueError, match="unsupported"):  # the exact path cannot read it
+        _native.matmul(pool, x, wq, Q8_K_R16, N)
+    with pytest.raises(ValueError, match="unsupported"):
+        _native.dequantize(Q8_K_R16, wq[:BLOCK], 256)
+    with pytest.raises(ValueError, match="groups of 16"):
+        _native.quantize(pool, Q8_K_R16, w[:8].copy(), np.empty(8 * 268, np.uint8))
+    with pytest.raises(ValueError, match="whole"):  # columns not whole 256-value blocks
+        _native.quantize(pool, Q8_K_R16, w[:, :128].copy(), np.empty(N * 134, np.uint8))
+    with pytest.raises(ValueError, match="bytes"):
+        _native.quantize(pool, Q8_K_R16, w, np.empty(wq.nbytes - 1, np.uint8))
+    for level in LEVELS:
+        isa(level)
+        if level not in WITH_KERNEL:  # a table without the kernel: the int8 flag cannot reach it
+            with pytest.raises(ValueError, match="unsupported"):
+                _native.matmul(pool, x, wq, Q8_K_R16, N, flags=INT8)
+
+
+def test_weights_quantize_float_matrices_only_where_asked_and_able(isa):
+    rng = np.random.default_rng(86)
+    w = weights(rng, 32, 512)
+    tensors = [Tensor("w", int(GT.F32), (512, 32), (32, 512), w.reshape(-1).view(np.uint8)),
+               Tensor("odd", int(GT.F32), (512, 8), (8, 512), w[:8].reshape(-1).view(np.uint8)),
+               Tensor("narrow", int(GT.F32), (128, 32), (32, 128),
+                      w[:, :128].copy().reshape(-1).view(np.uint8))]
+    pool = _native.ThreadPool(2)
+    for level in LEVELS:
+        isa(level)
+        wt = Weights(tensors)
+        assert wt.operand("w", INT8, pool).type == int(GT.F32)  # not asked to quantize
+        assert wt.operand("w", 0, pool, quantize=True).type == int(GT.F32)  # exact arithmetic
+        assert wt.operand("odd", INT8, pool, quantize=True).type == int(GT.F32)  # 8 rows
+        assert wt.operand("narrow", INT8, pool, quantize=True).type == int(GT.F32)  # 128 columns
+        t = wt.operand("w", INT8, pool, quantize=True)
+        if level in WITH_KERNEL:
+            assert t.type == Q8_K_R16 and t.shape == (32, 512)
+            assert np.array_equal(np.asarray(t.data), reference_bytes(w))
+        else:
+            assert t.type == int(GT.F32)
+    assert "avx2" not in LEVELS or "avx2" in WITH_KERNEL
