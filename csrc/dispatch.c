@@ -96,6 +96,7 @@ static const gn_kernels avx2_table = {
     },
     .probe_read = gn_probe_read_avx2,
     .probe_fma = gn_probe_fma_avx2,
+    .probe_int8 = gn_probe_int8_avx2,
     .silu = gn_silu_avx2,
     .sigmoid = gn_sigmoid_avx2,
     .gelu_erf = gn_gelu_erf_avx2,

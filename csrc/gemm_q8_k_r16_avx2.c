@@ -16,7 +16,7 @@
 #include "gn_kernels.h"
 #include "quant_blocks.h"
 
-#define TILE_C 4
+#define TILE_C 2
 #define HALF 8
 
 static GN_ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
@@ -25,49 +25,62 @@ static GN_ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
     return v;
 }
 
-/* Rows h * 8 .. h * 8 + 7 of a 16-row block panel against C x rows. */
-static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q8_K_r16 *w,
+/* The scales of sub-block s for rows h * 8 .., each in both int16 of its row's lane. */
+static GN_ALWAYS_INLINE __m256i row_scales(const block_q8_K_r16 *b, int s, int h) {
+    const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&b->scales[s][HALF * h]));
+    return _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+}
+
+/* A 16-row block panel against C x rows: each broadcast of 4 x quants serves both halves. */
+static GN_ALWAYS_INLINE void tile(const int C, int64_t nb, const block_q8_K_r16 *w,
                                   const uint8_t *xq, int64_t x_rb, float *y, int64_t ldy) {
-    __m256 facc[TILE_C];
-    for (int c = 0; c < C; c++) facc[c] = _mm256_setzero_ps();
+    __m256 facc[TILE_C][2];
+    for (int c = 0; c < C; c++) facc[c][0] = facc[c][1] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const block_q8_K_r16 *b = w + i;
         const block_q8_K *xb[TILE_C];
         for (int c = 0; c < C; c++) xb[c] = (const block_q8_K *)(xq + c * x_rb) + i;
-        __m256i isum[TILE_C];
-        for (int c = 0; c < C; c++) isum[c] = _mm256_setzero_si256();
+        __m256i isum[TILE_C][2];
+        for (int c = 0; c < C; c++) isum[c][0] = isum[c][1] = _mm256_setzero_si256();
         for (int s = 0; s < 8; s++) {
-            const __m256i sc8 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&b->scales[s][HALF * h]));
-            const __m256i sc = _mm256_or_si256(sc8, _mm256_slli_epi32(sc8, 16));
+            const __m256i sc[2] = {row_scales(b, s, 0), row_scales(b, s, 1)};
             for (int v = 0; v < 8; v++) {
-                const __m256i q = _mm256_loadu_si256((const __m256i *)b->qs[s][v][HALF * h]);
-                const __m256i mag = _mm256_abs_epi8(q);
+                __m256i q[2], mag[2];
+                for (int h = 0; h < 2; h++) {
+                    q[h] = _mm256_loadu_si256((const __m256i *)b->qs[s][v][HALF * h]);
+                    mag[h] = _mm256_abs_epi8(q[h]);
+                }
                 for (int c = 0; c < C; c++) {
                     const __m256i x = _mm256_set1_epi32(load_i32(xb[c]->qs + 32 * s + 4 * v));
-                    const __m256i p = _mm256_maddubs_epi16(mag, _mm256_sign_epi8(x, q));
-                    isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(p, sc));
+                    for (int h = 0; h < 2; h++) {
+                        const __m256i p = _mm256_maddubs_epi16(mag[h], _mm256_sign_epi8(x, q[h]));
+                        isum[c][h] = _mm256_add_epi32(isum[c][h], _mm256_madd_epi16(p, sc[h]));
+                    }
                 }
             }
         }
-        const __m256 d = _mm256_loadu_ps(&b->d[HALF * h]);
-        for (int c = 0; c < C; c++)
-            facc[c] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum[c]), d), _mm256_set1_ps(xb[c]->d), facc[c]);
+        for (int h = 0; h < 2; h++) {
+            const __m256 d = _mm256_loadu_ps(&b->d[HALF * h]);
+            for (int c = 0; c < C; c++)
+                facc[c][h] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum[c][h]), d),
+                                             _mm256_set1_ps(xb[c]->d), facc[c][h]);
+        }
     }
-    for (int c = 0; c < C; c++) _mm256_storeu_ps(y + c * ldy + HALF * h, facc[c]);
+    for (int c = 0; c < C; c++)
+        for (int h = 0; h < 2; h++) _mm256_storeu_ps(y + c * ldy + HALF * h, facc[c][h]);
 }
 
-typedef void (*tile_fn)(int h, int64_t nb, const block_q8_K_r16 *w, const uint8_t *xq,
-                        int64_t x_rb, float *y, int64_t ldy);
+typedef void (*tile_fn)(int64_t nb, const block_q8_K_r16 *w, const uint8_t *xq, int64_t x_rb,
+                        float *y, int64_t ldy);
 #define TILE(C)                                                                                  \
-    static void tile_##C(int h, int64_t nb, const block_q8_K_r16 *w, const uint8_t *xq,           \
-                         int64_t x_rb, float *y, int64_t ldy) {                                  \
-        tile(C, h, nb, w, xq, x_rb, y, ldy);                                                     \
+    static void tile_##C(int64_t nb, const block_q8_K_r16 *w, const uint8_t *xq, int64_t x_rb,    \
+                         float *y, int64_t ldy) {                                                \
+        tile(C, nb, w, xq, x_rb, y, ldy);                                                        \
     }
-TILE(1) TILE(2) TILE(3) TILE(4)
-static const tile_fn tiles[TILE_C] = {tile_1, tile_2, tile_3, tile_4};
+TILE(1) TILE(2)
+static const tile_fn tiles[TILE_C] = {tile_1, tile_2};
 
-/* Each half of a 16-row block panel meets every x row, TILE_C at a time, while the panel is in
- * L1/L2. */
+/* Each 16-row block of the panel meets every x row, TILE_C at a time, while it is in L1/L2. */
 void gn_gemm_q_q8_k_r16_avx2(int64_t M, int64_t N, int64_t K, const void *xq,
                              int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
                              int64_t ldy) {
@@ -75,11 +88,10 @@ void gn_gemm_q_q8_k_r16_avx2(int64_t M, int64_t N, int64_t K, const void *xq,
     const uint8_t *x8 = (const uint8_t *)xq;
     for (int64_t n = 0; n < N; n += GN_R16) {
         const block_q8_K_r16 *wg = (const block_q8_K_r16 *)((const uint8_t *)w + n * w_row_bytes);
-        for (int h = 0; h < 2; h++)
-            for (int64_t m = 0; m < M; m += TILE_C) {
-                const int c = (int)(M - m < TILE_C ? M - m : TILE_C);
-                tiles[c - 1](h, nb, wg, x8 + m * xq_row_bytes, xq_row_bytes, y + m * ldy + n, ldy);
-            }
+        for (int64_t m = 0; m < M; m += TILE_C) {
+            const int c = (int)(M - m < TILE_C ? M - m : TILE_C);
+            tiles[c - 1](nb, wg, x8 + m * xq_row_bytes, xq_row_bytes, y + m * ldy + n, ldy);
+        }
     }
 }
 #endif

@@ -167,7 +167,8 @@ gn_status gn_probe_fma(gn_pool *pool, int64_t iters, double *flops, float *sink)
 /* The same with bfloat16 dot products (the GN_MATMUL_BF16 peak); GN_ERR_UNSUPPORTED where the
  * active ISA has none. */
 gn_status gn_probe_bf16(gn_pool *pool, int64_t iters, double *flops, float *sink);
-/* The same with int8 dot products (VNNI): *flops receives the integer ops (2 per product).
+/* The same with int8 dot products (VNNI; AVX2's maddubs widened by madd): *flops receives the
+ * integer ops (2 per product).
  * GN_ERR_UNSUPPORTED where the active ISA has no probe for them. */
 gn_status gn_probe_int8(gn_pool *pool, int64_t iters, double *flops, float *sink);
 

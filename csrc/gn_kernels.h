@@ -183,6 +183,7 @@ void gn_dequant_q4_k_avx2(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_avx2(const void *src, float *dst, int64_t n);
 uint64_t gn_probe_read_avx2(const void *buf, size_t bytes);
 int64_t gn_probe_fma_avx2(int64_t iters, float *sink);
+int64_t gn_probe_int8_avx2(int64_t iters, float *sink);
 void gn_gemv_f16_avx2(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
                       int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_avx2(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,

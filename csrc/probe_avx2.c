@@ -32,4 +32,23 @@ int64_t gn_probe_fma_avx2(int64_t iters, float *sink) {
     *sink = out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7];
     return iters * ACC * 8 * 2;
 }
+
+/* Byte products as the AVX2 int8 kernels form them: maddubs (32 products summed in pairs),
+ * widened into int32 by madd, 64 integer ops per pair of instructions. Each chain feeds its
+ * sum back as the next bytes, so nothing is loop-invariant. */
+int64_t gn_probe_int8_avx2(int64_t iters, float *sink) {
+    __m256i acc[ACC];
+    const __m256i alt = _mm256_set1_epi16((short)0xff01); /* bytes 1, -1 */
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    for (int k = 0; k < ACC; k++) acc[k] = _mm256_set1_epi32(k);
+    for (int64_t i = 0; i < iters; i++)
+        for (int k = 0; k < ACC; k++)
+            acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(_mm256_maddubs_epi16(acc[k], alt), ones16));
+    __m256i s = acc[0];
+    for (int k = 1; k < ACC; k++) s = _mm256_add_epi32(s, acc[k]);
+    int32_t out[8];
+    _mm256_storeu_si256((__m256i *)out, s);
+    *sink = (float)(out[0] + out[1] + out[2] + out[3] + out[4] + out[5] + out[6] + out[7]);
+    return iters * ACC * 32 * 2;
+}
 #endif
