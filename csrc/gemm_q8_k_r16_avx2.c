@@ -80,16 +80,18 @@ typedef void (*tile_fn)(int64_t nb, const block_q8_K_r16 *w, const uint8_t *xq, 
 TILE(1) TILE(2)
 static const tile_fn tiles[TILE_C] = {tile_1, tile_2};
 
-/* Each 16-row block of the panel meets every x row, TILE_C at a time, while it is in L1/L2. */
+/* TILE_C x rows at a time, from L1, meet every 16-row block of the panel, from L2: the
+ * encoder's x (550 rows, 0.6-2.5 MB) would not stay in L2 while a block passed over it
+ * (measured 5-10% faster than block by block). */
 void gn_gemm_q_q8_k_r16_avx2(int64_t M, int64_t N, int64_t K, const void *xq,
                              int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
                              int64_t ldy) {
     const int64_t nb = K / QK_K;
     const uint8_t *x8 = (const uint8_t *)xq;
-    for (int64_t n = 0; n < N; n += GN_R16) {
-        const block_q8_K_r16 *wg = (const block_q8_K_r16 *)((const uint8_t *)w + n * w_row_bytes);
-        for (int64_t m = 0; m < M; m += TILE_C) {
-            const int c = (int)(M - m < TILE_C ? M - m : TILE_C);
+    for (int64_t m = 0; m < M; m += TILE_C) {
+        const int c = (int)(M - m < TILE_C ? M - m : TILE_C);
+        for (int64_t n = 0; n < N; n += GN_R16) {
+            const block_q8_K_r16 *wg = (const block_q8_K_r16 *)((const uint8_t *)w + n * w_row_bytes);
             tiles[c - 1](nb, wg, x8 + m * xq_row_bytes, xq_row_bytes, y + m * ldy + n, ldy);
         }
     }

@@ -7,10 +7,12 @@
 #include "quant_blocks.h"
 #include <stdlib.h>
 
-/* Rows of W per task. With several x rows, 16 rows of a 2048-wide Q4_K matrix (18 KB) stay in
- * L1 while every x row passes over them; a decode GEMV takes gn_gemv_panel_rows' long
- * panels instead. Both are multiples of 16, so panels of Q4_K_R16 hold whole blocks. */
-#define PANEL_ROWS 16
+/* Rows of W per task. With several x rows, a kernel keeps 16 rows of W in L1 while every x row
+ * passes over them (Q4_K: 18 KB at 2048 columns), or, where x is too long for L2 (the
+ * encoder's 550 rows), a few x rows in L1 while the panel, in L2, passes over them; a decode
+ * GEMV takes gn_gemv_panel_rows' long panels instead. Both are multiples of 16, so panels of
+ * the interleaved layouts hold whole blocks. */
+#define PANEL_ROWS 64
 
 static int64_t panel_rows(gn_pool *pool, int64_t M, int64_t N) {
     return M > 1 ? PANEL_ROWS : gn_gemv_panel_rows(pool, N);

@@ -4,8 +4,8 @@
 parity contract's exact bounds.
 "fast" (the default): the encoder's and projector's float matrices are quantized at load to
 8 bits (Q8_K_R16) and meet int8-quantized activations where the CPU has an int8 kernel for
-that layout (AVX2: no bfloat16 dot products there, and int8 products run at twice the float32
-rate), else they multiply in bfloat16 with float32 accumulation where the CPU has bfloat16 dot
+that layout (AVX2: no bfloat16 dot products there, and the int8 GEMM runs at 1.5x the
+float32 one), else they multiply in bfloat16 with float32 accumulation where the CPU has bfloat16 dot
 products (AVX-512 BF16); block-quantized weights in any stage meet int8-quantized activations,
 as ggml multiplies them. F16/F32 LLM weights stay float32: only k-quant files relax the LLM's
 bounds.

@@ -13,8 +13,7 @@ from . import _native
 from .errors import ModelError
 
 F32 = int(gguf.GGMLQuantizationType.F32)
-FLOAT_TYPES = frozenset(int(t) for t in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16,
-                                          gguf.GGMLQuantizationType.BF16))
+FLOAT_TYPES = frozenset(int(getattr(gguf.GGMLQuantizationType, n)) for n in ("F32", "F16", "BF16"))
 MATRIX_TYPES = frozenset(t for t in range(64) if _native.type_info(t) is not None)
 N_FFT_BINS = 257  # n_fft 512 / 2 + 1; the front-end's FFT size is fixed
 
