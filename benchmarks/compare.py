@@ -342,7 +342,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tokens", type=int, default=32, help="forced new tokens per request")
     p.add_argument("--repeat", type=int, default=3, help="timed rounds (at least 3)")
-    p.add_argument("--precision", choices=("fast", "exact"), default="fast",
+    p.add_argument("--precision", choices=("fast", "exact", "fastest"), default="fast",
                    help="granite-native's matmul precision (see granite_native/precision.py)")
     p.add_argument("--engines", default=",".join(ENGINES),
                    help="comma-separated subset; engines not installed are skipped")

@@ -27,9 +27,10 @@ class Model:
     threads: kernel threads, by default every CPU this process may use.
     decode_threads: threads of each decode step (1..threads), by default `threads`. Decoding
     is bound by memory bandwidth, which a few cores may already saturate.
-    precision: "fast" (default: audio stages in int8 with 8-bit weights on AVX2, or in bfloat16
-    where the CPU has bf16 dot products; int8 activations against block-quantized weights) or
-    "exact" (float32 throughout); see precision.py.
+    precision: "fast" (default: bfloat16 audio stages where the CPU has bf16 dot products,
+    int8 activations against block-quantized weights), "exact" (float32 throughout) or
+    "fastest" ("fast" with the audio stages' float weights quantized to 8 bits on AVX2, below
+    the fast paths' parity bound on some models); see precision.py.
     Raises granite_native.ModelError when the file is not a usable model.
     """
 

@@ -176,3 +176,27 @@ def test_weights_quantize_float_matrices_only_where_asked_and_able(isa):
         else:
             assert t.type == int(GT.F32)
     assert "avx2" not in LEVELS or "avx2" in WITH_KERNEL
+
+
+def test_fastest_precision_quantizes_the_audio_stages_where_a_kernel_exists(isa):
+    """The tiny fixture's 256-column encoder matrices (its FFN down projections) take the 8-bit
+    layout under "fastest" only, and the encoder stays within the fast paths' bound of the
+    transformers reference of the same file."""
+    from pathlib import Path
+
+    import granite_native as gn
+    from granite_native.parity import compare
+
+    data = Path(__file__).resolve().parent / "data"
+    with np.load(data / "reference" / "tiny-q4_k-speech3s.npz") as z:
+        mel, want = z["mel"], z["encoder_out"]
+    for level in LEVELS:
+        isa(level)
+        for precision in ("fast", "fastest"):
+            with gn.Model(data / "crispasr" / "tiny-q4_k.gguf", threads=2, precision=precision) as m:
+                types = {t.type for t in m.encoder.matrices()}
+                quantized = precision == "fastest" and level in WITH_KERNEL
+                assert (Q8_K_R16 in types) == quantized, (level, precision)
+                assert ("int8" in m.matmul_paths()["encoder"]) == quantized
+                got = compare("encoder_out", m.encode(mel), want, 0.999)
+                assert got.ok, (level, precision, got.cos_min)
