@@ -11,9 +11,9 @@
 #endif
 
 static const gn_type_traits traits[GN_TYPE_COUNT] = {
-    [GN_TYPE_F32] = {"F32", 1, 4, 1},
-    [GN_TYPE_F16] = {"F16", 1, 2, 1},
-    [GN_TYPE_BF16] = {"BF16", 1, 2, 1},
+    [GN_TYPE_F32] = {"F32", 1, 4, 1, 0},
+    [GN_TYPE_F16] = {"F16", 1, 2, 1, 0},
+    [GN_TYPE_BF16] = {"BF16", 1, 2, 1, 0},
     [GN_TYPE_Q4_0] = {"Q4_0", QK4_0, sizeof(block_q4_0), 1, GN_ACT_Q8_32},
     [GN_TYPE_Q8_0] = {"Q8_0", QK8_0, sizeof(block_q8_0), 1, GN_ACT_Q8_32},
     [GN_TYPE_Q4_K] = {"Q4_K", QK_K, sizeof(block_q4_K), 1, GN_ACT_Q8_K},

@@ -11,25 +11,9 @@
  * threads. 16 vector registers hold TILE_C accumulators of each kind, the quants, their
  * magnitudes and the scales. */
 #if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-
-#include "gn_kernels.h"
-#include "quant_blocks.h"
+#include "r16_avx2.h"
 
 #define TILE_C 2
-#define HALF 8
-
-static GN_ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-/* The scales of sub-block s for rows h * 8 .., each in both int16 of its row's lane. */
-static GN_ALWAYS_INLINE __m256i row_scales(const block_q8_K_r16 *b, int s, int h) {
-    const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&b->scales[s][HALF * h]));
-    return _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
-}
 
 /* A 16-row block panel against C x rows: each broadcast of 4 x quants serves both halves. */
 static GN_ALWAYS_INLINE void tile(const int C, int64_t nb, const block_q8_K_r16 *w,
@@ -43,7 +27,7 @@ static GN_ALWAYS_INLINE void tile(const int C, int64_t nb, const block_q8_K_r16 
         __m256i isum[TILE_C][2];
         for (int c = 0; c < C; c++) isum[c][0] = isum[c][1] = _mm256_setzero_si256();
         for (int s = 0; s < 8; s++) {
-            const __m256i sc[2] = {row_scales(b, s, 0), row_scales(b, s, 1)};
+            const __m256i sc[2] = {row_scales(b->scales, s, 0), row_scales(b->scales, s, 1)};
             for (int v = 0; v < 8; v++) {
                 __m256i q[2], mag[2];
                 for (int h = 0; h < 2; h++) {

@@ -10,26 +10,9 @@
  * the scalar twin's, so all three agree bit for bit. 16 vector registers hold one half-block's
  * quants (8) and the accumulators of TILE_C x rows. */
 #if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-
-#include "gn_kernels.h"
-#include "quant_blocks.h"
+#include "r16_avx2.h"
 
 #define TILE_C 2
-#define HALF 8
-
-static GN_ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-/* The scales of sub-block s for rows h * 8 .., each in both int16 of its row's lane: one madd
- * of the int16 pair sums gives scale * dot per row. */
-static GN_ALWAYS_INLINE __m256i row_scales(const block_q4_K_r16 *b, int s, int h) {
-    const __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&b->scales[s][HALF * h]));
-    return _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
-}
 
 /* facc + (isum * d - msum * dmin) * x.d for rows h * 8 .. h * 8 + 7 of block b, where isum
  * holds each row's scaled integer dot and msum, formed here, its mins times x's sub-block
@@ -73,7 +56,7 @@ static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q4
                 q[v] = _mm256_and_si256(packed, low4);
                 q[v + 4] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
             }
-            const __m256i sc = row_scales(b, s, h);
+            const __m256i sc = row_scales(b->scales, s, h);
             for (int c = 0; c < C; c++) {
                 const int8_t *a = xb[c]->qs + 32 * s;
                 __m256i dot = _mm256_maddubs_epi16(q[0], _mm256_set1_epi32(load_i32(a)));
@@ -112,7 +95,7 @@ static void gemv(int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq, float *
                 }
             }
             for (int h = 0; h < 2; h++)
-                isum[h] = _mm256_add_epi32(isum[h], _mm256_madd_epi16(dot[h], row_scales(b, s, h)));
+                isum[h] = _mm256_add_epi32(isum[h], _mm256_madd_epi16(dot[h], row_scales(b->scales, s, h)));
         }
         for (int h = 0; h < 2; h++) facc[h] = add_block(facc[h], b, h, isum[h], xb);
     }
