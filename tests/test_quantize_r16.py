@@ -95,6 +95,19 @@ def test_values_are_within_half_a_step():
     assert np.all(got[3, :256] == 0) and np.all(got[2, :32] == 0)
 
 
+def test_scalar_twin_matches_float64_reference():
+    """The twin on any CPU, kernel or not: exact integer sums, float steps within rounding."""
+    rng = np.random.default_rng(87)
+    M, K, N = 5, 512, 32
+    x = (rng.standard_normal((M, K)) * rng.uniform(0.1, 10, size=(M, 1))).astype(np.float32)
+    wq = quantize(weights(rng, N, K))
+    xq = np.concatenate([_native.quantize_activations("q8_k", row) for row in x])
+    twin = _native.gemm_r16_scalar(Q8_K_R16, xq, M, wq, N, K)
+    ref = act_values(x) @ decode(wq, N, K).T
+    mag = np.abs(act_values(x)) @ np.abs(decode(wq, N, K)).T
+    assert np.all(np.abs(twin - ref) <= 2e-6 * mag + 1e-30)
+
+
 @pytest.mark.parametrize("level", WITH_KERNEL)
 def test_matmul_matches_float64_reference_and_twin(isa, level):
     isa(level)
