@@ -8,6 +8,7 @@ from gguf import GGMLQuantizationType as GT
 
 from granite_native import _native
 from granite_native.weights import Tensor, Weights
+from test_matmul_int8 import parse_activations
 
 INT8 = _native.matmul_flags(["int8"])
 Q8_K_R16 = _native.Q8_K_R16
@@ -56,13 +57,8 @@ def decode(data, N, K):
 
 def act_values(x):
     """x's rows as Q8_K quantizes them, decoded: d * q per 256 values, in float64."""
-    out = []
-    for row in x:
-        blocks = np.frombuffer(_native.quantize_activations("q8_k", row), np.uint8).reshape(-1, 292)
-        d = blocks[:, :4].copy().view(np.float32).astype(np.float64)
-        q = blocks[:, 4:260].copy().view(np.int8).astype(np.float64)
-        out.append((d * q).reshape(-1))
-    return np.array(out)
+    return np.array([parse_activations("q8_k", _native.quantize_activations("q8_k", row))[0]
+                     for row in x])
 
 
 def weights(rng, N, K):
