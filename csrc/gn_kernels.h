@@ -26,19 +26,6 @@ typedef void (*gn_gemm_f32_fn)(int64_t M, int64_t N, int64_t K,
                                const float *w, int64_t ldw,
                                float *y, int64_t ldy);
 
-/* x [M, K] packed for gn_gemm_f32_packed_fn (gn_pack_x_f32, matmul.c): slabs of
- * GN_F32_SLAB_K columns (the last may be narrower, kc wide), each holding the rows in blocks of
- * GN_F32_BLOCK_ROWS, k-major (element (m, k) of a block at [k * GN_F32_BLOCK_ROWS + m]), rows
- * past M zero. Slab s starts at s * GN_F32_SLAB_K * rows_padded: one slab of x is one
- * sequential stream. */
-#define GN_F32_BLOCK_ROWS 6
-#define GN_F32_SLAB_K 128
-/* y[m * ldy + n] = sum_k x[m, k] * w[n * ldw + k] for m < M, n < N <= GN_F32_PACKED_N, with x
- * packed as above, overwriting y. */
-#define GN_F32_PACKED_N 64
-typedef void (*gn_gemm_f32_packed_fn)(int64_t M, int64_t N, int64_t K, const float *xp,
-                                      const float *w, int64_t ldw, float *y, int64_t ldy);
-
 /* y[m * ldy + n] = sum_k x[m * K + k] * W[n, k] for m < M <= GN_GEMV_MAX_M, n < N, with W rows
  * of K F16 values ldw elements apart: decode-sized products that widen each weight once
  * instead of dequantizing W into a float32 panel. */
@@ -104,7 +91,6 @@ typedef struct {
     int isa;
     gn_dequant_fn dequant[GN_TYPE_COUNT];
     gn_gemm_f32_fn gemm_f32;
-    gn_gemm_f32_packed_fn gemm_f32_packed; /* where the ISA has one: many-row products */
     gn_gemv_f16_fn gemv_f16;
     gn_quantize_act_fn quantize_q8_k, quantize_q8_32;
     /* indexed by weight type: Q4_0, Q8_0, Q4_K, Q6_K, and the interleaved layouts where the
@@ -200,8 +186,6 @@ int64_t gn_probe_fma_avx2(int64_t iters, float *sink);
 int64_t gn_probe_int8_avx2(int64_t iters, float *sink);
 void gn_gemv_f16_avx2(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
                       int64_t ldw, float *y, int64_t ldy);
-void gn_gemm_f32_packed_avx2(int64_t M, int64_t N, int64_t K, const float *xp, const float *w,
-                             int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_avx2(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                       const float *w, int64_t ldw, float *y, int64_t ldy);
 void gn_quantize_q8_k_avx2(const float *x, void *dst, int64_t k);

@@ -1,14 +1,10 @@
 /* y = x @ W^T + b for any supported weight type: argument checks, the choice of arithmetic
  * (gn_matmul_path), and the exact float32 path. Work is split over panels of output rows:
  * each task dequantizes its panel of W once into per-thread scratch and multiplies every
- * row of x against it, so the cost of dequantization is shared by all M rows of x. Where the
- * ISA has a packed GEMM and x has a block of rows or more, x is packed once, into one buffer
- * every thread reads, and panels grow to the packed kernel's width. */
+ * row of x against it, so the cost of dequantization is shared by all M rows of x. */
 #include "gn_kernels.h"
 #include "matmul_paths.h"
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 #define PANEL_ROWS 16
 
@@ -22,33 +18,13 @@ typedef struct {
     const float *bias;
     float *y;
     int failed;    /* set by a task that could not get scratch memory */
-    int64_t panel; /* W rows per task */
-    float *xp;     /* x packed for gemm_f32_packed, or NULL */
+    int64_t panel; /* W rows per task of the F16 GEMV */
 } matmul_job;
-
-/* Rows of x [m0, m0 + GN_F32_BLOCK_ROWS) into every slab of the packed layout (gn_kernels.h). */
-static void pack_x_block(void *arg, int64_t block, int thread_index) {
-    (void)thread_index;
-    matmul_job *j = (matmul_job *)arg;
-    const int64_t br = GN_F32_BLOCK_ROWS, m0 = block * br;
-    const int64_t rows_padded = (j->M + br - 1) / br * br;
-    for (int64_t k0 = 0; k0 < j->K; k0 += GN_F32_SLAB_K) {
-        const int64_t kc = j->K - k0 < GN_F32_SLAB_K ? j->K - k0 : GN_F32_SLAB_K;
-        float *dst = j->xp + k0 * rows_padded + m0 * kc;
-        for (int64_t i = 0; i < br; i++) {
-            const float *src = j->x + (m0 + i) * j->K + k0;
-            if (m0 + i < j->M)
-                for (int64_t k = 0; k < kc; k++) dst[k * br + i] = src[k];
-            else
-                for (int64_t k = 0; k < kc; k++) dst[k * br + i] = 0.0f;
-        }
-    }
-}
 
 static void matmul_panel(void *arg, int64_t task, int thread_index) {
     matmul_job *j = (matmul_job *)arg;
-    const int64_t n0 = task * j->panel;
-    const int64_t rows = (j->N - n0) < j->panel ? (j->N - n0) : j->panel;
+    const int64_t n0 = task * PANEL_ROWS;
+    const int64_t rows = (j->N - n0) < PANEL_ROWS ? (j->N - n0) : PANEL_ROWS;
     const float *panel;
     if (j->wtype == GN_TYPE_F32) {
         panel = (const float *)(j->w + n0 * j->row_bytes);
@@ -64,10 +40,7 @@ static void matmul_panel(void *arg, int64_t task, int thread_index) {
         panel = buf;
     }
     float *y = j->y + n0;
-    if (j->xp)
-        gn_active->gemm_f32_packed(j->M, rows, j->K, j->xp, panel, j->K, y, j->N);
-    else
-        gn_active->gemm_f32(j->M, rows, j->K, j->x, j->K, panel, j->K, y, j->N);
+    gn_active->gemm_f32(j->M, rows, j->K, j->x, j->K, panel, j->K, y, j->N);
     if (j->bias)
         for (int64_t m = 0; m < j->M; m++)
             for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
@@ -132,23 +105,12 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     if (!gn_active->dequant[wtype]) return GN_ERR_UNSUPPORTED; /* a repacked layout */
     if (wtype == GN_TYPE_F16 && M <= GN_GEMV_MAX_M) {
         const int64_t panel = gn_gemv_panel_rows(pool, N);
-        matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0,
-                          panel, NULL};
+        matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, panel};
         gn_pool_run(pool, gemv_f16_panel, &job, (N + panel - 1) / panel);
         return GN_OK;
     }
-    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0,
-                      PANEL_ROWS, NULL};
-    const int64_t blocks = (M + GN_F32_BLOCK_ROWS - 1) / GN_F32_BLOCK_ROWS;
-    if (gn_active->gemm_f32_packed && M >= GN_F32_BLOCK_ROWS) {
-        if (blocks > (int64_t)(SIZE_MAX / sizeof(float)) / GN_F32_BLOCK_ROWS / K) return GN_ERR_NOMEM;
-        job.xp = (float *)malloc((size_t)(blocks * GN_F32_BLOCK_ROWS * K) * sizeof(float));
-        if (!job.xp) return GN_ERR_NOMEM;
-        job.panel = GN_F32_PACKED_N;
-        gn_pool_run(pool, pack_x_block, &job, blocks);
-    }
-    gn_pool_run(pool, matmul_panel, &job, (N + job.panel - 1) / job.panel);
-    free(job.xp);
+    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, 0};
+    gn_pool_run(pool, matmul_panel, &job, (N + PANEL_ROWS - 1) / PANEL_ROWS);
     return job.failed ? GN_ERR_NOMEM : GN_OK;
 }
 

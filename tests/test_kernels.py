@@ -102,11 +102,9 @@ def test_matmul_matches_float64_reference(isa, level, gtype):
     pool = _native.ThreadPool(1)
     # M=1 and 4 (decode; F16 takes its GEMV up to 4 rows), M not a multiple of any register
     # tile; N not a multiple of the 16-row panel; K with a tail after every vector width where
-    # the type allows it; and for a packed float32 GEMM (6-row blocks of x, 64-row panels of
-    # W, 128-column slabs), a short last block, panel and slab at once
+    # the type allows it
     for M, K, N in [(1, k_for(gtype, 300), 37), (4, k_for(gtype, 100), 9),
-                    (7, k_for(gtype, 45), 19), (13, k_for(gtype, 512), 33),
-                    (20, k_for(gtype, 300), 130)]:
+                    (7, k_for(gtype, 45), 19), (13, k_for(gtype, 512), 33)]:
         x, w, wf = matmul_case(rng, gtype, M, K, N)
         bias = rng.standard_normal(N).astype(np.float32)
         ref = x.astype(np.float64) @ wf.T
@@ -137,8 +135,8 @@ def test_every_level_matches_scalar_matmul(isa, gtype):
 def test_two_threads_give_identical_results(isa, level):
     isa(level)
     rng = np.random.default_rng(7)
-    for gtype, M in ((GT.F32, 5), (GT.F32, 9), (GT.Q4_K, 5)):
-        K, N = 512, 70
+    for gtype in (GT.F32, GT.Q4_K):
+        M, K, N = 5, 512, 70
         x, w, _ = matmul_case(rng, gtype, M, K, N)
         bias = rng.standard_normal(N).astype(np.float32)
         one = _native.matmul(_native.ThreadPool(1), x, w, int(gtype), N, bias)
