@@ -1,8 +1,8 @@
 """Build of granite_native._native: one Cython extension over the C kernels in csrc/.
 
 Each csrc file is compiled with the flags of the ISA its name ends in (``*_avx2.c``,
-``*_avx512.c``, ``*_neon.c``, ``*_dotprod.c``); every other file gets none, so nothing that runs
-before run-time dispatch can contain an instruction the CPU may lack.
+``*_avx512.c``, ``*_amx.c``, ``*_neon.c``, ``*_dotprod.c``); every other file gets none, so
+nothing that runs before run-time dispatch can contain an instruction the CPU may lack.
 """
 import os
 import sysconfig
@@ -11,19 +11,23 @@ from pathlib import Path
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.errors import CompileError
 
 ROOT = Path(__file__).parent
 CSRC = "csrc"
 
+AVX512 = ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq",
+          "-mavx512vnni", "-mavx512bf16"]
 GCC_FLAGS = {
     "avx2": ["-mavx2", "-mfma", "-mf16c"],
-    "avx512": ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl",
-               "-mavx512dq", "-mavx512vnni", "-mavx512bf16"],
+    "avx512": AVX512,
+    "amx": AVX512 + ["-mamx-tile", "-mamx-bf16"],
     "neon": [],
     "dotprod": ["-march=armv8.2-a+dotprod"],
 }
-MSVC_FLAGS = {"avx2": ["/arch:AVX2"], "avx512": ["/arch:AVX512"], "neon": [], "dotprod": []}
-ISA_ARCH = {"avx2": "x86", "avx512": "x86", "neon": "arm", "dotprod": "arm"}
+MSVC_FLAGS = {"avx2": ["/arch:AVX2"], "avx512": ["/arch:AVX512"], "amx": ["/arch:AVX512"],
+              "neon": [], "dotprod": []}
+ISA_ARCH = {"avx2": "x86", "avx512": "x86", "amx": "x86", "neon": "arm", "dotprod": "arm"}
 
 
 def target_arch():
@@ -62,6 +66,10 @@ class BuildExt(build_ext):
         objects = []
         for isa, sources in groups.items():
             flags = base + ((MSVC_FLAGS if msvc else GCC_FLAGS)[isa] if isa else [])
+            if isa == "amx" and not msvc and not self.accepts(flags):
+                # a compiler without AMX (GCC < 11): the file builds without its kernels and
+                # the level is not offered
+                flags = base + AVX512
             objects += self.compiler.compile(
                 sources, output_dir=self.build_temp, include_dirs=[CSRC],
                 extra_postargs=flags, depends=[str(p) for p in (ROOT / CSRC).glob("*.h")])
@@ -73,6 +81,16 @@ class BuildExt(build_ext):
         if not msvc and os.name != "nt":
             ext.extra_link_args = ["-pthread"]
         super().build_extension(ext)
+
+    def accepts(self, flags):
+        probe = Path(self.build_temp) / "amx_probe.c"
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_text("#include <immintrin.h>\nvoid f(void) { _tile_release(); }\n")
+        try:
+            self.compiler.compile([str(probe)], output_dir=self.build_temp, extra_postargs=flags)
+            return True
+        except CompileError:
+            return False
 
 
 setup(

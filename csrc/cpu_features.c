@@ -1,6 +1,9 @@
 /* Run-time CPU feature detection. Compiled with no ISA flags: it runs before dispatch.
  * x86 needs CPUID (what the core implements) *and* XGETBV (what register state the OS saves
  * on context switch); AVX code on an OS that does not save YMM state corrupts registers. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* syscall() */
+#endif
 #include "gn.h"
 #include <string.h>
 
@@ -27,8 +30,23 @@ static unsigned long long xgetbv0(void) {
 }
 #endif
 
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+/* Linux hands out AMX tile state per process, on request (arch/x86 ARCH_REQ_XCOMP_PERM):
+ * without it the first tile instruction faults. Refused when a thread's signal stack is too
+ * small for the larger signal frame. */
+static int amx_permitted(void) {
+    const long ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18;
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+}
+#else
+static int amx_permitted(void) { return 1; } /* where XCR0 enables it, it is usable */
+#endif
+
 static void detect(gn_cpu_features *f) {
     unsigned r[4];
+    unsigned long long xcr0 = 0;
     cpuid(0, 0, r);
     const unsigned max_leaf = r[0];
     cpuid(1, 0, r);
@@ -38,7 +56,7 @@ static void detect(gn_cpu_features *f) {
     const int fma = (ecx1 >> 12) & 1, osxsave = (ecx1 >> 27) & 1, avx = (ecx1 >> 28) & 1;
     const int f16c = (ecx1 >> 29) & 1;
     if (osxsave) {
-        const unsigned long long xcr0 = xgetbv0();
+        xcr0 = xgetbv0();
         f->os_ymm = (xcr0 & 0x6) == 0x6;     /* XMM and YMM state */
         f->os_zmm = (xcr0 & 0xe6) == 0xe6;   /* plus opmask, ZMM_Hi256, Hi16_ZMM */
     }
@@ -48,7 +66,7 @@ static void detect(gn_cpu_features *f) {
     f->f16c = f16c;
     if (max_leaf < 7) return;
     cpuid(7, 0, r);
-    const unsigned ebx7 = r[1], ecx7 = r[2];
+    const unsigned ebx7 = r[1], ecx7 = r[2], edx7 = r[3];
     f->avx2 = (ebx7 >> 5) & 1;
     if (!f->os_zmm) return;
     f->avx512f = (ebx7 >> 16) & 1;
@@ -58,6 +76,9 @@ static void detect(gn_cpu_features *f) {
     f->avx512vnni = (ecx7 >> 11) & 1;
     cpuid(7, 1, r);
     f->avx512bf16 = (r[0] >> 5) & 1;
+    /* AMX-TILE (bit 24), AMX-BF16 (bit 22); XCR0 bits 17-18: tile configuration and data */
+    if (((edx7 >> 24) & 1) && ((edx7 >> 22) & 1) && (xcr0 & 0x60000) == 0x60000)
+        f->amx_bf16 = amx_permitted();
 }
 
 #elif defined(__aarch64__) || defined(_M_ARM64)

@@ -189,7 +189,8 @@ static const gn_kernels *table_for(int isa) {
     case GN_ISA_SCALAR: return &scalar_table;
 #ifdef GN_BUILD_X86
     case GN_ISA_AVX2: return &avx2_table;
-    case GN_ISA_AVX512: return &avx512_table;
+    case GN_ISA_AVX512:
+    case GN_ISA_AMX: return &avx512_table;
 #endif
 #ifdef GN_BUILD_ARM
     case GN_ISA_NEON: return &neon_table;
@@ -199,7 +200,7 @@ static const gn_kernels *table_for(int isa) {
 }
 
 const char *gn_isa_name(int isa) {
-    static const char *names[GN_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+    static const char *names[GN_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon", "amx"};
     return (isa >= 0 && isa < GN_ISA_COUNT) ? names[isa] : "unknown";
 }
 
@@ -213,6 +214,11 @@ int gn_isa_supported(int isa) {
         return f->avx2 && f->fma && f->f16c && f->avx512f && f->avx512bw && f->avx512vl &&
                f->avx512dq && f->avx512vnni;
     case GN_ISA_NEON: return f->neon;
+#ifdef GN_BUILD_X86
+    case GN_ISA_AMX:
+        return gn_isa_supported(GN_ISA_AVX512) && f->avx512bf16 && f->amx_bf16 &&
+               gn_amx_gemm_bf16() != NULL;
+#endif
     default: return 0;
     }
 }
@@ -248,11 +254,16 @@ gn_status gn_isa_select(int isa) {
 #ifdef GN_BUILD_X86
     /* Zen 4 and Sapphire Rapids have AVX-512 BF16, Ice Lake has not: the level does not
      * require it, its kernels come with it */
-    if (isa == GN_ISA_AVX512 && gn_cpu()->avx512bf16) {
+    if ((isa == GN_ISA_AVX512 || isa == GN_ISA_AMX) && gn_cpu()->avx512bf16) {
         r.to_bf16 = gn_to_bf16_avx512;
         r.pack_bf16 = gn_pack_bf16_avx512;
         r.gemm_bf16 = gn_gemm_bf16_avx512;
         r.probe_bf16 = gn_probe_bf16_avx512;
+    }
+    if (isa == GN_ISA_AMX) { /* supported: the kernels exist */
+        r.isa = GN_ISA_AMX;
+        r.gemm_bf16 = gn_amx_gemm_bf16();
+        r.probe_bf16 = gn_amx_probe_bf16();
     }
 #endif
     if (!r.silu) r.silu = scalar_table.silu;

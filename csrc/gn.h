@@ -55,13 +55,20 @@ int64_t gn_row_bytes(int type, int64_t k);
 
 /* ---- CPU features and dispatch ------------------------------------------------------- */
 
-typedef enum { GN_ISA_SCALAR = 0, GN_ISA_AVX2 = 1, GN_ISA_AVX512 = 2, GN_ISA_NEON = 3, GN_ISA_COUNT } gn_isa;
+/* AMX is the AVX-512 level with bfloat16 tile multiplies; numbered last so that it is tried
+ * first, as the best level where the CPU, the OS and this build allow it. */
+typedef enum {
+    GN_ISA_SCALAR = 0, GN_ISA_AVX2 = 1, GN_ISA_AVX512 = 2, GN_ISA_NEON = 3, GN_ISA_AMX = 4,
+    GN_ISA_COUNT
+} gn_isa;
 
 typedef struct {
     /* x86: instruction set reported by CPUID *and* register state enabled by the OS (XGETBV) */
     int sse3, ssse3, avx, avx2, fma, f16c;
     int avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16;
     int os_ymm, os_zmm; /* XCR0 bits: the OS saves YMM / ZMM state */
+    /* AMX-TILE and AMX-BF16, the OS saving tile state, and (Linux) this process granted it */
+    int amx_bf16;
     /* Arm */
     int neon, dotprod, fp16;
 } gn_cpu_features;

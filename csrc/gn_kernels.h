@@ -236,6 +236,9 @@ void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, ui
 void gn_gemm_bf16_avx512(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
                          const uint16_t *panel, float *y, int64_t ldy);
 int64_t gn_probe_bf16_avx512(int64_t iters, float *sink);
+/* AMX (gemm_bf16_amx.c): the kernels, or NULL where the compiler could not build them. */
+gn_gemm_bf16_fn gn_amx_gemm_bf16(void);
+gn_probe_fma_fn gn_amx_probe_bf16(void);
 int64_t gn_probe_int8_avx512(int64_t iters, float *sink);
 void gn_silu_avx512(const float *x, float *y, int64_t n);
 void gn_sigmoid_avx512(const float *x, float *y, int64_t n);

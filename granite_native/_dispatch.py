@@ -17,6 +17,7 @@ def select_at_import():
                            f"choose one of {', '.join(_native.ISA_NAMES)}")
     if not _native.isa_supported(wanted):
         missing = {"avx2": "avx2+fma+f16c", "avx512": "avx512f/bw/vl/dq/vnni",
+                   "amx": "avx512 with bf16, and amx-tile+amx-bf16 granted by the OS",
                    "neon": "an AArch64 CPU"}.get(wanted, wanted)
         raise RuntimeError(f"{ENV}={wanted} but this CPU/OS (or this build) lacks {missing}; "
                            f"supported here: {', '.join(supported_levels())}")

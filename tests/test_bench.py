@@ -99,8 +99,9 @@ def test_probes_against_numpy(isa):
             _native.probe_read(pool, buf[:100])
         one, two = _native.probe_fma(pool, 1000), _native.probe_fma(pool, 2000)
         assert one > 0 and two == 2 * one
-        # VNNI is part of the avx512 level, maddubs of avx2: 12 chains of byte products x 2 ops
-        products = {"avx512": 64, "avx2": 32}
+        # VNNI is part of the avx512 and amx levels, maddubs of avx2: 12 chains of byte
+        # products x 2 ops
+        products = {"amx": 64, "avx512": 64, "avx2": 32}
         if isa in products:
             one, two = _native.probe_int8(pool, 1000), _native.probe_int8(pool, 2000)
             assert one > 0 and one % (1000 * 12 * products[isa] * 2) == 0 and two == 2 * one

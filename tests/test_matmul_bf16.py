@@ -1,6 +1,6 @@
 """The bfloat16 matmul path (GN_MATMUL_BF16): x and float W rounded to bfloat16, products summed
 in float32. Checked against numpy float64 of the bfloat16-rounded operands, where products are
-exact and only the float32 sums can differ; both the AVX-512 BF16 kernels (where the CPU has
+exact and only the float32 sums can differ; the AVX-512 BF16 and AMX kernels (where the CPU has
 them) and their scalar twins, and the fallback to exact float32 everywhere else."""
 import numpy as np
 import pytest
@@ -10,12 +10,18 @@ from gguf import GGMLQuantizationType as GT
 from granite_native import _native
 
 HAS_BF16 = _native.isa_supported("avx512") and _native.cpu_features()["avx512bf16"]
-needs_bf16 = pytest.mark.skipif(not HAS_BF16, reason="CPU without AVX-512 BF16")
+# the levels with bfloat16 kernels: AMX is the AVX-512 level with tile multiplies
+BF16_LEVELS = [level for level in ("avx512", "amx")
+               if HAS_BF16 and _native.isa_supported(level)]
 BF16 = _native.matmul_flags(["bf16"])
 FLOAT_TYPES = [GT.F32, GT.F16, GT.BF16]
 # (M, K, N): M not a multiple of the 6-row tile, K odd, not a multiple of 32, and longer than
 # the 256-element K block; N not a multiple of 16 or of the 64-row panel
 SHAPES = [(1, 1, 1), (7, 33, 17), (13, 70, 129), (6, 301, 64), (25, 512, 80)]
+# AMX multiplies 32-row blocks of whole 64-row panels in 32-deep steps over 512-deep chunks:
+# a short last block of 1..16 and 17..31 rows, K short of 32, K with a tail after whole
+# chunks, a partial last panel (the vector kernel's)
+TILE_SHAPES = [(32, 64, 64), (70, 100, 128), (49, 1030, 192), (17, 6, 64), (96, 544, 200)]
 U = 2.0 ** -24  # float32 unit roundoff
 
 
@@ -60,11 +66,11 @@ def case(rng, gtype, m, k, n, with_bias):
     return x, raw, w, bias
 
 
-@needs_bf16
+@pytest.mark.parametrize("level", BF16_LEVELS)
 @pytest.mark.parametrize("gtype", FLOAT_TYPES, ids=lambda t: t.name)
-@pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_bf16_kernels_match_rounded_reference(isa, gtype, shape):
-    isa("avx512")
+@pytest.mark.parametrize("shape", SHAPES + TILE_SHAPES, ids=str)
+def test_bf16_kernels_match_rounded_reference(isa, level, gtype, shape):
+    isa(level)
     rng = np.random.default_rng(sum(shape) + gtype)
     m, k, n = shape
     x, raw, w, bias = case(rng, gtype, m, k, n, with_bias=shape[0] % 2 == 1)
@@ -93,23 +99,31 @@ def test_conversion_rounds_ties_to_even():
         assert fn()[0, 0] == np.float32((1 + 2.0 ** -7) + 1 + (1 + 2.0 ** -6))
 
 
-@pytest.mark.parametrize("kernels", ["scalar", pytest.param("simd", marks=needs_bf16)])
-def test_special_values_follow_the_conversion_rule(kernels):
-    """K = 1 against W = 1: y is x as converted. Infinities stay, NaNs stay NaN, float32
-    denormals become zero, the largest float32 rounds to infinity."""
-    x = np.array([[np.inf], [-np.inf], [np.nan], [1e-40], [-1e-40], [np.finfo(np.float32).max],
-                  [3.0]], np.float32)
-    one = np.ones(1, np.float32).view(np.uint8)
+@pytest.mark.parametrize("kernels", ["scalar"] + BF16_LEVELS)
+def test_special_values_follow_the_conversion_rule(isa, kernels):
+    """x's first column against W rows (1, 0, ...): y is that column as converted. Infinities
+    stay, NaNs stay NaN, float32 denormals become zero, the largest float32 rounds to infinity.
+    32 rows of 32 against 64 W rows: the size AMX tiles take."""
+    special = [np.inf, -np.inf, np.nan, 1e-40, -1e-40, np.finfo(np.float32).max, 3.0]
+    x = np.zeros((32, 32), np.float32)
+    x[:len(special), 0] = special
+    w = np.zeros((64, 32), np.float32)
+    w[:, 0] = 1
+    raw = w.view(np.uint8).ravel()
     if kernels == "scalar":
-        y = _native.matmul_bf16_scalar(None, x, one, GT.F32, 1)[:, 0]
+        y = _native.matmul_bf16_scalar(None, x, raw, GT.F32, 64)
     else:
-        y = _native.matmul(None, x, one, GT.F32, 1, flags=BF16)[:, 0]
+        isa(kernels)
+        y = _native.matmul(None, x, raw, GT.F32, 64, flags=BF16)
+    assert np.array_equal(y, np.repeat(y[:, :1], 64, axis=1), equal_nan=True)
+    y = y[:, 0]
     assert y[0] == np.inf and y[1] == -np.inf and np.isnan(y[2])
-    assert y[3] == 0 and y[4] == 0 and y[5] == np.inf and y[6] == 3.0
+    assert y[3] == 0 and y[4] == 0 and y[5] == np.inf and y[6] == 3.0 and not y[7:].any()
 
 
-@needs_bf16
-def test_one_and_two_threads_give_identical_results():
+@pytest.mark.parametrize("level", BF16_LEVELS)
+def test_one_and_two_threads_give_identical_results(isa, level):
+    isa(level)
     rng = np.random.default_rng(5)
     x, raw, _, bias = case(rng, GT.F16, 50, 300, 200, with_bias=True)
     one = _native.matmul(_native.ThreadPool(1), x, raw, GT.F16, 200, bias=bias, flags=BF16)
@@ -120,7 +134,7 @@ def test_one_and_two_threads_give_identical_results():
 def test_path_is_bf16_exactly_where_the_cpu_has_bfloat16_dot_products(isa):
     for level in [name for name in _native.ISA_NAMES if _native.isa_supported(name)]:
         isa(level)
-        want = "bf16" if level == "avx512" and HAS_BF16 else "f32"
+        want = "bf16" if level in BF16_LEVELS else "f32"
         for gtype in FLOAT_TYPES:
             assert _native.matmul_path(gtype, BF16) == want
             assert _native.matmul_path(gtype, 0) == "f32"
@@ -152,10 +166,12 @@ print(bool(np.all(np.abs(y - ref) <= 38 * 2.0 ** -24 * bound)))
 
 def test_bf16_probe(isa):
     pool = _native.ThreadPool(2)
-    if HAS_BF16:
-        isa("avx512")
+    # per call per thread: 12 chains of 32 products, or 4 chains of 16 x 16 x 32-product tiles
+    products = {"avx512": 12 * 32, "amx": 4 * 16 * 16 * 32}
+    for level in BF16_LEVELS:
+        isa(level)
         one, two = _native.probe_bf16(pool, 1000), _native.probe_bf16(pool, 2000)
-        assert one > 0 and two == 2 * one
+        assert one > 0 and one % (1000 * products[level] * 2) == 0 and two == 2 * one
     for level in ("scalar", "avx2"):
         if _native.isa_supported(level):
             isa(level)

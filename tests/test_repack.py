@@ -24,7 +24,7 @@ def test_repacking_is_offered_exactly_where_a_kernel_reads_it(isa):
     for level in LEVELS:
         isa(level)
         to = _native.repack_type(Q4_K)
-        if level in ("avx2", "avx512"):
+        if level in ("avx2", "avx512", "amx"):
             assert to is not None and _native.type_info(to)[0] == "Q4_K_R16"
             assert _native.row_group(to) == 16
         if level == "scalar":
