@@ -6,8 +6,7 @@
  * rows c .. c + 15 is 16 consecutive dwords, and pair p + 1 lies one panel width (256 bytes)
  * further, so a B tile loads straight from the panel with that stride. Each step of 32 K
  * multiplies 32 rows of x by 32 columns of the panel in four C tiles (two A tiles, two B
- * tiles, each used twice). K is walked in chunks small enough that a chunk of x stays in L2
- * while every row block passes over the panel's chunk.
+ * tiles, each used twice).
  *
  * Built only where the compiler knows AMX (setup.py checks); elsewhere this file provides no
  * kernel and the level is not offered. */
@@ -16,8 +15,6 @@
 #if defined(__x86_64__) && defined(__AMX_TILE__) && defined(__AMX_BF16__)
 #include <immintrin.h>
 #include <string.h>
-
-#define KC 512 /* K elements per chunk: 32 rows x 512 bf16 of x = 32 KB, panel chunk 64 KB */
 
 /* tile numbers: the intrinsics paste them into the instruction, so they are macros */
 #define C00 0
@@ -97,34 +94,27 @@ static void block(int two, int first, int64_t kc, int kt, const uint16_t *x, int
     }
 }
 
-/* n_blocks blocks of rows0 + rows1 rows from m0, over the panel's 64 columns and K
- * [k0, k0 + kc) in steps of kt (the configured depth). */
-static void pass(int64_t m0, int64_t n_blocks, int rows0, int rows1, int64_t k0, int64_t kc,
-                 int kt, const uint16_t *x, int64_t ldx, const uint16_t *panel, float *y,
-                 int64_t ldy) {
-    const uint16_t *w = panel + k0 * GN_BF16_PANEL;
-    for (int64_t b = 0; b < n_blocks; b++) {
-        const int64_t m = m0 + b * (rows0 + rows1);
-        for (int c = 0; c < GN_BF16_PANEL; c += 32)
-            block(rows1 > 0, k0 == 0, kc, kt, x + m * ldx + k0, ldx, w + 2 * c,
-                  y + m * ldy + c, ldy);
-    }
-}
-
-/* Those blocks over all of K: chunks of 32-deep steps, then the last K % 32 (even) in tiles
- * that deep, so nothing is read past K. */
+/* n_blocks blocks of rows0 + rows1 rows from m0, over the panel's 64 columns and all of K:
+ * 32-deep steps, then the last K % 32 (even) in tiles that deep, so nothing is read past K.
+ * The sums stay in tiles over all of K: storing and reloading them per chunk of K, to keep
+ * the panel's chunk in L1, measured 1.3-2x slower at encoder shapes. */
 static void strip(int64_t m0, int64_t n_blocks, int rows0, int rows1, int64_t K,
                   const uint16_t *x, int64_t ldx, const uint16_t *panel, float *y, int64_t ldy) {
-    const int64_t K32 = K & ~(int64_t)31;
+    const int64_t K32 = K & ~(int64_t)31, step = rows0 + rows1;
+    const int kt = (int)(K - K32);
     if (K32 > 0) {
         configure(32, rows0, rows1);
-        for (int64_t k0 = 0; k0 < K32; k0 += KC)
-            pass(m0, n_blocks, rows0, rows1, k0, K32 - k0 < KC ? K32 - k0 : KC, 32, x, ldx,
-                 panel, y, ldy);
+        for (int64_t b = 0; b < n_blocks; b++)
+            for (int c = 0; c < GN_BF16_PANEL; c += 32)
+                block(rows1 > 0, 1, K32, 32, x + (m0 + b * step) * ldx, ldx, panel + 2 * c,
+                      y + (m0 + b * step) * ldy + c, ldy);
     }
-    if (K32 < K) {
-        configure((int)(K - K32), rows0, rows1);
-        pass(m0, n_blocks, rows0, rows1, K32, K - K32, (int)(K - K32), x, ldx, panel, y, ldy);
+    if (kt > 0) {
+        configure(kt, rows0, rows1);
+        for (int64_t b = 0; b < n_blocks; b++)
+            for (int c = 0; c < GN_BF16_PANEL; c += 32)
+                block(rows1 > 0, K32 == 0, kt, kt, x + (m0 + b * step) * ldx + K32, ldx,
+                      panel + K32 * GN_BF16_PANEL + 2 * c, y + (m0 + b * step) * ldy + c, ldy);
     }
 }
 
