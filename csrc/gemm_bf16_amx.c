@@ -51,14 +51,21 @@ static void configure(int kt, int rows0, int rows1) {
     _tile_loadconfig(&c);
 }
 
-/* y[rows, 0:32] (+)= x[rows, 0:kc] . panel columns [0, 32) over the same K, in steps of kt
- * (the configured depth; kc a multiple of it), both row halves or (two == 0) the first. x is
- * bf16 rows ldx apart, w the panel at the chunk's first pair and the block's first column, y
- * floats ldy apart. */
+/* y[rows, 0:32] = (first ? bias : y) + x[rows, 0:kc] . panel columns [0, 32) over the same K,
+ * in steps of kt (the configured depth; kc a multiple of it), both row halves or (two == 0)
+ * the first. x is bf16 rows ldx apart, w the panel at the first pair and the block's first
+ * column, bias (NULL: zero) at the block's first column, y floats ldy apart. */
 static void block(int two, int first, int64_t kc, int kt, const uint16_t *x, int64_t ldx,
-                  const uint16_t *w, float *y, int64_t ldy) {
+                  const uint16_t *w, const float *bias, float *y, int64_t ldy) {
     const int64_t sx = ldx * 2, sy = ldy * 4, sw = 2 * GN_BF16_PANEL * 2;
-    if (first) {
+    if (first && bias) { /* a row stride of zero repeats the bias in every row */
+        _tile_loadd(C00, bias, 0);
+        _tile_loadd(C01, bias + 16, 0);
+        if (two) {
+            _tile_loadd(C10, bias, 0);
+            _tile_loadd(C11, bias + 16, 0);
+        }
+    } else if (first) {
         _tile_zero(C00);
         _tile_zero(C01);
         if (two) {
@@ -99,7 +106,8 @@ static void block(int two, int first, int64_t kc, int kt, const uint16_t *x, int
  * The sums stay in tiles over all of K: storing and reloading them per chunk of K, to keep
  * the panel's chunk in L1, measured 1.3-2x slower at encoder shapes. */
 static void strip(int64_t m0, int64_t n_blocks, int rows0, int rows1, int64_t K,
-                  const uint16_t *x, int64_t ldx, const uint16_t *panel, float *y, int64_t ldy) {
+                  const uint16_t *x, int64_t ldx, const uint16_t *panel, const float *bias,
+                  float *y, int64_t ldy) {
     const int64_t K32 = K & ~(int64_t)31, step = rows0 + rows1;
     const int kt = (int)(K - K32);
     if (K32 > 0) {
@@ -107,26 +115,29 @@ static void strip(int64_t m0, int64_t n_blocks, int rows0, int rows1, int64_t K,
         for (int64_t b = 0; b < n_blocks; b++)
             for (int c = 0; c < GN_BF16_PANEL; c += 32)
                 block(rows1 > 0, 1, K32, 32, x + (m0 + b * step) * ldx, ldx, panel + 2 * c,
-                      y + (m0 + b * step) * ldy + c, ldy);
+                      bias ? bias + c : NULL, y + (m0 + b * step) * ldy + c, ldy);
     }
     if (kt > 0) {
         configure(kt, rows0, rows1);
         for (int64_t b = 0; b < n_blocks; b++)
             for (int c = 0; c < GN_BF16_PANEL; c += 32)
                 block(rows1 > 0, K32 == 0, kt, kt, x + (m0 + b * step) * ldx + K32, ldx,
-                      panel + K32 * GN_BF16_PANEL + 2 * c, y + (m0 + b * step) * ldy + c, ldy);
+                      panel + K32 * GN_BF16_PANEL + 2 * c, bias ? bias + c : NULL,
+                      y + (m0 + b * step) * ldy + c, ldy);
     }
 }
 
 void gn_gemm_bf16_amx(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
-                      const uint16_t *panel, float *y, int64_t ldy) {
+                      const uint16_t *panel, const float *bias, float *y, int64_t ldy) {
     if (cols < GN_BF16_PANEL) { /* tiles would write whole 32-column blocks */
-        gn_gemm_bf16_avx512(M, cols, K, x, ldx, panel, y, ldy);
+        gn_gemm_bf16_avx512(M, cols, K, x, ldx, panel, bias, y, ldy);
         return;
     }
     const int64_t M32 = M & ~(int64_t)31, r = M - M32;
-    if (M32) strip(0, M32 / 32, 16, 16, K, x, ldx, panel, y, ldy);
-    if (r) strip(M32, 1, r < 16 ? (int)r : 16, r < 16 ? 0 : (int)(r - 16), K, x, ldx, panel, y, ldy);
+    if (M32) strip(0, M32 / 32, 16, 16, K, x, ldx, panel, bias, y, ldy);
+    if (r)
+        strip(M32, 1, r < 16 ? (int)r : 16, r < 16 ? 0 : (int)(r - 16), K, x, ldx, panel, bias,
+              y, ldy);
     _tile_release();
 }
 

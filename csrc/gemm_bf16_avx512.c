@@ -91,16 +91,15 @@ void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, ui
     }
 }
 
-/* y[i, 0:cols] for i < mr over np pairs of K, starting from zero when first and from y
- * otherwise; inlined with constant mr so that the accumulators live in registers. */
+/* y[i, 0:cols] for i < mr over np pairs of K, starting from the bias (b) when first and from
+ * y otherwise; inlined with constant mr so that the accumulators live in registers. */
 static GN_ALWAYS_INLINE void tile(int mr, int first, int64_t np, const uint16_t *x, int64_t ldx,
-                                  const uint16_t *w, float *y, int64_t ldy,
+                                  const uint16_t *w, const __m512 *b, float *y, int64_t ldy,
                                   const __mmask16 *mask) {
     __m512 acc[MR][NV];
     for (int i = 0; i < mr; i++)
         for (int v = 0; v < NV; v++)
-            acc[i][v] = first ? _mm512_setzero_ps()
-                              : _mm512_maskz_loadu_ps(mask[v], y + i * ldy + 16 * v);
+            acc[i][v] = first ? b[v] : _mm512_maskz_loadu_ps(mask[v], y + i * ldy + 16 * v);
     for (int64_t p = 0; p < np; p++) {
         const uint16_t *wp = w + 2 * p * GN_BF16_PANEL;
         __m512bh wv[NV];
@@ -118,11 +117,13 @@ static GN_ALWAYS_INLINE void tile(int mr, int first, int64_t np, const uint16_t 
 }
 
 void gn_gemm_bf16_avx512(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
-                         const uint16_t *panel, float *y, int64_t ldy) {
+                         const uint16_t *panel, const float *bias, float *y, int64_t ldy) {
     __mmask16 mask[NV];
+    __m512 b[NV];
     for (int v = 0; v < NV; v++) {
         const int64_t c = cols - 16 * v;
         mask[v] = c >= 16 ? 0xFFFF : c <= 0 ? 0 : (__mmask16)((1u << c) - 1);
+        b[v] = bias ? _mm512_maskz_loadu_ps(mask[v], bias + 16 * v) : _mm512_setzero_ps();
     }
     for (int64_t k0 = 0; k0 < K; k0 += KC) {
         const int64_t np = (K - k0 < KC ? K - k0 : KC) / 2;
@@ -130,13 +131,13 @@ void gn_gemm_bf16_avx512(int64_t M, int64_t cols, int64_t K, const uint16_t *x, 
         const uint16_t *w = panel + k0 * GN_BF16_PANEL, *xk = x + k0;
         int64_t m = 0;
         for (; m + MR <= M; m += MR)
-            tile(MR, first, np, xk + m * ldx, ldx, w, y + m * ldy, ldy, mask);
+            tile(MR, first, np, xk + m * ldx, ldx, w, b, y + m * ldy, ldy, mask);
         switch (M - m) {
-        case 5: tile(5, first, np, xk + m * ldx, ldx, w, y + m * ldy, ldy, mask); break;
-        case 4: tile(4, first, np, xk + m * ldx, ldx, w, y + m * ldy, ldy, mask); break;
-        case 3: tile(3, first, np, xk + m * ldx, ldx, w, y + m * ldy, ldy, mask); break;
-        case 2: tile(2, first, np, xk + m * ldx, ldx, w, y + m * ldy, ldy, mask); break;
-        case 1: tile(1, first, np, xk + m * ldx, ldx, w, y + m * ldy, ldy, mask); break;
+        case 5: tile(5, first, np, xk + m * ldx, ldx, w, b, y + m * ldy, ldy, mask); break;
+        case 4: tile(4, first, np, xk + m * ldx, ldx, w, b, y + m * ldy, ldy, mask); break;
+        case 3: tile(3, first, np, xk + m * ldx, ldx, w, b, y + m * ldy, ldy, mask); break;
+        case 2: tile(2, first, np, xk + m * ldx, ldx, w, b, y + m * ldy, ldy, mask); break;
+        case 1: tile(1, first, np, xk + m * ldx, ldx, w, b, y + m * ldy, ldy, mask); break;
         default: break;
         }
     }

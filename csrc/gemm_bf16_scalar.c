@@ -40,11 +40,11 @@ void gn_pack_bf16_scalar(const float *rows, int64_t ld, int64_t n, int64_t K, ui
 }
 
 void gn_gemm_bf16_scalar(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
-                         const uint16_t *panel, float *y, int64_t ldy) {
+                         const uint16_t *panel, const float *bias, float *y, int64_t ldy) {
     for (int64_t m = 0; m < M; m++) {
         const uint16_t *xr = x + m * ldx;
         for (int64_t n = 0; n < cols; n++) {
-            float acc = 0.0f;
+            float acc = bias ? bias[n] : 0.0f;
             for (int64_t p = 0; p < K / 2; p++) {
                 const uint16_t *w = panel + 2 * (p * GN_BF16_PANEL + n);
                 /* bfloat16 products are exact in float32; only the sums round */

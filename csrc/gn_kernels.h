@@ -81,11 +81,13 @@ typedef void (*gn_to_bf16_fn)(const float *src, uint16_t *dst, int64_t n);
  * floats apart: (K + 1) / 2 pairs each, the element past an odd K zero, rows past n zero. */
 typedef void (*gn_pack_bf16_fn)(const float *rows, int64_t ld, int64_t n, int64_t K,
                                 uint16_t *panel, int64_t r0);
-/* y[m * ldy + n] = sum_k x[m * ldx + k] * W[n][k] for m < M, n < cols (<= GN_BF16_PANEL),
- * overwriting y, from bfloat16 products summed in float32. K is even; x rows are K bfloat16
- * values and the panel K / 2 pairs. Sizes are validated by the caller. */
+/* y[m * ldy + n] = bias[n] + sum_k x[m * ldx + k] * W[n][k] for m < M, n < cols (<=
+ * GN_BF16_PANEL), overwriting y, from bfloat16 products summed in float32 onto the bias (zero
+ * where bias is NULL). K is even; x rows are K bfloat16 values and the panel K / 2 pairs.
+ * Sizes are validated by the caller. */
 typedef void (*gn_gemm_bf16_fn)(int64_t M, int64_t cols, int64_t K, const uint16_t *x,
-                                int64_t ldx, const uint16_t *panel, float *y, int64_t ldy);
+                                int64_t ldx, const uint16_t *panel, const float *bias,
+                                float *y, int64_t ldy);
 
 typedef struct {
     int isa;
@@ -157,7 +159,7 @@ void gn_to_bf16_scalar(const float *src, uint16_t *dst, int64_t n);
 void gn_pack_bf16_scalar(const float *rows, int64_t ld, int64_t n, int64_t K, uint16_t *panel,
                          int64_t r0);
 void gn_gemm_bf16_scalar(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
-                         const uint16_t *panel, float *y, int64_t ldy);
+                         const uint16_t *panel, const float *bias, float *y, int64_t ldy);
 void gn_silu_scalar(const float *x, float *y, int64_t n);
 void gn_sigmoid_scalar(const float *x, float *y, int64_t n);
 void gn_gelu_erf_scalar(const float *x, float *y, int64_t n);
@@ -234,7 +236,7 @@ void gn_to_bf16_avx512(const float *src, uint16_t *dst, int64_t n);
 void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, uint16_t *panel,
                          int64_t r0);
 void gn_gemm_bf16_avx512(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
-                         const uint16_t *panel, float *y, int64_t ldy);
+                         const uint16_t *panel, const float *bias, float *y, int64_t ldy);
 int64_t gn_probe_bf16_avx512(int64_t iters, float *sink);
 /* AMX (gemm_bf16_amx.c): the kernels, or NULL where the compiler could not build them. */
 gn_gemm_bf16_fn gn_amx_gemm_bf16(void);

@@ -66,11 +66,8 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
             j->k.pack(dq, j->K, n, j->K, panel, r0);
         }
     }
-    float *y = j->y + n0;
-    j->k.gemm(j->M, rows, j->kp, j->xb, j->kp, panel, y, j->N);
-    if (j->bias)
-        for (int64_t m = 0; m < j->M; m++)
-            for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
+    j->k.gemm(j->M, rows, j->kp, j->xb, j->kp, panel, j->bias ? j->bias + n0 : NULL, j->y + n0,
+              j->N);
 }
 
 static int float_weights(int wtype) {
