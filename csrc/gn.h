@@ -130,13 +130,16 @@ gn_status gn_repack(gn_pool *pool, int type, const void *src, size_t src_bytes, 
 
 /* Precision choices of gn_matmul, OR-ed. 0 is exact: weights are dequantized to float32 and
  * multiplied in float32. GN_MATMUL_INT8: block-quantized weights (Q4_0, Q8_0, Q4_K, Q6_K)
- * are multiplied with int8-quantized activations (Q8_K / Q8_32), as ggml does.
- * GN_MATMUL_BF16: float weights (F32, F16, BF16) are multiplied in bfloat16 with float32
- * accumulation where the CPU has bfloat16 dot products, and exactly where it has not. */
+ * are multiplied with int8-quantized activations (Q8_K / Q8_32), as ggml does; on the AMX
+ * level, products of many rows instead dequantize them to bfloat16 for the tile kernel
+ * (faster there, and closer to exact). GN_MATMUL_BF16: float weights (F32, F16, BF16) are
+ * multiplied in bfloat16 with float32 accumulation where the CPU has bfloat16 dot products,
+ * and exactly where it has not. */
 enum { GN_MATMUL_EXACT = 0, GN_MATMUL_INT8 = 1, GN_MATMUL_BF16 = 2 };
-/* The arithmetic gn_matmul would use for this weight type and flags on the active ISA. */
+/* The arithmetic gn_matmul would use for this weight type and flags, x having M rows, on the
+ * active ISA. */
 typedef enum { GN_PATH_F32 = 0, GN_PATH_INT8 = 1, GN_PATH_BF16 = 2 } gn_matmul_path_id;
-int gn_matmul_path(int wtype, int flags);
+int gn_matmul_path(int wtype, int flags, int64_t M);
 
 /* y[M,N] = x[M,K] @ W[N,K]^T (+ bias[N]); W rows in `wtype`. x and y are dense row-major.
  * w_bytes is the size of the W buffer, which must be exactly N rows of K. */

@@ -116,6 +116,9 @@ typedef struct {
     gn_gemm_bf16_fn gemm_bf16;
     gn_probe_fma_fn probe_bf16; /* bfloat16 dot-product chains, 2 FLOPs per product */
     gn_probe_fma_fn probe_int8; /* int8 dot-product chains, 2 ops per product */
+    /* From this many rows of x on, block-quantized weights under GN_MATMUL_INT8 are
+     * dequantized into bfloat16 panels for gemm_bf16 instead (0: never). */
+    int64_t quant_bf16_rows;
 } gn_kernels;
 
 /* The table in force (set once at import, or by gn_isa_select). */

@@ -67,8 +67,12 @@ static void gemv_f16_panel(void *arg, int64_t task, int thread_index) {
             for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
 }
 
-int gn_matmul_path(int wtype, int flags) {
-    if ((flags & GN_MATMUL_INT8) && gn_matmul_q8_available(wtype)) return GN_PATH_INT8;
+int gn_matmul_path(int wtype, int flags, int64_t M) {
+    if ((flags & GN_MATMUL_INT8) && gn_matmul_q8_available(wtype)) {
+        const int64_t tiles = gn_active->quant_bf16_rows;
+        return tiles && M >= tiles && gn_matmul_bf16_dequant_available(wtype) ? GN_PATH_BF16
+                                                                              : GN_PATH_INT8;
+    }
     if ((flags & GN_MATMUL_BF16) && gn_matmul_bf16_available(wtype)) return GN_PATH_BF16;
     return GN_PATH_F32;
 }
@@ -94,7 +98,7 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     const gn_status s = gn_matmul_check(x, M, K, w, wtype, N, w_bytes, y, &row_bytes);
     if (s != GN_OK) return s;
     if (flags & ~(GN_MATMUL_INT8 | GN_MATMUL_BF16)) return GN_ERR_INVALID;
-    switch (gn_matmul_path(wtype, flags)) {
+    switch (gn_matmul_path(wtype, flags, M)) {
     case GN_PATH_INT8: {
         const gn_matmul_out one = {w, wtype, N, w_bytes, bias, y};
         return gn_matmul_q8_group(pool, x, M, K, &one, 1);
@@ -124,7 +128,8 @@ gn_status gn_matmul_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
                                             outs[i].bytes, outs[i].y, &row_bytes);
         if (s != GN_OK) return s;
     }
-    if ((flags & GN_MATMUL_INT8) && gn_matmul_q8_group_ok(outs, n))
+    if ((flags & GN_MATMUL_INT8) && gn_matmul_q8_group_ok(outs, n) &&
+        gn_matmul_path(outs[0].type, flags, M) == GN_PATH_INT8)
         return gn_matmul_q8_group(pool, x, M, K, outs, n);
     for (int i = 0; i < n; i++) {
         const gn_status s = gn_matmul(pool, x, M, K, outs[i].w, outs[i].type, outs[i].N,

@@ -1,5 +1,5 @@
-/* The bfloat16 path of gn_matmul: float W (F32, F16, BF16) times x, both rounded to bfloat16,
- * products summed in float32. x is converted once, into one buffer every thread reads; each
+/* The bfloat16 path of gn_matmul: float W (F32, F16, BF16), or block-quantized W dequantized,
+ * times x, both rounded to bfloat16, products summed in float32. x is converted once, into one buffer every thread reads; each
  * task packs a panel of GN_BF16_PANEL W rows into per-thread scratch, in the layout the kernel
  * multiplies (gn_kernels.h), and runs every row of x over it, so packing costs once per W row
  * however many rows x has. */
@@ -90,14 +90,19 @@ static gn_status run(gn_pool *pool, const bf16_kernels *k, const float *x, int64
     return job.failed ? GN_ERR_NOMEM : GN_OK;
 }
 
-int gn_matmul_bf16_available(int wtype) {
-    return float_weights(wtype) && gn_active->to_bf16 && gn_active->pack_bf16 &&
-           gn_active->gemm_bf16;
+static int kernels_present(void) {
+    return gn_active->to_bf16 && gn_active->pack_bf16 && gn_active->gemm_bf16;
+}
+
+int gn_matmul_bf16_available(int wtype) { return float_weights(wtype) && kernels_present(); }
+
+int gn_matmul_bf16_dequant_available(int wtype) {
+    return wtype >= 0 && wtype < GN_TYPE_COUNT && gn_active->dequant[wtype] && kernels_present();
 }
 
 gn_status gn_matmul_bf16(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
                          int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y) {
-    if (!gn_matmul_bf16_available(wtype)) return GN_ERR_UNSUPPORTED;
+    if (!gn_matmul_bf16_dequant_available(wtype)) return GN_ERR_UNSUPPORTED;
     const bf16_kernels k = {gn_active->to_bf16, gn_active->pack_bf16, gn_active->gemm_bf16,
                             gn_active->dequant[wtype]};
     return run(pool, &k, x, M, K, w, wtype, N, w_row_bytes, bias, y);

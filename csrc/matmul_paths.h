@@ -13,8 +13,10 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
                              const gn_matmul_out *outs, int n);
 
 /* matmul_bf16.c: float W x bfloat16-rounded x (GN_MATMUL_BF16), where the active table has
- * bfloat16 kernels. */
+ * bfloat16 kernels; also block-quantized W dequantized to bfloat16 (gn_matmul_path decides
+ * when: gn_kernels.quant_bf16_rows). */
 int gn_matmul_bf16_available(int wtype);
+int gn_matmul_bf16_dequant_available(int wtype);
 gn_status gn_matmul_bf16(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
                          int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y);
 /* The same arithmetic with the scalar twins, on any CPU, for tests. Takes gn_matmul's

@@ -37,7 +37,7 @@ cdef extern from "gn.h" nogil:
     int gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
                   const void *w, int wtype, int64_t N, size_t w_bytes,
                   const float *bias, float *y, int flags)
-    int gn_matmul_path(int wtype, int flags)
+    int gn_matmul_path(int wtype, int flags, int64_t M)
     ctypedef struct gn_matmul_out:
         const void *w
         int type
@@ -204,9 +204,10 @@ def matmul_flags(names):
     return flags
 
 
-def matmul_path(int wtype, int flags=0):
-    """Which arithmetic matmul uses for this weight type and flags here: "f32", "int8", "bf16"."""
-    return MATMUL_PATHS[gn_matmul_path(wtype, flags)]
+def matmul_path(int wtype, int flags=0, int64_t rows=1):
+    """Which arithmetic matmul uses for this weight type and flags, x having `rows` rows,
+    here: "f32", "int8", "bf16"."""
+    return MATMUL_PATHS[gn_matmul_path(wtype, flags, rows)]
 
 
 def matmul(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wtype,

@@ -15,6 +15,7 @@ on the small checkpoint, under the 0.999 bound the fast paths are held to.
 from . import _native
 
 PRECISIONS = ("fast", "exact", "fastest")
+MANY_ROWS = 1 << 16
 STAGES = ("encoder", "projector", "decoder")
 
 
@@ -36,5 +37,7 @@ def quantized_stages(precision):
 
 
 def paths(matrices, flags):
-    """The sorted arithmetic paths ("f32", "int8", "bf16") the given weight matrices take."""
-    return sorted({_native.matmul_path(m.type, flags) for m in matrices})
+    """The sorted arithmetic paths ("f32", "int8", "bf16") the given weight matrices take, in a
+    decode step (one row) or a prompt or the audio (many)."""
+    return sorted({_native.matmul_path(m.type, flags, rows)
+                   for m in matrices for rows in (1, MANY_ROWS)})

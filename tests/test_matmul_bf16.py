@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 from child_process import run_python
 from gguf import GGMLQuantizationType as GT
+from gguf.quants import dequantize as gguf_dequantize
+from test_matmul_int8 import random_weights
 
 from granite_native import _native
 
@@ -14,7 +16,9 @@ HAS_BF16 = _native.isa_supported("avx512") and _native.cpu_features()["avx512bf1
 BF16_LEVELS = [level for level in ("avx512", "amx")
                if HAS_BF16 and _native.isa_supported(level)]
 BF16 = _native.matmul_flags(["bf16"])
+INT8 = _native.matmul_flags(["int8"])
 FLOAT_TYPES = [GT.F32, GT.F16, GT.BF16]
+QUANT_TYPES = [GT.Q4_0, GT.Q8_0, GT.Q4_K, GT.Q6_K]
 # (M, K, N): M not a multiple of the 6-row tile, K odd, not a multiple of 32, and longer than
 # the 256-element K block; N not a multiple of 16 or of the 64-row panel
 SHAPES = [(1, 1, 1), (7, 33, 17), (13, 70, 129), (6, 301, 64), (25, 512, 80)]
@@ -138,9 +142,31 @@ def test_path_is_bf16_exactly_where_the_cpu_has_bfloat16_dot_products(isa):
         for gtype in FLOAT_TYPES:
             assert _native.matmul_path(gtype, BF16) == want
             assert _native.matmul_path(gtype, 0) == "f32"
-        # block-quantized weights have no bfloat16 path
-        for gtype in (GT.Q4_0, GT.Q8_0, GT.Q4_K, GT.Q6_K):
-            assert _native.matmul_path(gtype, BF16) == "f32"
+        # block-quantized weights have no bfloat16 path of their own; under the int8 flag the
+        # AMX level takes one from 16 rows on
+        for gtype in QUANT_TYPES:
+            assert _native.matmul_path(gtype, BF16, 1000) == "f32"
+            assert _native.matmul_path(gtype, INT8, 15) == "int8"
+            assert _native.matmul_path(gtype, INT8, 16) == ("bf16" if level == "amx" else "int8")
+
+
+@pytest.mark.parametrize("gtype", QUANT_TYPES, ids=lambda t: t.name)
+@pytest.mark.parametrize("shape", [(16, 256, 64), (49, 512, 200), (127, 768, 128)], ids=str)
+def test_amx_multiplies_many_rows_of_quantized_weights_in_bf16(isa, gtype, shape):
+    """Dequantized (by gguf's reference code) and rounded to bfloat16, like float weights."""
+    if "amx" not in BF16_LEVELS:
+        pytest.skip("no AMX level here")
+    isa("amx")
+    rng = np.random.default_rng(int(gtype) + shape[0])
+    m, k, n = shape
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    raw = random_weights(rng, gtype, n, k)
+    w = gguf_dequantize(raw, gtype).reshape(n, k).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    for threads in (1, 2):
+        y = _native.matmul(_native.ThreadPool(threads), x, raw, int(gtype), n, bias=bias,
+                           flags=INT8)
+        check_against_reference(y, x, w, bias)
 
 
 def test_forced_avx2_multiplies_exactly_with_the_flag():

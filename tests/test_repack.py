@@ -24,10 +24,10 @@ def test_repacking_is_offered_exactly_where_a_kernel_reads_it(isa):
     for level in LEVELS:
         isa(level)
         to = _native.repack_type(Q4_K)
-        if level in ("avx2", "avx512", "amx"):
+        if level in ("avx2", "avx512"):
             assert to is not None and _native.type_info(to)[0] == "Q4_K_R16"
             assert _native.row_group(to) == 16
-        if level == "scalar":
+        if level in ("scalar", "amx"):  # AMX: tiles multiply prompts from the file's layout
             assert to is None
         for other in (GT.F32, GT.F16, GT.Q4_0, GT.Q8_0, GT.Q6_K):
             assert _native.repack_type(int(other)) is None
