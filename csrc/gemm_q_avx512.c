@@ -21,8 +21,10 @@
 
 static GN_ALWAYS_INLINE float f16(uint16_t h) { return _cvtsh_ss(h); }
 
-/* Bytes past the end of the current tile that decode prefetches. */
-#define PF_DIST 2048
+/* Bytes past the end of the current tile that decode prefetches, into L2: on a 2-vCPU Sapphire
+ * Rapids, a GEMV streaming Q4_K from memory went from 9.5 to 12.4 GB/s per core (prefetches
+ * into L1 2 KB ahead: 9.5-11; the read probe: 19). */
+#define PF_DIST 4096
 
 /* Prefetch the bytes of the rows after a tile of R rows that correspond to block i of a row:
  * spread over the tile's blocks, this walks the next tile linearly. */
@@ -30,7 +32,7 @@ static GN_ALWAYS_INLINE void prefetch_next(const uint8_t *w, int R, int64_t w_rb
                                            size_t block_bytes) {
     /* past the last tile this points beyond W: integer arithmetic, as prefetches never fault */
     const uintptr_t p = (uintptr_t)w + (uintptr_t)(R * w_rb + PF_DIST + i * R * (int64_t)block_bytes);
-    for (size_t o = 0; o < R * block_bytes + 63; o += 64) _mm_prefetch((const char *)(p + o), _MM_HINT_T0);
+    for (size_t o = 0; o < R * block_bytes + 63; o += 64) _mm_prefetch((const char *)(p + o), _MM_HINT_T1);
 }
 
 /* 8 bytes -> 8 int32 lanes holding the byte in both int16 halves, the layout vpdpwssd and
