@@ -4,8 +4,9 @@
 parity contract's exact bounds.
 "fast" (the default): the encoder and projector multiply in bfloat16 with float32
 accumulation where the CPU has bfloat16 dot products; block-quantized weights in any stage
-meet int8-quantized activations, as ggml multiplies them. F16/F32 LLM weights stay float32:
-only k-quant files relax the LLM's bounds.
+meet int8-quantized activations, as ggml multiplies them (on the AMX level, products of many
+rows dequantize them to bfloat16 for the tiles instead: gn_matmul_path). F16/F32 LLM weights
+stay float32: only k-quant files relax the LLM's bounds.
 "fastest": "fast", and the encoder's and projector's float matrices quantized at load to 8 bits
 (Q8_K_R16) to meet int8-quantized activations where the CPU has an int8 kernel for that layout
 (AVX2, which has no bfloat16 dot products: the encoder runs 1.5x its float32 speed). Not the
