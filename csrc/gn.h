@@ -27,7 +27,8 @@ typedef enum {
     /* Internal layouts, never in a file; ids past ggml's, which files may use. */
     GN_TYPE_Q4_K_R16 = 64, /* Q4_K rows interleaved 16 at a time by gn_repack */
     GN_TYPE_Q8_K_R16 = 65, /* float rows quantized to 8 bits, 16 at a time, by gn_quantize */
-    GN_TYPE_COUNT = 66 /* size of per-type tables; unsupported ids have no traits */
+    GN_TYPE_BF16_P64 = 66, /* float rows in the bfloat16 path's 64-row panels, by gn_pack_bf16 */
+    GN_TYPE_COUNT = 67 /* size of per-type tables; unsupported ids have no traits */
 } gn_type;
 
 typedef enum {
@@ -127,6 +128,16 @@ gn_status gn_quantize(gn_pool *pool, int type, const float *src, int64_t rows, i
 int gn_repack_type(int type);
 gn_status gn_repack(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
                     int64_t K, void *dst, size_t dst_bytes);
+
+/* Float weights (F32, F16, BF16) W[N, K] packed at load into GN_TYPE_BF16_P64: the panels
+ * the bfloat16 path otherwise packs on every call (64 rows each, K / 2 pairs, gn_kernels.h),
+ * so products skip that step and the matrix takes half the memory of float32. N a multiple of
+ * 64, K even, src_bytes exactly N rows of `type`, dst_bytes exactly N * 2K.
+ * GN_ERR_UNSUPPORTED where the active ISA has no bfloat16 kernels. A packed matrix is
+ * multiplied only with GN_MATMUL_BF16 where gn_matmul_path says "bf16", and never
+ * dequantized. */
+gn_status gn_pack_bf16(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
+                       int64_t K, void *dst, size_t dst_bytes);
 
 /* Precision choices of gn_matmul, OR-ed. 0 is exact: weights are dequantized to float32 and
  * multiplied in float32. GN_MATMUL_INT8: block-quantized weights (Q4_0, Q8_0, Q4_K, Q6_K)

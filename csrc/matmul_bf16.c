@@ -1,8 +1,9 @@
 /* The bfloat16 path of gn_matmul: float W (F32, F16, BF16), or block-quantized W dequantized,
- * times x, both rounded to bfloat16, products summed in float32. x is converted once, into one buffer every thread reads; each
- * task packs a panel of GN_BF16_PANEL W rows into per-thread scratch, in the layout the kernel
- * multiplies (gn_kernels.h), and runs every row of x over it, so packing costs once per W row
- * however many rows x has. */
+ * times x, both rounded to bfloat16, products summed in float32. x is converted once, into one
+ * buffer every thread reads; each task packs a panel of GN_BF16_PANEL W rows into per-thread
+ * scratch, in the layout the kernel multiplies (gn_kernels.h), and runs every row of x over it,
+ * so packing costs once per W row however many rows x has. W packed at load
+ * (GN_TYPE_BF16_P64, gn_pack_bf16) is already in that layout and skips the step. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,31 +41,48 @@ static void convert_row(void *arg, int64_t m, int thread_index) {
     if (j->kp > j->K) dst[j->K] = 0;
 }
 
+static size_t panel_bytes(int64_t kp) { return (size_t)kp * GN_BF16_PANEL * sizeof(uint16_t); }
+/* Room for 16 dequantized rows, where W is not float32 (packed in place). */
+static size_t rows_bytes(int wtype, int64_t K) {
+    return wtype == GN_TYPE_F32 ? 0 : (size_t)(16 * K) * sizeof(float);
+}
+
+/* W rows n0 .. n0 + rows (rows <= GN_BF16_PANEL) into panel, through dq (rows_bytes). */
+static void pack_panel(const bf16_kernels *k, const uint8_t *w, int wtype, int64_t w_row_bytes,
+                       int64_t K, int64_t kp, int64_t n0, int64_t rows, uint16_t *panel,
+                       float *dq) {
+    /* the kernel may read the panel's unused rows; zeros keep every lane's arithmetic defined */
+    if (rows < GN_BF16_PANEL) memset(panel, 0, panel_bytes(kp));
+    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        const int64_t n = rows - r0 < 16 ? rows - r0 : 16;
+        const uint8_t *src = w + (n0 + r0) * w_row_bytes;
+        if (wtype == GN_TYPE_F32) {
+            k->pack((const float *)src, K, n, K, panel, r0);
+        } else {
+            for (int64_t r = 0; r < n; r++) k->dequant(src + r * w_row_bytes, dq + r * K, K);
+            k->pack(dq, K, n, K, panel, r0);
+        }
+    }
+}
+
 static void gemm_panel(void *arg, int64_t task, int thread_index) {
     bf16_job *j = (bf16_job *)arg;
     const int64_t n0 = task * GN_BF16_PANEL;
     const int64_t rows = j->N - n0 < GN_BF16_PANEL ? j->N - n0 : GN_BF16_PANEL;
-    const size_t panel_bytes = (size_t)j->kp * GN_BF16_PANEL * sizeof(uint16_t);
-    const size_t rows_bytes = j->wtype == GN_TYPE_F32 ? 0 : (size_t)(16 * j->K) * sizeof(float);
-    uint8_t *buf = (uint8_t *)gn_pool_scratch(j->pool, thread_index, panel_bytes + rows_bytes);
-    if (!buf) {
-        j->failed = 1;
-        return;
-    }
-    uint16_t *panel = (uint16_t *)buf;
-    float *dq = (float *)(buf + panel_bytes); /* panel_bytes is a multiple of 256 */
-    /* the kernel may read the panel's unused rows; zeros keep every lane's arithmetic defined */
-    if (rows < GN_BF16_PANEL) memset(panel, 0, panel_bytes);
-    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-        const int64_t n = rows - r0 < 16 ? rows - r0 : 16;
-        const uint8_t *src = j->w + (n0 + r0) * j->w_row_bytes;
-        if (j->wtype == GN_TYPE_F32) {
-            j->k.pack((const float *)src, j->K, n, j->K, panel, r0);
-        } else {
-            for (int64_t r = 0; r < n; r++)
-                j->k.dequant(src + r * j->w_row_bytes, dq + r * j->K, j->K);
-            j->k.pack(dq, j->K, n, j->K, panel, r0);
+    const uint16_t *panel;
+    if (j->wtype == GN_TYPE_BF16_P64) {
+        panel = (const uint16_t *)(j->w + n0 * j->w_row_bytes);
+    } else {
+        uint8_t *buf = (uint8_t *)gn_pool_scratch(
+            j->pool, thread_index, panel_bytes(j->kp) + rows_bytes(j->wtype, j->K));
+        if (!buf) {
+            j->failed = 1;
+            return;
         }
+        /* panel bytes are a multiple of 256: the rows after them stay aligned */
+        pack_panel(&j->k, j->w, j->wtype, j->w_row_bytes, j->K, j->kp, n0, rows,
+                   (uint16_t *)buf, (float *)(buf + panel_bytes(j->kp)));
+        panel = (const uint16_t *)buf;
     }
     j->k.gemm(j->M, rows, j->kp, j->xb, j->kp, panel, j->bias ? j->bias + n0 : NULL, j->y + n0,
               j->N);
@@ -94,7 +112,9 @@ static int kernels_present(void) {
     return gn_active->to_bf16 && gn_active->pack_bf16 && gn_active->gemm_bf16;
 }
 
-int gn_matmul_bf16_available(int wtype) { return float_weights(wtype) && kernels_present(); }
+int gn_matmul_bf16_available(int wtype) {
+    return (float_weights(wtype) || wtype == GN_TYPE_BF16_P64) && kernels_present();
+}
 
 int gn_matmul_bf16_dequant_available(int wtype) {
     return wtype >= 0 && wtype < GN_TYPE_COUNT && gn_active->dequant[wtype] && kernels_present();
@@ -102,7 +122,8 @@ int gn_matmul_bf16_dequant_available(int wtype) {
 
 gn_status gn_matmul_bf16(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
                          int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y) {
-    if (!gn_matmul_bf16_dequant_available(wtype)) return GN_ERR_UNSUPPORTED;
+    if (!gn_matmul_bf16_available(wtype) && !gn_matmul_bf16_dequant_available(wtype))
+        return GN_ERR_UNSUPPORTED;
     const bf16_kernels k = {gn_active->to_bf16, gn_active->pack_bf16, gn_active->gemm_bf16,
                             gn_active->dequant[wtype]};
     return run(pool, &k, x, M, K, w, wtype, N, w_row_bytes, bias, y);
@@ -118,4 +139,44 @@ gn_status gn_matmul_bf16_scalar(gn_pool *pool, const float *x, int64_t M, int64_
     const bf16_kernels k = {gn_to_bf16_scalar, gn_pack_bf16_scalar, gn_gemm_bf16_scalar,
                             wtype == GN_TYPE_F16 ? gn_dequant_f16_scalar : gn_dequant_bf16_scalar};
     return run(pool, &k, x, M, K, w, wtype, N, w_row_bytes, bias, y);
+}
+
+typedef struct {
+    gn_pool *pool;
+    bf16_kernels k;
+    const uint8_t *w;
+    int wtype;
+    int64_t K, w_row_bytes;
+    uint16_t *dst;
+    int failed;
+} pack_job;
+
+static void pack_task(void *arg, int64_t task, int thread_index) {
+    pack_job *j = (pack_job *)arg;
+    float *dq = NULL;
+    if (j->wtype != GN_TYPE_F32) {
+        dq = (float *)gn_pool_scratch(j->pool, thread_index, rows_bytes(j->wtype, j->K));
+        if (!dq) {
+            j->failed = 1;
+            return;
+        }
+    }
+    pack_panel(&j->k, j->w, j->wtype, j->w_row_bytes, j->K, j->K, task * GN_BF16_PANEL,
+               GN_BF16_PANEL, j->dst + task * GN_BF16_PANEL * j->K, dq);
+}
+
+gn_status gn_pack_bf16(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
+                       int64_t K, void *dst, size_t dst_bytes) {
+    if (!float_weights(type) || !kernels_present()) return GN_ERR_UNSUPPORTED;
+    if (!src || !dst || N <= 0 || N % GN_BF16_PANEL || K <= 0 || K % 2) return GN_ERR_INVALID;
+    const int64_t src_rb = gn_row_bytes(type, K), dst_rb = gn_row_bytes(GN_TYPE_BF16_P64, K);
+    if (src_rb <= 0 || dst_rb <= 0 || N > INT64_MAX / src_rb || N > INT64_MAX / dst_rb)
+        return GN_ERR_INVALID;
+    if ((uint64_t)(N * src_rb) != (uint64_t)src_bytes || (uint64_t)(N * dst_rb) != (uint64_t)dst_bytes)
+        return GN_ERR_INVALID;
+    pack_job job = {pool, {gn_active->to_bf16, gn_active->pack_bf16, gn_active->gemm_bf16,
+                           gn_active->dequant[type]},
+                    (const uint8_t *)src, type, K, src_rb, (uint16_t *)dst, 0};
+    gn_pool_run(pool, pack_task, &job, N / GN_BF16_PANEL);
+    return job.failed ? GN_ERR_NOMEM : GN_OK;
 }

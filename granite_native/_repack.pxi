@@ -1,10 +1,16 @@
-# Binding of gn_repack (csrc/repack.c): weights regrouped at load for the int8 kernels.
+# Bindings of gn_repack (csrc/repack.c) and gn_pack_bf16 (csrc/matmul_bf16.c): weights
+# regrouped at load into the layouts the int8 and bfloat16 kernels read.
 
 cdef extern from "gn.h" nogil:
     int GN_TYPE_Q4_K_R16
+    int GN_TYPE_BF16_P64
     int gn_repack_type(int type)
     int gn_repack(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
                   int64_t K, void *dst, size_t dst_bytes)
+    int gn_pack_bf16(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
+                     int64_t K, void *dst, size_t dst_bytes)
+
+BF16_P64 = GN_TYPE_BF16_P64  # float weights in the bfloat16 path's panels
 
 
 def repack_type(int gtype):
@@ -48,3 +54,31 @@ def repack(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, int64
         st = gn_repack(p, gtype, &w[0], <size_t>w.shape[0], rows, cols, &o[0], <size_t>o.shape[0])
     check(st, "repack")
     return out, to
+
+
+def pack_bf16(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, int64_t cols,
+              out=None):
+    """Float W [rows, cols] (F32, F16 or BF16 bytes) -> the bytes of BF16_P64, the panels the
+    bfloat16 path multiplies, for matmul with flags "bf16" only; written into `out` (uint8,
+    exactly rows * 2 * cols long) when given. ValueError when the active ISA has no bfloat16
+    kernels, or rows are not a multiple of 64 or cols not even."""
+    if gtype not in (0, 1, 30):
+        raise ValueError(f"pack_bf16 takes F32, F16 or BF16 weights, not type {gtype}")
+    if rows <= 0 or rows % 64 or cols <= 0 or cols % 2:
+        raise ValueError(f"a [{rows}, {cols}] matrix cannot be packed: rows must be a positive "
+                         f"multiple of 64 and columns even")
+    src_rb, dst_rb = gn_row_bytes(gtype, cols), gn_row_bytes(GN_TYPE_BF16_P64, cols)
+    if w.shape[0] != <object>rows * src_rb:
+        raise ValueError(f"W has {w.shape[0]} bytes, expected {rows * src_rb} for [{rows}, {cols}]")
+    if out is None:
+        out = np.empty(<object>rows * dst_rb, dtype=np.uint8)
+    cdef uint8_t[::1] o = out
+    if o.shape[0] != <object>rows * dst_rb:
+        raise ValueError(f"out has {o.shape[0]} bytes, expected {rows * dst_rb}")
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    with nogil:
+        st = gn_pack_bf16(p, gtype, &w[0], <size_t>w.shape[0], rows, cols, &o[0],
+                          <size_t>o.shape[0])
+    check(st, "pack_bf16")
+    return out

@@ -10,7 +10,9 @@ from . import _native
 from .tensors import F32, FLOAT_TYPES, check_tensors, type_name
 
 INT8 = _native.matmul_flags(["int8"])
+BF16 = _native.matmul_flags(["bf16"])
 Q8_K_R16 = _native.Q8_K_R16
+BF16_P64 = _native.BF16_P64
 
 
 @dataclass(frozen=True)
@@ -75,17 +77,23 @@ class Weights(Mapping):
         self._arena = _Arena()
 
     def operand(self, name, flags, pool, quantize=False):
-        """Matrix `name` as gn_matmul with `flags` reads it fastest: with "int8", in the
-        layout the active ISA's int8 kernels prefer (gn_repack: Q4_K rows regrouped 16 at a
-        time on AVX2 and AVX-512, by `pool`'s threads), else as stored. With `quantize` too,
-        a float matrix becomes Q8_K_R16 (8-bit quants, by `pool`'s threads) where the active
-        ISA has an int8 kernel for that layout and the shape fits it. Only matmul with the
-        same flags can use a repacked or quantized matrix."""
+        """Matrix `name` as gn_matmul with `flags` reads it fastest, laid out at load by
+        `pool`'s threads: with "int8", block-quantized weights in the layout the active ISA's
+        int8 kernels prefer (gn_repack: Q4_K rows regrouped 16 at a time on AVX2 and AVX-512);
+        with "bf16", float weights in the bfloat16 path's panels (BF16_P64) where the ISA has
+        bfloat16 kernels; with `quantize` and "int8", float weights as Q8_K_R16 (8-bit quants)
+        where the ISA has an int8 kernel for that layout. Else, and where the shape does not
+        fit the layout, as stored. Only matmul with the same flags can use a matrix so laid
+        out."""
         t = self._tensors[name]
+        if t.type in FLOAT_TYPES:
+            if quantize and flags & INT8:
+                q = self._quantized(t, flags, pool)
+                if q is not t:
+                    return q
+            return self._bf16_panels(t, flags, pool) if flags & BF16 else t
         if not flags & INT8:
             return t
-        if quantize and t.type in FLOAT_TYPES:
-            return self._quantized(t, flags, pool)
         to = _native.repack_type(t.type)
         if to is None or t.shape[0] % _native.row_group(to):
             return t
@@ -101,6 +109,15 @@ class Weights(Mapping):
         out = self._arena.take(rows * _native.row_bytes(Q8_K_R16, cols))
         _native.quantize(pool, Q8_K_R16, t.f32(), out)
         return self._replace(t, Q8_K_R16, out)
+
+    def _bf16_panels(self, t, flags, pool):
+        rows, cols = t.shape
+        if (_native.matmul_path(BF16_P64, flags) != "bf16" or rows % _native.row_group(BF16_P64)
+                or cols % 2):
+            return t
+        out = self._arena.take(rows * _native.row_bytes(BF16_P64, cols))
+        _native.pack_bf16(pool, t.data, t.type, rows, cols, out)
+        return self._replace(t, BF16_P64, out)
 
     def _replace(self, t, to, data):
         """t's values in layout `to` (data), the file's pages of t released."""

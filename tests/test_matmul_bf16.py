@@ -212,3 +212,52 @@ def test_scalar_twin_checks_its_arguments():
     with pytest.raises(ValueError, match="unsupported"):
         _native.matmul_bf16_scalar(None, np.ones((2, 32), np.float32),
                                    np.zeros(18, np.uint8), GT.Q4_0, 1)
+
+
+def panels_reference(bits, n, k):
+    """BF16_P64 by the layout's definition (gn_kernels.h): in panel g, pair p of row r sits at
+    uint16 offset g * 64 * k + 2 * (p * 64 + r)."""
+    return bits.reshape(n // 64, 64, k // 2, 2).transpose(0, 2, 1, 3).ravel()
+
+
+@pytest.mark.parametrize("level", BF16_LEVELS)
+@pytest.mark.parametrize("gtype", FLOAT_TYPES, ids=lambda t: t.name)
+def test_weights_packed_at_load_are_the_panels_every_product_packs(isa, level, gtype):
+    isa(level)
+    rng = np.random.default_rng(40 + gtype)
+    n, k = 128, 100
+    raw, w = weights(rng, gtype, n, k)
+    pool = _native.ThreadPool(2)
+    packed = _native.pack_bf16(pool, raw, gtype, n, k)
+    bits = (bf16_round(w).view(np.uint32) >> 16).astype(np.uint16)
+    assert np.array_equal(packed.view(np.uint16), panels_reference(bits, n, k))
+    for m in (1, 37):
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        bias = rng.standard_normal(n).astype(np.float32)
+        y = _native.matmul(pool, x, packed, _native.BF16_P64, n, bias=bias, flags=BF16)
+        assert np.array_equal(y, _native.matmul(pool, x, raw, gtype, n, bias=bias, flags=BF16))
+        check_against_reference(y, x, w, bias)
+        for flags in (0, INT8):  # only the bfloat16 path reads the layout
+            with pytest.raises(ValueError, match="unsupported"):
+                _native.matmul(pool, x, packed, _native.BF16_P64, n, flags=flags)
+
+
+def test_packing_rejects_what_the_layout_cannot_hold(isa):
+    pool = _native.ThreadPool(2)
+    w = np.ones((64, 32), np.float32).view(np.uint8).ravel()
+    for level in BF16_LEVELS:
+        isa(level)
+        for rows, cols, data in ((64, 33, np.ones(64 * 33 * 4, np.uint8)),  # odd K
+                                 (32, 64, w),                                 # 32 rows
+                                 (64, 16, w)):                                # bytes for K 32
+            with pytest.raises(ValueError):
+                _native.pack_bf16(pool, data, GT.F32, rows, cols)
+        with pytest.raises(ValueError, match="F32, F16 or BF16"):
+            _native.pack_bf16(pool, w, GT.Q8_0, 64, 32)
+        with pytest.raises(ValueError, match="expected"):
+            _native.pack_bf16(pool, w, GT.F32, 64, 32, out=np.empty(10, np.uint8))
+    for level in ("scalar", "avx2"):
+        if _native.isa_supported(level):
+            isa(level)
+            with pytest.raises(ValueError, match="unsupported"):
+                _native.pack_bf16(pool, w, GT.F32, 64, 32)
