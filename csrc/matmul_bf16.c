@@ -42,7 +42,7 @@ static void convert_row(void *arg, int64_t m, int thread_index) {
 }
 
 static size_t panel_bytes(int64_t kp) { return (size_t)kp * GN_BF16_PANEL * sizeof(uint16_t); }
-/* Room for 16 dequantized rows, where W is not float32 (packed in place). */
+/* Room for 16 dequantized rows, where W is not float32 (float32 rows pack straight from W). */
 static size_t rows_bytes(int wtype, int64_t K) {
     return wtype == GN_TYPE_F32 ? 0 : (size_t)(16 * K) * sizeof(float);
 }
