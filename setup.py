@@ -16,12 +16,13 @@ from setuptools.errors import CompileError
 ROOT = Path(__file__).parent
 CSRC = "csrc"
 
-AVX512 = ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq",
-          "-mavx512vnni", "-mavx512bf16"]
+# a literal, so that tests can read it without running setup()
 GCC_FLAGS = {
     "avx2": ["-mavx2", "-mfma", "-mf16c"],
-    "avx512": AVX512,
-    "amx": AVX512 + ["-mamx-tile", "-mamx-bf16"],
+    "avx512": ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl",
+               "-mavx512dq", "-mavx512vnni", "-mavx512bf16"],
+    "amx": ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq",
+            "-mavx512vnni", "-mavx512bf16", "-mamx-tile", "-mamx-bf16"],
     "neon": [],
     "dotprod": ["-march=armv8.2-a+dotprod"],
 }
@@ -69,7 +70,7 @@ class BuildExt(build_ext):
             if isa == "amx" and not msvc and not self.accepts(flags):
                 # a compiler without AMX (GCC < 11): the file builds without its kernels and
                 # the level is not offered
-                flags = base + AVX512
+                flags = base + GCC_FLAGS["avx512"]
             objects += self.compiler.compile(
                 sources, output_dir=self.build_temp, include_dirs=[CSRC],
                 extra_postargs=flags, depends=[str(p) for p in (ROOT / CSRC).glob("*.h")])

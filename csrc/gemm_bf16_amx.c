@@ -12,7 +12,9 @@
  * kernel and the level is not offered. */
 #include "gn_kernels.h"
 
-#if defined(__x86_64__) && defined(__AMX_TILE__) && defined(__AMX_BF16__)
+/* GCC spells the feature macros __AMX_TILE__, clang __AMXTILE__ */
+#if defined(__x86_64__) && (defined(__AMX_TILE__) || defined(__AMXTILE__)) && \
+    (defined(__AMX_BF16__) || defined(__AMXBF16__))
 #include <immintrin.h>
 #include <string.h>
 
