@@ -46,6 +46,12 @@ class Tensor:
         return _native.dequantize(self.type, self.data, n).reshape(self.shape)
 
 
+# Python's anonymous mmap is shared by default, i.e. shmem, which gets huge pages only where
+# the kernel's shmem_enabled allows (never, on this project's VMs); private memory follows
+# the madvise below. Windows' mmap takes no flags.
+PRIVATE = {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS} if hasattr(mmap, "MAP_PRIVATE") else {}
+
+
 class _Arena:
     """Memory for repacked matrices, taken in order from anonymous mappings advised for
     transparent huge pages. On this project's VM a first touch costs ~2 us per 4 KB page:
@@ -59,7 +65,7 @@ class _Arena:
     def take(self, nbytes):
         padded = -(-nbytes // 64) * 64  # every matrix 64-byte aligned, like the chunks
         if self._rest.nbytes < padded:
-            chunk = mmap.mmap(-1, max(self.CHUNK, padded))
+            chunk = mmap.mmap(-1, max(self.CHUNK, padded), **PRIVATE)
             if hasattr(mmap, "MADV_HUGEPAGE"):
                 chunk.madvise(mmap.MADV_HUGEPAGE)
             self._rest = np.frombuffer(chunk, np.uint8)  # the views keep the mapping alive
