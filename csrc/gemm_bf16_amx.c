@@ -103,30 +103,32 @@ static void block(int two, int first, int64_t kc, int kt, const uint16_t *x, int
     }
 }
 
-/* n_blocks blocks of rows0 + rows1 rows from m0, over the panel's 64 columns and all of K:
- * 32-deep steps, then the last K % 32 (even) in tiles that deep, so nothing is read past K.
- * The sums stay in tiles over all of K: storing and reloading them per chunk of K, to keep
- * the panel's chunk in L1, measured 1.3-2x slower at encoder shapes. */
+/* n_blocks blocks of rows0 + rows1 rows from m0, over the panel's 64 columns and K
+ * [k0, k0 + kc) in steps of kt, tiles configured for that depth. */
+static void pass(int64_t m0, int64_t n_blocks, int rows0, int rows1, int64_t k0, int64_t kc,
+                 int kt, const uint16_t *x, int64_t ldx, const uint16_t *panel,
+                 const float *bias, float *y, int64_t ldy) {
+    configure(kt, rows0, rows1);
+    for (int64_t b = 0; b < n_blocks; b++) {
+        const int64_t m = m0 + b * (rows0 + rows1);
+        for (int c = 0; c < GN_BF16_PANEL; c += 32)
+            block(rows1 > 0, k0 == 0, kc, kt, x + m * ldx + k0, ldx,
+                  panel + k0 * GN_BF16_PANEL + 2 * c, bias ? bias + c : NULL, y + m * ldy + c,
+                  ldy);
+    }
+}
+
+/* Those blocks over all of K: 32-deep steps, then the last K % 32 (even) in tiles that deep,
+ * so nothing is read past K. The sums stay in tiles over all of K: storing and reloading them
+ * per chunk of K, to keep the panel's chunk in L1, measured 1.3-2x slower at encoder shapes. */
 static void strip(int64_t m0, int64_t n_blocks, int rows0, int rows1, int64_t K,
                   const uint16_t *x, int64_t ldx, const uint16_t *panel, const float *bias,
                   float *y, int64_t ldy) {
-    const int64_t K32 = K & ~(int64_t)31, step = rows0 + rows1;
-    const int kt = (int)(K - K32);
-    if (K32 > 0) {
-        configure(32, rows0, rows1);
-        for (int64_t b = 0; b < n_blocks; b++)
-            for (int c = 0; c < GN_BF16_PANEL; c += 32)
-                block(rows1 > 0, 1, K32, 32, x + (m0 + b * step) * ldx, ldx, panel + 2 * c,
-                      bias ? bias + c : NULL, y + (m0 + b * step) * ldy + c, ldy);
-    }
-    if (kt > 0) {
-        configure(kt, rows0, rows1);
-        for (int64_t b = 0; b < n_blocks; b++)
-            for (int c = 0; c < GN_BF16_PANEL; c += 32)
-                block(rows1 > 0, K32 == 0, kt, kt, x + (m0 + b * step) * ldx + K32, ldx,
-                      panel + K32 * GN_BF16_PANEL + 2 * c, bias ? bias + c : NULL,
-                      y + (m0 + b * step) * ldy + c, ldy);
-    }
+    const int64_t K32 = K & ~(int64_t)31;
+    if (K32 > 0) pass(m0, n_blocks, rows0, rows1, 0, K32, 32, x, ldx, panel, bias, y, ldy);
+    if (K32 < K)
+        pass(m0, n_blocks, rows0, rows1, K32, K - K32, (int)(K - K32), x, ldx, panel, bias, y,
+             ldy);
 }
 
 void gn_gemm_bf16_amx(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,

@@ -67,7 +67,7 @@ static void pack_panel(const bf16_kernels *k, const uint8_t *w, int wtype, int64
             k->pack((const float *)src, K, n, K, panel, r0);
             continue;
         }
-        /* chunk c lands at its pairs' place: the panel from pair k0 / 2 on */
+        /* a chunk lands at its pairs' place: the panel from pair k0 / 2 on */
         for (int64_t k0 = 0; k0 < K; k0 += DQ_CHUNK) {
             const int64_t len = K - k0 < DQ_CHUNK ? K - k0 : DQ_CHUNK;
             const uint8_t *chunk = src + k0 / t->block_elems * t->block_bytes;

@@ -13,6 +13,25 @@ cdef extern from "gn.h" nogil:
 BF16_P64 = GN_TYPE_BF16_P64  # float weights in the bfloat16 path's panels
 
 
+def _layout_out(const uint8_t[::1] w, int gtype, int64_t rows, int64_t cols, int to, out,
+                what):
+    """`out` (or a new buffer) for W [rows, cols] of gtype laid out as type `to`, once the
+    sizes are checked to fit both types: ValueError naming the problem."""
+    group = gn_type_info(to).row_group
+    src_rb, dst_rb = gn_row_bytes(gtype, cols), gn_row_bytes(to, cols)
+    if src_rb <= 0 or dst_rb <= 0 or rows <= 0 or rows % group:
+        raise ValueError(f"a [{rows}, {cols}] matrix cannot be {what}: rows must be a "
+                         f"positive multiple of {group} and columns whole blocks of both types")
+    if w.shape[0] != <object>rows * src_rb:
+        raise ValueError(f"W has {w.shape[0]} bytes, expected {rows * src_rb} for [{rows}, {cols}]")
+    if out is None:
+        out = np.empty(<object>rows * dst_rb, dtype=np.uint8)
+    cdef uint8_t[::1] o = out
+    if o.shape[0] != <object>rows * dst_rb:
+        raise ValueError(f"out has {o.shape[0]} bytes, expected {rows * dst_rb}")
+    return out
+
+
 def repack_type(int gtype):
     """The layout the active ISA's int8 kernels repack `gtype` into, or None."""
     cdef int t = gn_repack_type(gtype)
@@ -36,18 +55,8 @@ def repack(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, int64
     cdef int to = gn_repack_type(gtype)
     if to < 0:
         raise ValueError(f"no repacked layout for type {gtype} on {isa_current()}")
-    group = gn_type_info(to).row_group
-    src_rb, dst_rb = gn_row_bytes(gtype, cols), gn_row_bytes(to, cols)
-    if src_rb <= 0 or rows <= 0 or rows % group:
-        raise ValueError(f"a [{rows}, {cols}] matrix cannot be repacked: rows must be a "
-                         f"positive multiple of {group} and columns whole blocks")
-    if w.shape[0] != <object>rows * src_rb:
-        raise ValueError(f"W has {w.shape[0]} bytes, expected {rows * src_rb} for [{rows}, {cols}]")
-    if out is None:
-        out = np.empty(<object>rows * dst_rb, dtype=np.uint8)
+    out = _layout_out(w, gtype, rows, cols, to, out, "repacked")
     cdef uint8_t[::1] o = out
-    if o.shape[0] != <object>rows * dst_rb:
-        raise ValueError(f"out has {o.shape[0]} bytes, expected {rows * dst_rb}")
     cdef gn_pool *p = pool_ptr(pool)
     cdef int st
     with nogil:
@@ -64,17 +73,8 @@ def pack_bf16(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, in
     kernels, or rows are not a multiple of 64 or cols not even."""
     if gtype not in (0, 1, 30):
         raise ValueError(f"pack_bf16 takes F32, F16 or BF16 weights, not type {gtype}")
-    if rows <= 0 or rows % 64 or cols <= 0 or cols % 2:
-        raise ValueError(f"a [{rows}, {cols}] matrix cannot be packed: rows must be a positive "
-                         f"multiple of 64 and columns even")
-    src_rb, dst_rb = gn_row_bytes(gtype, cols), gn_row_bytes(GN_TYPE_BF16_P64, cols)
-    if w.shape[0] != <object>rows * src_rb:
-        raise ValueError(f"W has {w.shape[0]} bytes, expected {rows * src_rb} for [{rows}, {cols}]")
-    if out is None:
-        out = np.empty(<object>rows * dst_rb, dtype=np.uint8)
+    out = _layout_out(w, gtype, rows, cols, GN_TYPE_BF16_P64, out, "packed")
     cdef uint8_t[::1] o = out
-    if o.shape[0] != <object>rows * dst_rb:
-        raise ValueError(f"out has {o.shape[0]} bytes, expected {rows * dst_rb}")
     cdef gn_pool *p = pool_ptr(pool)
     cdef int st
     with nogil:

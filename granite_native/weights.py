@@ -94,36 +94,30 @@ class Weights(Mapping):
         t = self._tensors[name]
         if t.type in FLOAT_TYPES:
             if quantize and flags & INT8:
-                q = self._quantized(t, flags, pool)
+                q = self._laid_out(t, Q8_K_R16, flags, "int8",
+                                   lambda out: _native.quantize(pool, Q8_K_R16, t.f32(), out))
                 if q is not t:
                     return q
-            return self._bf16_panels(t, flags, pool) if flags & BF16 else t
-        if not flags & INT8:
+            if not flags & BF16:
+                return t
+            return self._laid_out(t, BF16_P64, flags, "bf16", lambda out: _native.pack_bf16(
+                pool, t.data, t.type, *t.shape, out=out))
+        to = _native.repack_type(t.type) if flags & INT8 else None
+        if to is None:
             return t
-        to = _native.repack_type(t.type)
-        if to is None or t.shape[0] % _native.row_group(to):
-            return t
-        out = self._arena.take(t.shape[0] * _native.row_bytes(to, t.shape[1]))
-        data, to = _native.repack(pool, t.data, t.type, *t.shape, out=out)
-        return self._replace(t, to, data)
+        return self._laid_out(t, to, flags, "int8", lambda out: _native.repack(
+            pool, t.data, t.type, *t.shape, out=out))
 
-    def _quantized(self, t, flags, pool):
+    def _laid_out(self, t, to, flags, path, fill):
+        """t in layout `to`, written by fill(out) into arena memory, where matmul with `flags`
+        multiplies that layout on `path` and t's shape fits it; else t."""
         rows, cols = t.shape
-        if (_native.matmul_path(Q8_K_R16, flags) != "int8" or rows % _native.row_group(Q8_K_R16)
-                or _native.row_bytes(Q8_K_R16, cols) < 0):
+        if (_native.matmul_path(to, flags) != path or rows % _native.row_group(to)
+                or _native.row_bytes(to, cols) < 0):
             return t
-        out = self._arena.take(rows * _native.row_bytes(Q8_K_R16, cols))
-        _native.quantize(pool, Q8_K_R16, t.f32(), out)
-        return self._replace(t, Q8_K_R16, out)
-
-    def _bf16_panels(self, t, flags, pool):
-        rows, cols = t.shape
-        if (_native.matmul_path(BF16_P64, flags) != "bf16" or rows % _native.row_group(BF16_P64)
-                or cols % 2):
-            return t
-        out = self._arena.take(rows * _native.row_bytes(BF16_P64, cols))
-        _native.pack_bf16(pool, t.data, t.type, rows, cols, out)
-        return self._replace(t, BF16_P64, out)
+        out = self._arena.take(rows * _native.row_bytes(to, cols))
+        fill(out)
+        return self._replace(t, to, out)
 
     def _replace(self, t, to, data):
         """t's values in layout `to` (data), the file's pages of t released."""
