@@ -437,7 +437,8 @@ static int check_dispatch(void) {
     /* the SDOT kernels exactly where the CPU has the instruction */
     const gn_gemm_q_fn want = gn_cpu()->dotprod ? gn_gemm_q4_k_dotprod : gn_gemm_q4_k_neon;
     if (gn_active->gemm_q[GN_TYPE_Q4_K] != want ||
-        gn_matmul_path(GN_TYPE_Q4_K, GN_MATMUL_INT8) != GN_PATH_INT8) {
+        gn_matmul_path(GN_TYPE_Q4_K, GN_MATMUL_INT8, 1) != GN_PATH_INT8 ||
+        gn_matmul_path(GN_TYPE_Q4_K, GN_MATMUL_INT8, 64) != GN_PATH_INT8) {
         printf("FAIL int8 kernels not in force\n");
         return 1;
     }
