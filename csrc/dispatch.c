@@ -121,6 +121,7 @@ static const gn_kernels avx512_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx512,
     },
     .gemm_f32 = gn_gemm_f32_avx512,
+    .gemm_f32p = gn_gemm_f32p_avx512,
     .gemv_f16 = gn_gemv_f16_avx512,
     .quantize_q8_k = gn_quantize_q8_k_avx512,
     .quantize_q8_32 = gn_quantize_q8_32_avx512,
@@ -183,6 +184,10 @@ static const gn_kernels neon_table = {
 #endif
 
 /* The selected table with NULL entries filled from scalar. */
+gn_dequant_fn gn_dequant_scalar(int type) {
+    return type >= 0 && type < GN_TYPE_COUNT ? scalar_table.dequant[type] : NULL;
+}
+
 static gn_kernels resolved;
 const gn_kernels *gn_active = &scalar_table;
 

@@ -26,6 +26,19 @@ typedef void (*gn_gemm_f32_fn)(int64_t M, int64_t N, int64_t K,
                                const float *w, int64_t ldw,
                                float *y, int64_t ldy);
 
+/* The packed float32 GEMM (matmul_f32p.c) multiplies x in tiles of GN_F32P_TILE rows, k-major:
+ * x[t * GN_F32P_TILE + i][k] at xp[t * GN_F32P_TILE * K + k * GN_F32P_TILE + i], rows past M
+ * zero; and W in panels of GN_F32_PANEL rows, k-major: W[r][k] at panel[k * GN_F32_PANEL + r],
+ * rows past cols zero. So one vector load gives 16 rows of W at one k, and one scalar of the
+ * tile is broadcast against them.
+ * y[m * ldy + n] = bias[n] + sum_k x[m][k] * W[n][k] for m < M, n < cols (<= GN_F32_PANEL),
+ * overwriting y: each output one chain of fused multiply-adds in k order, from the bias (zero
+ * where bias is NULL). Sizes are validated by the caller. */
+#define GN_F32_PANEL 64
+#define GN_F32P_TILE 12
+typedef void (*gn_gemm_f32p_fn)(int64_t M, int64_t cols, int64_t K, const float *xp,
+                                const float *panel, const float *bias, float *y, int64_t ldy);
+
 /* y[m * ldy + n] = sum_k x[m * K + k] * W[n, k] for m < M <= GN_GEMV_MAX_M, n < N, with W rows
  * of K F16 values ldw elements apart: decode-sized products that widen each weight once
  * instead of dequantizing W into a float32 panel. */
@@ -93,6 +106,8 @@ typedef struct {
     int isa;
     gn_dequant_fn dequant[GN_TYPE_COUNT];
     gn_gemm_f32_fn gemm_f32;
+    /* NULL where the level has none (no scalar fallback: gemm_f32 is the plain path there) */
+    gn_gemm_f32p_fn gemm_f32p;
     gn_gemv_f16_fn gemv_f16;
     gn_quantize_act_fn quantize_q8_k, quantize_q8_32;
     /* indexed by weight type: Q4_0, Q8_0, Q4_K, Q6_K, and the interleaved layouts where the
@@ -132,6 +147,10 @@ void gn_dequant_q4_0_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_q8_0_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_q4_k_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_scalar(const void *src, float *dst, int64_t n);
+/* The scalar table's dequantizer of a type (NULL for a layout without one). */
+gn_dequant_fn gn_dequant_scalar(int type);
+void gn_gemm_f32p_scalar(int64_t M, int64_t cols, int64_t K, const float *xp, const float *panel,
+                         const float *bias, float *y, int64_t ldy);
 void gn_gemv_f16_scalar(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
                         int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_scalar(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
@@ -234,6 +253,8 @@ void gn_gemv_f16_avx512(int64_t M, int64_t N, int64_t K, const float *x, const u
                         int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                         const float *w, int64_t ldw, float *y, int64_t ldy);
+void gn_gemm_f32p_avx512(int64_t M, int64_t cols, int64_t K, const float *xp, const float *panel,
+                         const float *bias, float *y, int64_t ldy);
 /* AVX-512 BF16: installed only where the CPU has it, which the AVX-512 level does not require. */
 void gn_to_bf16_avx512(const float *src, uint16_t *dst, int64_t n);
 void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, uint16_t *panel,

@@ -25,6 +25,16 @@ gn_status gn_matmul_bf16_scalar(gn_pool *pool, const float *x, int64_t M, int64_
                                 const void *w, int wtype, int64_t N, size_t w_bytes,
                                 const float *bias, float *y);
 
+/* matmul_f32p.c: the exact float32 path on packed operands, where the active table has a
+ * packed kernel and x has rows enough to pay for packing; any type with a dequantizer. */
+int gn_matmul_f32p_takes(int wtype, int64_t M);
+gn_status gn_matmul_f32p(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
+                         int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y);
+/* The same with the scalar twins, on any CPU, for tests; checks gn_matmul's arguments. */
+gn_status gn_matmul_f32p_scalar(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                                const void *w, int wtype, int64_t N, size_t w_bytes,
+                                const float *bias, float *y);
+
 /* matmul.c: W rows per task of a decode-sized product (a GEMV streaming W). Its kernels
  * prefetch ahead inside their panel: short panels, dealt out in turn to the threads, break
  * each thread's stream every few KB and measured at half the read bandwidth with 2 threads,

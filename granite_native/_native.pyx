@@ -210,6 +210,16 @@ def matmul_path(int wtype, int flags=0, int64_t rows=1):
     return MATMUL_PATHS[gn_matmul_path(wtype, flags, rows)]
 
 
+cdef extern from "matmul_paths.h" nogil:
+    int gn_matmul_f32p_takes(int wtype, int64_t M)
+
+
+def matmul_f32_packed(int wtype, int64_t rows):
+    """Whether the "f32" path multiplies this weight type with x of `rows` rows on packed
+    operands (the active level's packed kernel) rather than the plain dot-product kernel."""
+    return bool(gn_matmul_f32p_takes(wtype, rows))
+
+
 def matmul(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wtype,
            int64_t n_out, const float[::1] bias=None, float[:, ::1] out=None, int flags=0):
     """y[M, n_out] = x[M, K] @ W[n_out, K]^T (+ bias); W given as raw bytes of wtype;

@@ -5,11 +5,13 @@ cdef extern from "matmul_paths.h" nogil:
     int gn_matmul_bf16_scalar(gn_pool *pool, const float *x, int64_t M, int64_t K,
                               const void *w, int wtype, int64_t N, size_t w_bytes,
                               const float *bias, float *y)
+    int gn_matmul_f32p_scalar(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                              const void *w, int wtype, int64_t N, size_t w_bytes,
+                              const float *bias, float *y)
 
 
-def matmul_bf16_scalar(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wtype,
-                       int64_t n_out, const float[::1] bias=None):
-    """matmul with flags=bf16 computed by the scalar twins of the bfloat16 kernels."""
+cdef _matmul_twin(bint packed_f32, str name, ThreadPool pool, const float[:, ::1] x,
+                  const uint8_t[::1] w, int wtype, int64_t n_out, const float[::1] bias):
     cdef int64_t M = x.shape[0], K = x.shape[1]
     if M == 0 or K == 0 or n_out <= 0:
         raise ValueError(f"empty matmul: x is {M}x{K}, n_out={n_out}")
@@ -21,10 +23,27 @@ def matmul_bf16_scalar(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1
     cdef const float *b = &bias[0] if bias is not None else NULL
     cdef int status
     with nogil:
-        status = gn_matmul_bf16_scalar(p, &x[0, 0], M, K, &w[0], wtype, n_out, <size_t>w.shape[0],
-                                       b, &o[0, 0])
-    check(status, "matmul_bf16_scalar")
+        if packed_f32:
+            status = gn_matmul_f32p_scalar(p, &x[0, 0], M, K, &w[0], wtype, n_out,
+                                           <size_t>w.shape[0], b, &o[0, 0])
+        else:
+            status = gn_matmul_bf16_scalar(p, &x[0, 0], M, K, &w[0], wtype, n_out,
+                                           <size_t>w.shape[0], b, &o[0, 0])
+    check(status, name)
     return out
+
+
+def matmul_bf16_scalar(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wtype,
+                       int64_t n_out, const float[::1] bias=None):
+    """matmul with flags=bf16 computed by the scalar twins of the bfloat16 kernels."""
+    return _matmul_twin(False, "matmul_bf16_scalar", pool, x, w, wtype, n_out, bias)
+
+
+def matmul_f32p_scalar(ThreadPool pool, const float[:, ::1] x, const uint8_t[::1] w, int wtype,
+                       int64_t n_out, const float[::1] bias=None):
+    """The exact float32 matmul on packed operands (the path of many rows where the level has a
+    packed kernel) computed by the scalar twin of that kernel."""
+    return _matmul_twin(True, "matmul_f32p_scalar", pool, x, w, wtype, n_out, bias)
 
 
 cdef extern from "gn_kernels.h" nogil:
