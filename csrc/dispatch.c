@@ -122,6 +122,7 @@ static const gn_kernels avx512_table = {
     },
     .gemm_f32 = gn_gemm_f32_avx512,
     .gemm_f32p = gn_gemm_f32p_avx512,
+    .pack_f32p = gn_pack_f32p_avx512,
     .gemv_f16 = gn_gemv_f16_avx512,
     .quantize_q8_k = gn_quantize_q8_k_avx512,
     .quantize_q8_32 = gn_quantize_q8_32_avx512,

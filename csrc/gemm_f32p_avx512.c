@@ -20,6 +20,9 @@ static inline __mmask16 lanes(int64_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
+#define KC 256
+
+
 /* Rows [0, rows) of a tile against 32 panel columns (n of them real), k in [k0, k1). */
 static GN_ALWAYS_INLINE void block(int64_t k0, int64_t k1, int rows, int64_t n, const float *xt,
                                    const float *pc, const float *bias, float *y, int64_t ldy,
@@ -66,6 +69,45 @@ void gn_gemm_f32p_avx512(int64_t M, int64_t cols, int64_t K, const float *xp, co
                       y + m * ldy + c, ldy,
                       c == 0 && m + MR < M ? (const char *)(xt + MR * K + k0 * MR) : NULL);
         }
+    }
+}
+/* The 16 x 16 block in r transposed in place (r[j] becomes column j): pairs, quads, then
+ * 128-bit lanes four and eight rows apart. */
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+    }
+}
+
+void gn_pack_f32p_avx512(const float *rows, int64_t ld, int64_t n, int64_t len, float *dst,
+                         int64_t dst_ld, int width) {
+    const __mmask16 wmask = (__mmask16)((1u << width) - 1);
+    for (int64_t k = 0; k < len; k += 16) {
+        const __mmask16 kmask = lanes(len - k);
+        __m512 r[16];
+        for (int i = 0; i < 16; i++)
+            r[i] = i < n ? _mm512_maskz_loadu_ps(kmask, rows + i * ld + k) : _mm512_setzero_ps();
+        transpose16(r);
+        const int64_t cols = len - k < 16 ? len - k : 16;
+        for (int64_t j = 0; j < cols; j++) _mm512_mask_storeu_ps(dst + (k + j) * dst_ld, wmask, r[j]);
     }
 }
 #endif

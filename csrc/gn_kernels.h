@@ -38,6 +38,10 @@ typedef void (*gn_gemm_f32_fn)(int64_t M, int64_t N, int64_t K,
 #define GN_F32P_TILE 12
 typedef void (*gn_gemm_f32p_fn)(int64_t M, int64_t cols, int64_t K, const float *xp,
                                 const float *panel, const float *bias, float *y, int64_t ldy);
+/* Both packings: dst[k * dst_ld + r] = rows[r * ld + k] for k < len, r < width (<= 16), zero
+ * for rows n <= r < width. */
+typedef void (*gn_pack_f32p_fn)(const float *rows, int64_t ld, int64_t n, int64_t len,
+                                float *dst, int64_t dst_ld, int width);
 
 /* y[m * ldy + n] = sum_k x[m * K + k] * W[n, k] for m < M <= GN_GEMV_MAX_M, n < N, with W rows
  * of K F16 values ldw elements apart: decode-sized products that widen each weight once
@@ -108,6 +112,7 @@ typedef struct {
     gn_gemm_f32_fn gemm_f32;
     /* NULL where the level has none (no scalar fallback: gemm_f32 is the plain path there) */
     gn_gemm_f32p_fn gemm_f32p;
+    gn_pack_f32p_fn pack_f32p;
     gn_gemv_f16_fn gemv_f16;
     gn_quantize_act_fn quantize_q8_k, quantize_q8_32;
     /* indexed by weight type: Q4_0, Q8_0, Q4_K, Q6_K, and the interleaved layouts where the
@@ -151,6 +156,8 @@ void gn_dequant_q6_k_scalar(const void *src, float *dst, int64_t n);
 gn_dequant_fn gn_dequant_scalar(int type);
 void gn_gemm_f32p_scalar(int64_t M, int64_t cols, int64_t K, const float *xp, const float *panel,
                          const float *bias, float *y, int64_t ldy);
+void gn_pack_f32p_scalar(const float *rows, int64_t ld, int64_t n, int64_t len, float *dst,
+                         int64_t dst_ld, int width);
 void gn_gemv_f16_scalar(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
                         int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_scalar(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
@@ -255,6 +262,8 @@ void gn_gemm_f32_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t
                         const float *w, int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32p_avx512(int64_t M, int64_t cols, int64_t K, const float *xp, const float *panel,
                          const float *bias, float *y, int64_t ldy);
+void gn_pack_f32p_avx512(const float *rows, int64_t ld, int64_t n, int64_t len, float *dst,
+                         int64_t dst_ld, int width);
 /* AVX-512 BF16: installed only where the CPU has it, which the AVX-512 level does not require. */
 void gn_to_bf16_avx512(const float *src, uint16_t *dst, int64_t n);
 void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, uint16_t *panel,

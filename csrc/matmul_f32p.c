@@ -5,7 +5,6 @@
  * operand however large the other is. */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "gn_kernels.h"
 #include "matmul_paths.h"
@@ -13,6 +12,7 @@
 typedef struct {
     gn_pool *pool;
     gn_gemm_f32p_fn gemm;
+    gn_pack_f32p_fn pack;
     gn_dequant_fn dequant; /* of the weight type; unused for F32 rows, packed in place */
     const float *x;
     int64_t M, K, N;
@@ -25,18 +25,12 @@ typedef struct {
     int failed; /* set by a task that could not get scratch memory */
 } f32p_job;
 
-/* Tile t of x: xp[t * TILE * K + k * TILE + i] = x[t * TILE + i][k], rows past M zero. */
 static void pack_tile(void *arg, int64_t t, int thread_index) {
     (void)thread_index;
     f32p_job *j = (f32p_job *)arg;
-    const int64_t m0 = t * GN_F32P_TILE, K = j->K;
+    const int64_t m0 = t * GN_F32P_TILE;
     const int64_t rows = j->M - m0 < GN_F32P_TILE ? j->M - m0 : GN_F32P_TILE;
-    float *dst = j->xp + m0 * K;
-    if (rows < GN_F32P_TILE) memset(dst, 0, (size_t)(GN_F32P_TILE * K) * sizeof(float));
-    for (int64_t i = 0; i < rows; i++) {
-        const float *src = j->x + (m0 + i) * K;
-        for (int64_t k = 0; k < K; k++) dst[k * GN_F32P_TILE + i] = src[k];
-    }
+    j->pack(j->x + m0 * j->K, j->K, rows, j->K, j->xp + m0 * j->K, GN_F32P_TILE, GN_F32P_TILE);
 }
 
 /* Values of 16 rows dequantized at a time: a multiple of every block size, 16 KB, in L1
@@ -44,15 +38,6 @@ static void pack_tile(void *arg, int64_t t, int thread_index) {
 #define DQ_CHUNK 256
 
 static size_t panel_bytes(int64_t K) { return (size_t)K * GN_F32_PANEL * sizeof(float); }
-
-/* n rows of len floats, ld apart, into panel rows r0 .. r0 + n from column k0 on. */
-static void transpose_in(const float *rows, int64_t ld, int64_t n, int64_t len, float *panel,
-                         int64_t r0, int64_t k0) {
-    for (int64_t k = 0; k < len; k++) {
-        float *dst = panel + (k0 + k) * GN_F32_PANEL + r0;
-        for (int64_t r = 0; r < n; r++) dst[r] = rows[r * ld + k];
-    }
-}
 
 static void gemm_panel(void *arg, int64_t task, int thread_index) {
     f32p_job *j = (f32p_job *)arg;
@@ -66,26 +51,28 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
     }
     float *panel = (float *)buf, *dq = (float *)(buf + panel_bytes(K));
     /* the kernel reads the panel's unused rows; zeros keep every lane's arithmetic defined */
-    if (rows < GN_F32_PANEL) memset(panel, 0, panel_bytes(K));
+    for (int64_t r0 = (rows + 15) / 16 * 16; r0 < GN_F32_PANEL; r0 += 16)
+        j->pack(NULL, 0, 0, K, panel + r0, GN_F32_PANEL, 16);
     const gn_type_traits *t = gn_type_info(j->wtype);
     for (int64_t r0 = 0; r0 < rows; r0 += 16) {
         const int64_t n = rows - r0 < 16 ? rows - r0 : 16;
         const uint8_t *src = j->w + (n0 + r0) * j->w_row_bytes;
         if (j->wtype == GN_TYPE_F32) {
-            transpose_in((const float *)src, K, n, K, panel, r0, 0);
+            j->pack((const float *)src, K, n, K, panel + r0, GN_F32_PANEL, 16);
             continue;
         }
         for (int64_t k0 = 0; k0 < K; k0 += DQ_CHUNK) {
             const int64_t len = K - k0 < DQ_CHUNK ? K - k0 : DQ_CHUNK;
             const uint8_t *chunk = src + k0 / t->block_elems * t->block_bytes;
             for (int64_t r = 0; r < n; r++) j->dequant(chunk + r * j->w_row_bytes, dq + r * DQ_CHUNK, len);
-            transpose_in(dq, DQ_CHUNK, n, len, panel, r0, k0);
+            j->pack(dq, DQ_CHUNK, n, len, panel + k0 * GN_F32_PANEL + r0, GN_F32_PANEL, 16);
         }
     }
     j->gemm(j->M, rows, K, j->xp, panel, j->bias ? j->bias + n0 : NULL, j->y + n0, j->N);
 }
 
-static gn_status run(gn_pool *pool, gn_gemm_f32p_fn gemm, gn_dequant_fn dequant, const float *x,
+static gn_status run(gn_pool *pool, gn_gemm_f32p_fn gemm, gn_pack_f32p_fn pack,
+                     gn_dequant_fn dequant, const float *x,
                      int64_t M, int64_t K, const void *w, int wtype, int64_t N,
                      int64_t w_row_bytes, const float *bias, float *y) {
     const int64_t tiles = (M + GN_F32P_TILE - 1) / GN_F32P_TILE;
@@ -93,7 +80,7 @@ static gn_status run(gn_pool *pool, gn_gemm_f32p_fn gemm, gn_dequant_fn dequant,
         return GN_ERR_NOMEM;
     float *xp = (float *)malloc((size_t)(tiles * GN_F32P_TILE * K) * sizeof(float));
     if (!xp) return GN_ERR_NOMEM;
-    f32p_job job = {pool, gemm, dequant, x, M, K, N, xp, (const uint8_t *)w, wtype, w_row_bytes,
+    f32p_job job = {pool, gemm, pack, dequant, x, M, K, N, xp, (const uint8_t *)w, wtype, w_row_bytes,
                     bias, y, 0};
     gn_pool_run(pool, pack_tile, &job, tiles);
     gn_pool_run(pool, gemm_panel, &job, (N + GN_F32_PANEL - 1) / GN_F32_PANEL);
@@ -108,8 +95,8 @@ int gn_matmul_f32p_takes(int wtype, int64_t M) {
 
 gn_status gn_matmul_f32p(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
                          int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y) {
-    return run(pool, gn_active->gemm_f32p, gn_active->dequant[wtype], x, M, K, w, wtype, N,
-               w_row_bytes, bias, y);
+    return run(pool, gn_active->gemm_f32p, gn_active->pack_f32p, gn_active->dequant[wtype], x,
+               M, K, w, wtype, N, w_row_bytes, bias, y);
 }
 
 gn_status gn_matmul_f32p_scalar(gn_pool *pool, const float *x, int64_t M, int64_t K,
@@ -120,5 +107,5 @@ gn_status gn_matmul_f32p_scalar(gn_pool *pool, const float *x, int64_t M, int64_
     if (s != GN_OK) return s;
     const gn_dequant_fn dq = gn_type_info(wtype) ? gn_dequant_scalar(wtype) : NULL;
     if (!dq) return GN_ERR_UNSUPPORTED;
-    return run(pool, gn_gemm_f32p_scalar, dq, x, M, K, w, wtype, N, w_row_bytes, bias, y);
+    return run(pool, gn_gemm_f32p_scalar, gn_pack_f32p_scalar, dq, x, M, K, w, wtype, N, w_row_bytes, bias, y);
 }
