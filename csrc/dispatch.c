@@ -132,6 +132,7 @@ static const gn_kernels avx512_table = {
         [GN_TYPE_Q4_K] = gn_gemm_q_q4_k_avx512,
         [GN_TYPE_Q6_K] = gn_gemm_q_q6_k_avx512,
         [GN_TYPE_Q4_K_R16] = gn_gemm_q_q4_k_r16_avx512,
+        [GN_TYPE_Q8_K_R16] = gn_gemm_q_q8_k_r16_avx512,
     },
     .probe_read = gn_probe_read_avx512,
     .probe_fma = gn_probe_fma_avx512,
@@ -279,6 +280,8 @@ gn_status gn_isa_select(int isa) {
          * repacked: load skips the copy. */
         r.quant_bf16_rows = 16;
         r.gemm_q[GN_TYPE_Q4_K_R16] = NULL;
+        /* and the tiles beat 8-bit weights too: precision "fastest" is "fast" here */
+        r.gemm_q[GN_TYPE_Q8_K_R16] = NULL;
     }
 #endif
     if (!r.silu) r.silu = scalar_table.silu;

@@ -117,7 +117,7 @@ typedef struct {
     gn_quantize_act_fn quantize_q8_k, quantize_q8_32;
     /* indexed by weight type: Q4_0, Q8_0, Q4_K, Q6_K, and the interleaved layouts where the
      * ISA has a kernel for them (no scalar fallback: they are made only for such kernels):
-     * Q4_K_R16 (AVX2, AVX-512), Q8_K_R16 (AVX2). For those, N is a multiple of 16 and
+     * Q4_K_R16 and Q8_K_R16 (AVX2, AVX-512). For those, N is a multiple of 16 and
      * W points at a 16-row block boundary. */
     gn_gemm_q_fn gemm_q[GN_TYPE_COUNT];
     gn_unary_fn silu, sigmoid, gelu_erf;
@@ -297,6 +297,9 @@ void gn_gemm_q_q4_k_avx512(int64_t M, int64_t N, int64_t K, const void *xq, int6
                            const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 void gn_gemm_q_q6_k_avx512(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
                            const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+void gn_gemm_q_q8_k_r16_avx512(int64_t M, int64_t N, int64_t K, const void *xq,
+                               int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
+                               int64_t ldy);
 void gn_gemm_q_q4_k_r16_avx512(int64_t M, int64_t N, int64_t K, const void *xq,
                                int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
                                int64_t ldy);

@@ -127,6 +127,23 @@ def test_matmul_matches_float64_reference_and_twin(isa, level):
 
 
 @pytest.mark.parametrize("level", WITH_KERNEL)
+def test_extreme_quants_keep_the_twins_sums(isa, level):
+    """Every quant at +-127 and every scale at 255: the largest sums the kernels' integer
+    steps meet (AVX-512 offsets W by 128 and takes it off again)."""
+    isa(level)
+    M, K, N = 5, 512, 32
+    w = np.where(np.arange(N)[:, None] % 3 == 0, -1.0, 1.0) * np.ones((N, K))
+    x = np.where(np.arange(M)[:, None] % 2 == 0, 1.0, -1.0) * np.ones((M, K))
+    wq = quantize(w.astype(np.float32))
+    x = x.astype(np.float32)
+    xq = np.concatenate([_native.quantize_activations("q8_k", row) for row in x])
+    twin = _native.gemm_r16_scalar(Q8_K_R16, xq, M, wq, N, K)
+    np.testing.assert_allclose(twin, x @ w.T.astype(np.float32), rtol=1e-6)
+    y = _native.matmul(_native.ThreadPool(2), x, wq, Q8_K_R16, N, flags=INT8)
+    assert np.array_equal(y.view(np.uint32), twin.view(np.uint32)), level
+
+
+@pytest.mark.parametrize("level", WITH_KERNEL)
 def test_rows_do_not_depend_on_batch_or_threads(isa, level):
     isa(level)
     rng = np.random.default_rng(84)
@@ -184,7 +201,8 @@ def test_weights_quantize_float_matrices_only_where_asked_and_able(isa):
             assert np.array_equal(np.asarray(t.data), reference_bytes(w))
         else:
             assert t.type == int(GT.F32)
-    assert "avx2" not in LEVELS or "avx2" in WITH_KERNEL
+    assert all(level in WITH_KERNEL for level in ("avx2", "avx512") if level in LEVELS)
+    assert "amx" not in WITH_KERNEL  # the bfloat16 tiles are faster than 8-bit weights there
 
 
 def test_fastest_precision_quantizes_the_audio_stages_where_a_kernel_exists(isa):
