@@ -29,8 +29,8 @@ class Model:
     is bound by memory bandwidth, which a few cores may already saturate.
     precision: "fast" (default: bfloat16 audio stages where the CPU has bf16 dot products,
     int8 activations against block-quantized weights), "exact" (float32 throughout) or
-    "fastest" ("fast" with the audio stages' float weights quantized to 8 bits on AVX2, below
-    the fast paths' parity bound on some models); see precision.py.
+    "fastest" ("fast" with the audio stages' float weights quantized to 8 bits on AVX2 and
+    AVX-512 VNNI, below the fast paths' parity bound on some models); see precision.py.
     Raises granite_native.ModelError when the file is not a usable model.
     """
 
