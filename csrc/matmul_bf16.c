@@ -111,13 +111,13 @@ static gn_status run(gn_pool *pool, const bf16_kernels *k, const float *x, int64
     const int64_t kp = K + (K & 1);
     if (kp > (int64_t)(SIZE_MAX / 4) / GN_BF16_PANEL || M > (int64_t)(SIZE_MAX / 4) / kp)
         return GN_ERR_NOMEM;
-    uint16_t *xb = (uint16_t *)malloc((size_t)(M * kp) * sizeof(uint16_t));
+    uint16_t *xb = (uint16_t *)gn_pool_shared_take(pool, (size_t)(M * kp) * sizeof(uint16_t));
     if (!xb) return GN_ERR_NOMEM;
     bf16_job job = {pool, *k, x, M, K, N, kp, xb, (const uint8_t *)w, wtype, w_row_bytes,
                     bias, y, 0};
     gn_pool_run(pool, convert_row, &job, M);
     gn_pool_run(pool, gemm_panel, &job, (N + GN_BF16_PANEL - 1) / GN_BF16_PANEL);
-    free(xb);
+    gn_pool_shared_give(pool, xb);
     return job.failed ? GN_ERR_NOMEM : GN_OK;
 }
 

@@ -78,13 +78,13 @@ static gn_status run(gn_pool *pool, gn_gemm_f32p_fn gemm, gn_pack_f32p_fn pack,
     const int64_t tiles = (M + GN_F32P_TILE - 1) / GN_F32P_TILE;
     if (K > (int64_t)(SIZE_MAX / 8) / GN_F32_PANEL || tiles > (int64_t)(SIZE_MAX / 8) / GN_F32P_TILE / K)
         return GN_ERR_NOMEM;
-    float *xp = (float *)malloc((size_t)(tiles * GN_F32P_TILE * K) * sizeof(float));
+    float *xp = (float *)gn_pool_shared_take(pool, (size_t)(tiles * GN_F32P_TILE * K) * sizeof(float));
     if (!xp) return GN_ERR_NOMEM;
     f32p_job job = {pool, gemm, pack, dequant, x, M, K, N, xp, (const uint8_t *)w, wtype, w_row_bytes,
                     bias, y, 0};
     gn_pool_run(pool, pack_tile, &job, tiles);
     gn_pool_run(pool, gemm_panel, &job, (N + GN_F32_PANEL - 1) / GN_F32_PANEL);
-    free(xp);
+    gn_pool_shared_give(pool, xp);
     return job.failed ? GN_ERR_NOMEM : GN_OK;
 }
 

@@ -115,3 +115,30 @@ def test_where_the_packed_path_runs(isa):
         assert not _native.matmul_f32_packed(int(GT.Q4_K) + 100, TILE)  # no such type
     isa("scalar")
     assert not _native.matmul_f32_packed(int(GT.F32), 1000)
+
+
+def test_callers_on_one_pool_at_once_get_their_own_results():
+    """Products from several Python threads on one pool: the pool's shared buffer for packed x
+    goes to one of them at a time, the others pack into memory of their own."""
+    from concurrent.futures import ThreadPoolExecutor
+    rng = np.random.default_rng(11)
+    pool = _native.ThreadPool(2)
+    cases = []
+    for i in range(6):
+        m, k, n = 20 + 7 * i, 64 * (i + 1), 96
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        raw, _ = weights(rng, GT.F32, n, k)
+        cases.append((x, raw, n, _native.matmul_f32p_scalar(None, x, raw, int(GT.F32), n)))
+
+    def run(case):
+        x, raw, n, _ = case
+        return [_native.matmul(pool, x, raw, int(GT.F32), n) for _ in range(20)]
+
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(run, cases * 2))
+    for (x, raw, n, serial), got in zip(cases * 2, results):
+        y = _native.matmul(None, x, raw, int(GT.F32), n)
+        for g in got:
+            assert np.array_equal(g.view(np.uint32), y.view(np.uint32))
+        if _native.matmul_f32_packed(int(GT.F32), x.shape[0]):
+            assert np.array_equal(y.view(np.uint32), serial.view(np.uint32))
