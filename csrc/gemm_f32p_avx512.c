@@ -1,14 +1,14 @@
 /* AVX-512 float32 GEMM on packed operands (gn_gemm_f32p_fn, matmul_f32p.c): a 12 x 32 block of
- * y in 24 zmm accumulators, fed per k by two vector loads of the W panel and twelve broadcasts
- * of the x tile (folded into the FMAs as memory operands), 14 loads per 24 FMAs. The dot
- * product kernel (gemm_f32_avx512.c) needs a load per FMA pair and a horizontal sum per output,
- * and re-reads x from L3 for every four W rows: 46-73 GFLOP/s on one Ice Lake core where this
- * one reaches ~130.
+ * y in 24 zmm accumulators, fed per k by two vector loads of the W panel and twelve broadcast
+ * loads of the x tile, 14 loads per 24 FMAs. The dot-product kernel (gemm_f32_avx512.c) needs
+ * a load per FMA pair and a horizontal sum per output, and re-reads x from L3 for every four
+ * W rows: 46-73 GFLOP/s on one Ice Lake core where this one reaches ~130.
  *
  * K is walked in chunks of KC: the chunk of a 12-row x tile (24 KB) stays in L1 for both
  * halves of the panel, whose chunk (128 KB) stays in L2 for every tile. In the encoder on Ice
- * Lake, chunks of 512 ran 10% faster than 256 and 20% faster than 128 (1024: within noise). Every output is one
- * chain of FMAs in k order from its bias, through y between chunks, as the scalar twin sums. */
+ * Lake, chunks of 512 ran ~10% faster than 256 and ~20% faster than 128 (1024: within noise).
+ * Every output is one chain of FMAs in k order from its bias, through y between chunks, as
+ * the scalar twin sums. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
