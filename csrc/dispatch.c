@@ -185,11 +185,11 @@ static const gn_kernels neon_table = {
 };
 #endif
 
-/* The selected table with NULL entries filled from scalar. */
 gn_dequant_fn gn_dequant_scalar(int type) {
     return type >= 0 && type < GN_TYPE_COUNT ? scalar_table.dequant[type] : NULL;
 }
 
+/* The selected table with NULL entries filled from scalar. */
 static gn_kernels resolved;
 const gn_kernels *gn_active = &scalar_table;
 

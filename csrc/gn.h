@@ -104,8 +104,8 @@ void gn_pool_run(gn_pool *pool, gn_task_fn fn, void *ctx, int64_t n_tasks);
 /* Per-thread scratch memory owned by the pool, at least `bytes` long and 64-byte aligned;
  * valid until the next call with the same thread_index. NULL on allocation failure. */
 void *gn_pool_scratch(gn_pool *pool, int thread_index, size_t bytes);
-/* Memory for data every thread of one operation reads (at least `bytes`, 64-byte aligned),
- * returned with gn_pool_shared_give. The pool keeps one such buffer between operations, so
+/* Memory for data every thread of one operation reads (at least `bytes`, aligned at least as
+ * malloc's), returned with gn_pool_shared_give. The pool keeps one such buffer between operations, so
  * that its pages stay mapped; an operation that finds it in use (another thread's, on the same
  * pool) gets memory of its own. NULL on allocation failure. */
 void *gn_pool_shared_take(gn_pool *pool, size_t bytes);

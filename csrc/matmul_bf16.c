@@ -5,7 +5,6 @@
  * so packing costs once per W row however many rows x has. W packed at load
  * (GN_TYPE_BF16_P64, gn_pack_bf16) is already in that layout and skips the step. */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "gn_kernels.h"

@@ -4,7 +4,6 @@
  * k-major, and runs every tile of x over it, so both packings cost once per element of their
  * operand however large the other is. */
 #include <stdint.h>
-#include <stdlib.h>
 
 #include "gn_kernels.h"
 #include "matmul_paths.h"

@@ -254,8 +254,9 @@ void *gn_pool_scratch(gn_pool *p, int index, size_t bytes) {
 }
 
 /* Aligned to 2 MB and advised into transparent huge pages on Linux (the "madvise" mode many
- * distributions ship): the encoder's packed x (up to 9 MB, read in 12 KB tiles across all
- * of it) measured ~5% faster than in 4 KB pages. */
+ * distributions ship): the encoder's packed x (up to 9 MB, read tile by tile across all of
+ * it) measured ~5% faster than in 4 KB pages, and reusing the buffer saves faulting in and
+ * zeroing fresh pages per product (together ~11% of an Ice Lake encoder). */
 #ifdef __linux__
 #define SHARED_ALIGN ((size_t)2 << 20)
 #else

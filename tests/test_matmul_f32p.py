@@ -15,7 +15,7 @@ PACKED_LEVELS = [level for level in _native.ISA_NAMES
                  if _native.isa_supported(level) and level in ("avx512", "amx")]
 U = 2.0 ** -24  # float32 unit roundoff
 # (M, K, N): one whole tile, a row past it, tiles with short last ones; K of 1, odd, across the
-# kernels' 256-deep chunks; N a whole 64-row panel, one row past, short of one and of 32
+# AVX-512 kernel's 512-deep chunks; N a whole 64-row panel, one row past, short of one and of 32
 SHAPES = [(12, 64, 64), (13, 1, 65), (23, 257, 37), (24, 300, 100), (37, 513, 128),
           (61, 1000, 200), (131, 31, 16)]
 TYPES = [GT.F32, GT.F16, GT.BF16, GT.Q8_0, GT.Q4_K, GT.Q6_K]
@@ -26,13 +26,13 @@ def weights(rng, gtype, n, k):
     if gtype == GT.F32:
         w = rng.standard_normal((n, k)).astype(np.float32)
         return w.view(np.uint8).ravel(), w
-    raw = random_weights(rng, gtype, n, k) if gtype not in (GT.F16, GT.BF16) else None
     if gtype == GT.F16:
         w = rng.standard_normal((n, k)).astype(np.float16)
         return w.view(np.uint8).ravel(), w.astype(np.float32)
     if gtype == GT.BF16:
         bits = (rng.standard_normal((n, k)).astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
         return bits.view(np.uint8).ravel(), (bits.astype(np.uint32) << 16).view(np.float32)
+    raw = random_weights(rng, gtype, n, k)
     return raw, gguf_dequantize(raw.reshape(n, -1), gtype).astype(np.float32)
 
 
