@@ -141,6 +141,17 @@ gn_status gn_matmul_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
     return GN_OK;
 }
 
+size_t gn_dq_rows_bytes(int wtype) {
+    return wtype == GN_TYPE_F32 ? 0 : (size_t)(16 * GN_DQ_CHUNK) * sizeof(float);
+}
+
+void gn_dequant_chunk(gn_dequant_fn dequant, int wtype, const uint8_t *src, int64_t w_row_bytes,
+                      int64_t n, int64_t k0, int64_t len, float *dq) {
+    const gn_type_traits *t = gn_type_info(wtype);
+    const uint8_t *chunk = src + k0 / t->block_elems * t->block_bytes;
+    for (int64_t r = 0; r < n; r++) dequant(chunk + r * w_row_bytes, dq + r * GN_DQ_CHUNK, len);
+}
+
 gn_status gn_dequantize(int type, const void *src, float *dst, int64_t n) {
     if (!src || !dst || n < 0) return GN_ERR_INVALID;
     if (!gn_type_info(type) || !gn_active->dequant[type]) return GN_ERR_UNSUPPORTED;

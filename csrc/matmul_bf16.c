@@ -42,23 +42,12 @@ static void convert_row(void *arg, int64_t m, int thread_index) {
 
 static size_t panel_bytes(int64_t kp) { return (size_t)kp * GN_BF16_PANEL * sizeof(uint16_t); }
 
-/* Values of 16 rows dequantized at a time before packing: a multiple of every block size,
- * and small enough (16 KB) that they stay in L1 between the two steps. Whole rows (128 KB at
- * K 2048) went through L2: a prompt of the full q4_k file took 0.36 s against 0.34 (AMX). */
-#define DQ_CHUNK 256
-
-/* Room for the dequantized rows, where W is not float32 (float32 rows pack straight from W). */
-static size_t rows_bytes(int wtype) {
-    return wtype == GN_TYPE_F32 ? 0 : (size_t)(16 * DQ_CHUNK) * sizeof(float);
-}
-
-/* W rows n0 .. n0 + rows (rows <= GN_BF16_PANEL) into panel, through dq (rows_bytes). */
+/* W rows n0 .. n0 + rows (rows <= GN_BF16_PANEL) into panel, through dq (gn_dq_rows_bytes). */
 static void pack_panel(const bf16_kernels *k, const uint8_t *w, int wtype, int64_t w_row_bytes,
                        int64_t K, int64_t kp, int64_t n0, int64_t rows, uint16_t *panel,
                        float *dq) {
     /* the kernel may read the panel's unused rows; zeros keep every lane's arithmetic defined */
     if (rows < GN_BF16_PANEL) memset(panel, 0, panel_bytes(kp));
-    const gn_type_traits *t = gn_type_info(wtype);
     for (int64_t r0 = 0; r0 < rows; r0 += 16) {
         const int64_t n = rows - r0 < 16 ? rows - r0 : 16;
         const uint8_t *src = w + (n0 + r0) * w_row_bytes;
@@ -67,12 +56,10 @@ static void pack_panel(const bf16_kernels *k, const uint8_t *w, int wtype, int64
             continue;
         }
         /* a chunk lands at its pairs' place: the panel from pair k0 / 2 on */
-        for (int64_t k0 = 0; k0 < K; k0 += DQ_CHUNK) {
-            const int64_t len = K - k0 < DQ_CHUNK ? K - k0 : DQ_CHUNK;
-            const uint8_t *chunk = src + k0 / t->block_elems * t->block_bytes;
-            for (int64_t r = 0; r < n; r++)
-                k->dequant(chunk + r * w_row_bytes, dq + r * DQ_CHUNK, len);
-            k->pack(dq, DQ_CHUNK, n, len, panel + k0 * GN_BF16_PANEL, r0);
+        for (int64_t k0 = 0; k0 < K; k0 += GN_DQ_CHUNK) {
+            const int64_t len = K - k0 < GN_DQ_CHUNK ? K - k0 : GN_DQ_CHUNK;
+            gn_dequant_chunk(k->dequant, wtype, src, w_row_bytes, n, k0, len, dq);
+            k->pack(dq, GN_DQ_CHUNK, n, len, panel + k0 * GN_BF16_PANEL, r0);
         }
     }
 }
@@ -86,7 +73,7 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
         panel = (const uint16_t *)(j->w + n0 * j->w_row_bytes);
     } else {
         uint8_t *buf = (uint8_t *)gn_pool_scratch(
-            j->pool, thread_index, panel_bytes(j->kp) + rows_bytes(j->wtype));
+            j->pool, thread_index, panel_bytes(j->kp) + gn_dq_rows_bytes(j->wtype));
         if (!buf) {
             j->failed = 1;
             return;
@@ -167,7 +154,7 @@ static void pack_task(void *arg, int64_t task, int thread_index) {
     pack_job *j = (pack_job *)arg;
     float *dq = NULL;
     if (j->wtype != GN_TYPE_F32) {
-        dq = (float *)gn_pool_scratch(j->pool, thread_index, rows_bytes(j->wtype));
+        dq = (float *)gn_pool_scratch(j->pool, thread_index, gn_dq_rows_bytes(j->wtype));
         if (!dq) {
             j->failed = 1;
             return;

@@ -32,18 +32,14 @@ static void pack_tile(void *arg, int64_t t, int thread_index) {
     j->pack(j->x + m0 * j->K, j->K, rows, j->K, j->xp + m0 * j->K, GN_F32P_TILE, GN_F32P_TILE);
 }
 
-/* Values of 16 rows dequantized at a time: a multiple of every block size, 16 KB, in L1
- * between dequantizing and packing (as matmul_bf16.c does). */
-#define DQ_CHUNK 256
-
 static size_t panel_bytes(int64_t K) { return (size_t)K * GN_F32_PANEL * sizeof(float); }
 
 static void gemm_panel(void *arg, int64_t task, int thread_index) {
     f32p_job *j = (f32p_job *)arg;
     const int64_t n0 = task * GN_F32_PANEL, K = j->K;
     const int64_t rows = j->N - n0 < GN_F32_PANEL ? j->N - n0 : GN_F32_PANEL;
-    const size_t dq_bytes = j->wtype == GN_TYPE_F32 ? 0 : (size_t)(16 * DQ_CHUNK) * sizeof(float);
-    uint8_t *buf = (uint8_t *)gn_pool_scratch(j->pool, thread_index, panel_bytes(K) + dq_bytes);
+    uint8_t *buf = (uint8_t *)gn_pool_scratch(j->pool, thread_index,
+                                              panel_bytes(K) + gn_dq_rows_bytes(j->wtype));
     if (!buf) {
         j->failed = 1;
         return;
@@ -52,7 +48,6 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
     /* the kernel reads the panel's unused rows; zeros keep every lane's arithmetic defined */
     for (int64_t r0 = (rows + 15) / 16 * 16; r0 < GN_F32_PANEL; r0 += 16)
         j->pack(NULL, 0, 0, K, panel + r0, GN_F32_PANEL, 16);
-    const gn_type_traits *t = gn_type_info(j->wtype);
     for (int64_t r0 = 0; r0 < rows; r0 += 16) {
         const int64_t n = rows - r0 < 16 ? rows - r0 : 16;
         const uint8_t *src = j->w + (n0 + r0) * j->w_row_bytes;
@@ -60,11 +55,10 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
             j->pack((const float *)src, K, n, K, panel + r0, GN_F32_PANEL, 16);
             continue;
         }
-        for (int64_t k0 = 0; k0 < K; k0 += DQ_CHUNK) {
-            const int64_t len = K - k0 < DQ_CHUNK ? K - k0 : DQ_CHUNK;
-            const uint8_t *chunk = src + k0 / t->block_elems * t->block_bytes;
-            for (int64_t r = 0; r < n; r++) j->dequant(chunk + r * j->w_row_bytes, dq + r * DQ_CHUNK, len);
-            j->pack(dq, DQ_CHUNK, n, len, panel + k0 * GN_F32_PANEL + r0, GN_F32_PANEL, 16);
+        for (int64_t k0 = 0; k0 < K; k0 += GN_DQ_CHUNK) {
+            const int64_t len = K - k0 < GN_DQ_CHUNK ? K - k0 : GN_DQ_CHUNK;
+            gn_dequant_chunk(j->dequant, j->wtype, src, j->w_row_bytes, n, k0, len, dq);
+            j->pack(dq, GN_DQ_CHUNK, n, len, panel + k0 * GN_F32_PANEL + r0, GN_F32_PANEL, 16);
         }
     }
     j->gemm(j->M, rows, K, j->xp, panel, j->bias ? j->bias + n0 : NULL, j->y + n0, j->N);
