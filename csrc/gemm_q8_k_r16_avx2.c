@@ -35,7 +35,7 @@ static GN_ALWAYS_INLINE void tile(const int C, int64_t nb, const block_q8_K_r16 
                     mag[h] = _mm256_abs_epi8(q[h]);
                 }
                 for (int c = 0; c < C; c++) {
-                    const __m256i x = _mm256_set1_epi32(load_i32(xb[c]->qs + 32 * s + 4 * v));
+                    const __m256i x = _mm256_set1_epi32(gn_load_i32(xb[c]->qs + 32 * s + 4 * v));
                     for (int h = 0; h < 2; h++) {
                         const __m256i p = _mm256_maddubs_epi16(mag[h], _mm256_sign_epi8(x, q[h]));
                         isum[c][h] = _mm256_add_epi32(isum[c][h], _mm256_madd_epi16(p, sc[h]));

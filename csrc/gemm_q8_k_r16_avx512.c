@@ -11,18 +11,12 @@
  * super-block in the twin's order, so the two agree bit for bit. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
-#include <string.h>
 
 #include "gn_kernels.h"
 #include "quant_blocks.h"
 
 #define TILE_C 4
 
-static GN_ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 static GN_ALWAYS_INLINE void tile(const int C, int64_t nb, const block_q8_K_r16 *w,
                                   const uint8_t *xq, int64_t x_rb, float *y, int64_t ldy) {
@@ -44,7 +38,7 @@ static GN_ALWAYS_INLINE void tile(const int C, int64_t nb, const block_q8_K_r16 
                 const int8_t *a = xb[c]->qs + 32 * s;
                 __m512i dot = _mm512_setzero_si512();
                 for (int v = 0; v < 8; v++)
-                    dot = _mm512_dpbusd_epi32(dot, q[v], _mm512_set1_epi32(load_i32(a + 4 * v)));
+                    dot = _mm512_dpbusd_epi32(dot, q[v], _mm512_set1_epi32(gn_load_i32(a + 4 * v)));
                 isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(dot, sc));
             }
         }

@@ -59,9 +59,9 @@ static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q4
             const __m256i sc = row_scales(b->scales, s, h);
             for (int c = 0; c < C; c++) {
                 const int8_t *a = xb[c]->qs + 32 * s;
-                __m256i dot = _mm256_maddubs_epi16(q[0], _mm256_set1_epi32(load_i32(a)));
+                __m256i dot = _mm256_maddubs_epi16(q[0], _mm256_set1_epi32(gn_load_i32(a)));
                 for (int v = 1; v < 8; v++)
-                    dot = _mm256_add_epi16(dot, _mm256_maddubs_epi16(q[v], _mm256_set1_epi32(load_i32(a + 4 * v))));
+                    dot = _mm256_add_epi16(dot, _mm256_maddubs_epi16(q[v], _mm256_set1_epi32(gn_load_i32(a + 4 * v))));
                 isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(dot, sc));
             }
         }
@@ -84,8 +84,8 @@ static void gemv(int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq, float *
             const int8_t *a = xb->qs + 32 * s;
             __m256i dot[2];
             for (int v = 0; v < 4; v++) {
-                const __m256i xlo = _mm256_set1_epi32(load_i32(a + 4 * v));
-                const __m256i xhi = _mm256_set1_epi32(load_i32(a + 16 + 4 * v));
+                const __m256i xlo = _mm256_set1_epi32(gn_load_i32(a + 4 * v));
+                const __m256i xhi = _mm256_set1_epi32(gn_load_i32(a + 16 + 4 * v));
                 for (int h = 0; h < 2; h++) {
                     const __m256i packed = _mm256_loadu_si256((const __m256i *)b->qs[s][v][HALF * h]);
                     const __m256i p = _mm256_add_epi16(

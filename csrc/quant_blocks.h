@@ -169,4 +169,11 @@ static inline void gn_q4k_scales_mins(const uint8_t *q, uint32_t sc[2], uint32_t
     mn[1] = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 6) & 0x03030303u) << 4;
 }
 
+/* 4 activation quants as one int32, to broadcast to every lane of an int8 dot product */
+static inline int32_t gn_load_i32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
 #endif

@@ -5,19 +5,11 @@
 #define GN_R16_AVX2_H
 
 #include <immintrin.h>
-#include <string.h>
 
 #include "gn_kernels.h"
 #include "quant_blocks.h"
 
 #define HALF 8
-
-/* 4 x quants as one lane's worth, to broadcast to every row */
-static GN_ALWAYS_INLINE int32_t load_i32(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 /* The 8-bit scales of sub-block s (scales[s][r], r < 16) for rows h * 8 .., each in both int16
  * of its row's lane: one madd of int16 pair sums gives scale * dot per row. */
