@@ -49,6 +49,7 @@ static void detect(gn_cpu_features *f) {
     unsigned long long xcr0 = 0;
     cpuid(0, 0, r);
     const unsigned max_leaf = r[0];
+    f->intel = r[1] == 0x756e6547u && r[3] == 0x49656e69u && r[2] == 0x6c65746eu; /* "GenuineIntel" */
     cpuid(1, 0, r);
     const unsigned ecx1 = r[2];
     f->sse3 = (ecx1 >> 0) & 1;

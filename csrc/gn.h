@@ -70,6 +70,9 @@ typedef struct {
     int os_ymm, os_zmm; /* XCR0 bits: the OS saves YMM / ZMM state */
     /* AMX-TILE and AMX-BF16, the OS saving tile state, and (Linux) this process granted it */
     int amx_bf16;
+    /* CPUID's vendor string is "GenuineIntel": memory streams are tuned per vendor
+     * (gn_stream_prefetch) */
+    int intel;
     /* Arm */
     int neon, dotprod, fp16;
 } gn_cpu_features;

@@ -13,7 +13,7 @@ cdef extern from "gn.h" nogil:
     ctypedef struct gn_cpu_features:
         int sse3, ssse3, avx, avx2, fma, f16c
         int avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16
-        int os_ymm, os_zmm, amx_bf16
+        int os_ymm, os_zmm, amx_bf16, intel
         int neon, dotprod, fp16
     ctypedef struct gn_pool:
         pass
@@ -77,6 +77,7 @@ def cpu_features():
         "avx512bw": bool(f.avx512bw), "avx512vl": bool(f.avx512vl), "avx512dq": bool(f.avx512dq),
         "avx512vnni": bool(f.avx512vnni), "avx512bf16": bool(f.avx512bf16),
         "os_ymm": bool(f.os_ymm), "os_zmm": bool(f.os_zmm), "amx_bf16": bool(f.amx_bf16),
+        "intel": bool(f.intel),
         "neon": bool(f.neon), "dotprod": bool(f.dotprod), "fp16": bool(f.fp16),
     }
 

@@ -206,3 +206,14 @@ def test_forcing_an_unsupported_level_fails_clearly_at_import():
     assert "RuntimeError" in r.stderr and f"GRANITE_NATIVE_ISA={missing}" in r.stderr
     r = run_code("import granite_native", "avx1024")
     assert r.returncode == 1 and "RuntimeError" in r.stderr and "not a known level" in r.stderr
+
+
+def test_cpu_vendor_matches_the_kernel_report():
+    """The vendor the streaming kernels tune their prefetches for (gn_stream_prefetch) is the
+    one Linux read from CPUID."""
+    info = Path("/proc/cpuinfo")
+    if not info.exists() or not _native.cpu_features()["sse3"]:
+        pytest.skip("needs Linux on x86")
+    vendor = next(line.split(":", 1)[1].strip() for line in info.read_text().splitlines()
+                  if line.startswith("vendor_id"))
+    assert _native.cpu_features()["intel"] == (vendor == "GenuineIntel")
