@@ -7,8 +7,10 @@
  * through x's sub-block sums (vpdpwssd with pairs of mins), and each row's integer sums turn
  * into float once per super-block. No horizontal sums: the 16 results of an x row are one
  * vector. A tile is one 16-row block against up to TILE_C x rows, so a sub-block's unpacked
- * quants serve TILE_C rows from registers. Every lane computes what the scalar twin does, in
- * the same order, so results do not depend on M, the tiling or the threads.
+ * quants serve TILE_C rows from registers (8 rows: prompts ~4% faster than 4 on Ice Lake;
+ * past that, the per-row scale multiply and accumulate, 3 uops per 8 vpdpbusd, are the
+ * overhead). Every lane computes what the scalar twin does, in the same order, so results do
+ * not depend on M, the tiling or the threads.
  *
  * A panel is one stream of bytes; decode adds software prefetches where gn_stream_prefetch()
  * says the hardware prefetcher alone falls short. */
@@ -17,7 +19,7 @@
 #include "gn_kernels.h"
 #include "quant_blocks.h"
 
-#define TILE_C 4
+#define TILE_C 8
 
 
 static GN_ALWAYS_INLINE void tile(const int C, const int prefetch, int64_t nb, const block_q4_K_r16 *w,
@@ -76,8 +78,8 @@ typedef void (*tile_fn)(int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq, 
                          float *y, int64_t ldy) {                                                \
         tile(C, 0, nb, w, xq, x_rb, y, ldy);                                                     \
     }
-TILE(1) TILE(2) TILE(3) TILE(4)
-static const tile_fn tiles[TILE_C] = {tile_1, tile_2, tile_3, tile_4};
+TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6) TILE(7) TILE(8)
+static const tile_fn tiles[TILE_C] = {tile_1, tile_2, tile_3, tile_4, tile_5, tile_6, tile_7, tile_8};
 
 static void gemv_prefetch(int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq, int64_t x_rb,
                           float *y, int64_t ldy) {

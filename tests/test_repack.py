@@ -57,7 +57,8 @@ def test_repacked_matmul_matches_float64_reference(isa, level):
 def test_kernel_equals_scalar_twin_bit_for_bit(isa, level):
     isa(level)
     rng = np.random.default_rng(72)
-    for M, K, N in [(1, 256, 16), (4, 512, 32), (5, 256, 48), (9, 1024, 16)]:
+    for M, K, N in [(1, 256, 16), (4, 512, 32), (5, 256, 48), (7, 256, 32), (9, 1024, 16),
+                    (14, 512, 16)]:
         x = rng.standard_normal((M, K)).astype(np.float32)
         x[-1, :256] = 0  # an all-zero block
         w = random_weights(rng, GT.Q4_K, N, K)
