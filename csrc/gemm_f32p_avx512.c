@@ -21,9 +21,6 @@ static inline __mmask16 lanes(int64_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-#define KC 512
-
-
 /* Rows [0, rows) of a tile against 32 panel columns (n of them real), k in [k0, k1). */
 static GN_ALWAYS_INLINE void block(int64_t k0, int64_t k1, int rows, int64_t n, const float *xt,
                                    const float *pc, const float *bias, float *y, int64_t ldy,

@@ -67,29 +67,6 @@ static GN_ALWAYS_INLINE void tile(const int C, int64_t nb, const block_q8_K_r16 
     for (int c = 0; c < C; c++) _mm512_storeu_ps(y + c * ldy, facc[c]);
 }
 
-typedef void (*tile_fn)(int64_t nb, const block_q8_K_r16 *w, const uint8_t *xq, int64_t x_rb,
-                        float *y, int64_t ldy);
-#define TILE(C)                                                                                  \
-    static void tile_##C(int64_t nb, const block_q8_K_r16 *w, const uint8_t *xq, int64_t x_rb,    \
-                         float *y, int64_t ldy) {                                                \
-        tile(C, nb, w, xq, x_rb, y, ldy);                                                        \
-    }
-TILE(1) TILE(2) TILE(3) TILE(4)
-static const tile_fn tiles[TILE_C] = {tile_1, tile_2, tile_3, tile_4};
-
-/* As the AVX2 kernel: TILE_C x rows at a time, from L1, meet every 16-row block of the panel,
- * from L2, since the encoder's x would not stay in L2 while a block passed over it. */
-void gn_gemm_q_q8_k_r16_avx512(int64_t M, int64_t N, int64_t K, const void *xq,
-                               int64_t xq_row_bytes, const void *w, int64_t w_row_bytes,
-                               float *y, int64_t ldy) {
-    const int64_t nb = K / QK_K;
-    const uint8_t *x8 = (const uint8_t *)xq;
-    for (int64_t m = 0; m < M; m += TILE_C) {
-        const int c = (int)(M - m < TILE_C ? M - m : TILE_C);
-        for (int64_t n = 0; n < N; n += GN_R16) {
-            const block_q8_K_r16 *wg = (const block_q8_K_r16 *)((const uint8_t *)w + n * w_row_bytes);
-            tiles[c - 1](nb, wg, x8 + m * xq_row_bytes, xq_row_bytes, y + m * ldy + n, ldy);
-        }
-    }
-}
+#define GN_Q8_K_R16_NAME gn_gemm_q_q8_k_r16_avx512
+#include "gemm_q8_k_r16_walk.h"
 #endif
