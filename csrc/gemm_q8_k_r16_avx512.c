@@ -17,7 +17,6 @@
 
 #define TILE_C 4
 
-
 static GN_ALWAYS_INLINE void tile(const int C, int64_t nb, const block_q8_K_r16 *w,
                                   const uint8_t *xq, int64_t x_rb, float *y, int64_t ldy) {
     const __m512i offset = _mm512_set1_epi8((char)0x80);
