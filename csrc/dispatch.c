@@ -38,6 +38,14 @@ int64_t gn_row_bytes(int type, int64_t k) {
     return blocks * t->block_bytes;
 }
 
+int64_t gn_matrix_bytes(int type, int64_t n, int64_t k) {
+    const int64_t rb = gn_row_bytes(type, k);
+    if (rb < 0 || n < 1) return -1;
+    const int64_t g = gn_type_info(type)->row_group, groups = n / g + (n % g != 0);
+    if (groups > INT64_MAX / g / (rb > 0 ? rb : 1)) return -1;
+    return groups * g * rb;
+}
+
 static const gn_kernels scalar_table = {
     .isa = GN_ISA_SCALAR,
     .dequant = {

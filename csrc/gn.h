@@ -44,7 +44,7 @@ typedef struct {
     const char *name;
     int64_t block_elems; /* elements per block (1 for F32/F16/BF16) */
     int64_t block_bytes; /* bytes per block */
-    int64_t row_group;   /* rows stored interleaved: a matrix has a multiple of this many */
+    int64_t row_group;   /* rows stored interleaved, in whole groups (gn_matrix_bytes) */
     int int8_act;        /* activation blocks of the int8 path: 0 none, GN_ACT_Q8_K, GN_ACT_Q8_32 */
 } gn_type_traits;
 enum { GN_ACT_Q8_K = 1, GN_ACT_Q8_32 = 2 };
@@ -53,6 +53,10 @@ enum { GN_ACT_Q8_K = 1, GN_ACT_Q8_32 = 2 };
 const gn_type_traits *gn_type_info(int type);
 /* Bytes of one row of k elements, or -1 when k is not a whole number of blocks or overflows. */
 int64_t gn_row_bytes(int type, int64_t k);
+/* Bytes of a matrix of n rows of k elements: whole row groups, the last one padded with zero
+ * rows (an interleaved layout's group is one unit in memory), so n need not be a multiple of
+ * the group. -1 when n < 1, k is not whole blocks, or the size overflows. */
+int64_t gn_matrix_bytes(int type, int64_t n, int64_t k);
 
 /* ---- CPU features and dispatch ------------------------------------------------------- */
 
@@ -131,9 +135,10 @@ gn_status gn_quantize(gn_pool *pool, int type, const float *src, int64_t rows, i
 /* Weights repacked at load for the active ISA's int8 kernels. gn_repack_type gives the
  * layout `type` becomes (GN_TYPE_Q4_K_R16 for Q4_K where the kernels exist), or -1 where
  * none pays. gn_repack writes W[N, K] of `type` (src_bytes exactly N rows) into dst in that
- * layout (dst_bytes exactly N * gn_row_bytes(new type, K)); N must be a multiple of the new
- * type's row_group. A repacked matrix is multiplied only with GN_MATMUL_INT8 and is never
- * dequantized: gn_matmul and gn_dequantize return GN_ERR_UNSUPPORTED for other uses. */
+ * layout (dst_bytes exactly gn_matrix_bytes(new type, N, K): a last group short of 16 rows is
+ * padded with zero rows, as for the LLM's 100,353-row output matrix). A repacked matrix is
+ * multiplied only with GN_MATMUL_INT8 and is never dequantized: gn_matmul and gn_dequantize
+ * return GN_ERR_UNSUPPORTED for other uses. */
 int gn_repack_type(int type);
 gn_status gn_repack(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
                     int64_t K, void *dst, size_t dst_bytes);
@@ -162,7 +167,7 @@ typedef enum { GN_PATH_F32 = 0, GN_PATH_INT8 = 1, GN_PATH_BF16 = 2 } gn_matmul_p
 int gn_matmul_path(int wtype, int flags, int64_t M);
 
 /* y[M,N] = x[M,K] @ W[N,K]^T (+ bias[N]); W rows in `wtype`. x and y are dense row-major.
- * w_bytes is the size of the W buffer, which must be exactly N rows of K. */
+ * w_bytes is the size of the W buffer, which must be exactly gn_matrix_bytes(wtype, N, K). */
 gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
                     const void *w, int wtype, int64_t N, size_t w_bytes,
                     const float *bias, float *y, int flags);

@@ -76,7 +76,8 @@ typedef void (*gn_quantize_act_fn)(const float *x, void *dst, int64_t k);
 
 /* y[m * ldy + n] = dot(W row n, x row m) for m < M, n < N, overwriting y, where x rows are
  * activation blocks (xq_row_bytes apart; Q8_K for Q4_K/Q6_K weights, Q8_32 for Q4_0/Q8_0)
- * and W rows are in the weight type (w_row_bytes apart). Sizes are validated by the caller. */
+ * and W rows are in the weight type (w_row_bytes apart; N whole row groups of an interleaved
+ * type). Sizes are validated by the caller. */
 typedef void (*gn_gemm_q_fn)(int64_t M, int64_t N, int64_t K,
                              const void *xq, int64_t xq_row_bytes,
                              const void *w, int64_t w_row_bytes,

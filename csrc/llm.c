@@ -16,10 +16,9 @@ struct gn_llm {
 };
 
 static int matrix_ok(const gn_llm_matrix *m, int64_t rows, int64_t cols) {
-    if (!m->data || !gn_type_info(m->type)) return 0;
-    const int64_t rb = gn_row_bytes(m->type, cols);
-    if (rb <= 0 || rows > INT64_MAX / rb) return 0;
-    return (uint64_t)(rows * rb) == (uint64_t)m->bytes;
+    if (!m->data || !gn_type_info(m->type) || gn_row_bytes(m->type, cols) <= 0) return 0;
+    const int64_t bytes = gn_matrix_bytes(m->type, rows, cols);
+    return bytes > 0 && (uint64_t)bytes == (uint64_t)m->bytes;
 }
 
 /* Every width is far below INT64_MAX / 16, so sums of a few of them cannot overflow. */

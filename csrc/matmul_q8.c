@@ -6,6 +6,7 @@
 #include "matmul_paths.h"
 #include "quant_blocks.h"
 #include <stdlib.h>
+#include <string.h>
 
 /* Rows of W per task. With several x rows, a kernel keeps 16 rows of W in L1 while every x row
  * passes over them (Q4_K: 18 KB at 2048 columns), or, where x is too long for L2 (the
@@ -19,6 +20,7 @@ static int64_t panel_rows(gn_pool *pool, int64_t M, int64_t N) {
 }
 
 typedef struct {
+    gn_pool *pool;
     const float *x;
     int64_t M, K;
     uint8_t *xq;
@@ -29,6 +31,7 @@ typedef struct {
     int64_t w_row_bytes[GN_MATMUL_GROUP_MAX];
     int64_t panel[GN_MATMUL_GROUP_MAX];
     int64_t first_task[GN_MATMUL_GROUP_MAX + 1]; /* tasks of matrix i: first_task[i]..[i+1] */
+    int failed; /* set by a task that could not get scratch memory */
 } q8_job;
 
 static void quantize_rows(void *arg, int64_t m, int thread_index) {
@@ -38,17 +41,29 @@ static void quantize_rows(void *arg, int64_t m, int thread_index) {
 }
 
 static void gemm_panel(void *arg, int64_t task, int thread_index) {
-    (void)thread_index;
     q8_job *j = (q8_job *)arg;
     int i = 0;
     while (task >= j->first_task[i + 1]) i++;
     const gn_matmul_out *o = &j->outs[i];
-    const int64_t n0 = (task - j->first_task[i]) * j->panel[i];
+    const int64_t n0 = (task - j->first_task[i]) * j->panel[i], rb = j->w_row_bytes[i];
     const int64_t rows = (o->N - n0) < j->panel[i] ? (o->N - n0) : j->panel[i];
+    const uint8_t *w = (const uint8_t *)o->w + n0 * rb;
+    const gn_gemm_q_fn gemm = gn_active->gemm_q[o->type];
     float *y = o->y + n0;
-    gn_active->gemm_q[o->type](j->M, rows, j->K, j->xq, j->xq_row_bytes,
-                               (const uint8_t *)o->w + n0 * j->w_row_bytes[i],
-                               j->w_row_bytes[i], y, o->N);
+    /* an interleaved layout's kernel writes whole row groups: the matrix's short last group
+     * (zero rows after N) goes through scratch, so that y gets only its real rows */
+    const int64_t g = gn_type_info(o->type)->row_group, whole = rows / g * g;
+    if (whole) gemm(j->M, whole, j->K, j->xq, j->xq_row_bytes, w, rb, y, o->N);
+    if (whole < rows) {
+        float *t = (float *)gn_pool_scratch(j->pool, thread_index, (size_t)(j->M * g) * sizeof(float));
+        if (!t) {
+            j->failed = 1;
+            return;
+        }
+        gemm(j->M, g, j->K, j->xq, j->xq_row_bytes, w + whole * rb, rb, t, g);
+        for (int64_t m = 0; m < j->M; m++)
+            memcpy(y + m * o->N + whole, t + m * g, (size_t)(rows - whole) * sizeof(float));
+    }
     if (o->bias)
         for (int64_t m = 0; m < j->M; m++)
             for (int64_t r = 0; r < rows; r++) y[m * o->N + r] += o->bias[n0 + r];
@@ -76,9 +91,9 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
     if (K % block || n < 1 || n > GN_MATMUL_GROUP_MAX) return GN_ERR_INVALID;
     const int64_t xq_row_bytes = K / block * block_bytes;
     if (M > (int64_t)(SIZE_MAX / 2) / xq_row_bytes) return GN_ERR_NOMEM;
-    q8_job job = {x, M, K, NULL, xq_row_bytes,
+    q8_job job = {pool, x, M, K, NULL, xq_row_bytes,
                   k_quant ? gn_active->quantize_q8_k : gn_active->quantize_q8_32, n, outs,
-                  {0}, {0}, {0}};
+                  {0}, {0}, {0}, 0};
     for (int i = 0; i < n; i++) {
         job.w_row_bytes[i] = gn_row_bytes(outs[i].type, K);
         job.panel[i] = panel_rows(pool, M, outs[i].N);
@@ -89,5 +104,5 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
     gn_pool_run(pool, quantize_rows, &job, M);
     gn_pool_run(pool, gemm_panel, &job, job.first_task[n]);
     free(job.xq);
-    return GN_OK;
+    return job.failed ? GN_ERR_NOMEM : GN_OK;
 }

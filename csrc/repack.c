@@ -15,17 +15,21 @@ int gn_repack_type(int type) {
 typedef struct {
     const uint8_t *src;
     uint8_t *dst;
+    int64_t N;         /* rows of the source */
     int64_t nb;        /* super-blocks per row */
     int64_t row_bytes; /* of a source row */
 } repack_job;
 
-/* Rows 16 g .. 16 g + 15, block by block. */
+/* Rows 16 g .. 16 g + 15, block by block; rows past N stay zero (scales 0: their results are
+ * 0). */
 static void repack_group(void *arg, int64_t g, int thread_index) {
     (void)thread_index;
     const repack_job *j = (const repack_job *)arg;
     block_q4_K_r16 *out = (block_q4_K_r16 *)j->dst + g * j->nb;
+    const int rows = j->N - g * GN_R16 < GN_R16 ? (int)(j->N - g * GN_R16) : GN_R16;
+    if (rows < GN_R16) memset(out, 0, (size_t)j->nb * sizeof *out);
     for (int64_t i = 0; i < j->nb; i++, out++) {
-        for (int r = 0; r < GN_R16; r++) {
+        for (int r = 0; r < rows; r++) {
             const block_q4_K *b = (const block_q4_K *)(j->src + (g * GN_R16 + r) * j->row_bytes) + i;
             out->d[r] = b->d;
             out->dmin[r] = b->dmin;
@@ -54,12 +58,13 @@ gn_status gn_repack(gn_pool *pool, int type, const void *src, size_t src_bytes, 
                     int64_t K, void *dst, size_t dst_bytes) {
     const int to = gn_repack_type(type);
     if (to < 0) return GN_ERR_UNSUPPORTED;
-    if (!src || !dst || N <= 0 || N % GN_R16) return GN_ERR_INVALID;
-    const int64_t src_rb = gn_row_bytes(type, K), dst_rb = gn_row_bytes(to, K);
-    if (src_rb <= 0 || dst_rb <= 0 || N > INT64_MAX / dst_rb) return GN_ERR_INVALID;
-    if ((uint64_t)(N * src_rb) != (uint64_t)src_bytes || (uint64_t)(N * dst_rb) != (uint64_t)dst_bytes)
+    if (!src || !dst || N <= 0) return GN_ERR_INVALID;
+    const int64_t src_rb = gn_row_bytes(type, K);
+    const int64_t src_size = gn_matrix_bytes(type, N, K), dst_size = gn_matrix_bytes(to, N, K);
+    if (src_rb <= 0 || src_size < 0 || dst_size < 0) return GN_ERR_INVALID;
+    if ((uint64_t)src_size != (uint64_t)src_bytes || (uint64_t)dst_size != (uint64_t)dst_bytes)
         return GN_ERR_INVALID;
-    repack_job job = {(const uint8_t *)src, (uint8_t *)dst, K / QK_K, src_rb};
-    gn_pool_run(pool, repack_group, &job, N / GN_R16);
+    repack_job job = {(const uint8_t *)src, (uint8_t *)dst, N, K / QK_K, src_rb};
+    gn_pool_run(pool, repack_group, &job, (N + GN_R16 - 1) / GN_R16);
     return GN_OK;
 }

@@ -44,11 +44,12 @@ cdef int set_matrix(gn_llm_matrix *m, list keep, object spec, int64_t rows, int6
     if type_info(wtype) is None:
         raise ValueError(f"{what} has unsupported type {wtype}")
     cdef const uint8_t[::1] mv = data
-    cdef int64_t rb = gn_row_bytes(wtype, cols)
-    if rb < 0:
-        raise ValueError(f"{what}: {cols} columns are not whole {type_info(wtype)[0]} blocks")
-    if mv.shape[0] != <object>rows * rb:  # Python ints: no overflow
-        raise ValueError(f"{what} has {mv.shape[0]} bytes, expected {rows * rb} for "
+    cdef int64_t nbytes = gn_matrix_bytes(wtype, rows, cols)
+    if nbytes < 0:
+        raise ValueError(f"{what}: [{rows}, {cols}] is not a matrix of whole "
+                         f"{type_info(wtype)[0]} blocks")
+    if mv.shape[0] != nbytes:
+        raise ValueError(f"{what} has {mv.shape[0]} bytes, expected {nbytes} for "
                          f"[{rows}, {cols}] in {type_info(wtype)[0]}")
     m.data = &mv[0]
     m.type = wtype

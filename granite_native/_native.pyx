@@ -22,6 +22,7 @@ cdef extern from "gn.h" nogil:
 
     const gn_type_traits *gn_type_info(int type)
     int64_t gn_row_bytes(int type, int64_t k)
+    int64_t gn_matrix_bytes(int type, int64_t n, int64_t k)
     const gn_cpu_features *gn_cpu()
     const char *gn_isa_name(int isa)
     int gn_isa_supported(int isa)
@@ -119,6 +120,12 @@ def type_info(int gtype):
 def row_bytes(int gtype, int64_t k):
     """Bytes of a row of k elements of gtype, or -1 if k is not whole blocks."""
     return gn_row_bytes(gtype, k)
+
+
+def matrix_bytes(int gtype, int64_t rows, int64_t cols):
+    """Bytes of a [rows, cols] matrix of gtype: whole row groups of an interleaved layout,
+    the last padded; -1 if cols is not whole blocks or rows < 1."""
+    return gn_matrix_bytes(gtype, rows, cols)
 
 
 # ---- thread pool ---------------------------------------------------------------------

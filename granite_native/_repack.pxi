@@ -14,21 +14,23 @@ BF16_P64 = GN_TYPE_BF16_P64  # float weights in the bfloat16 path's panels
 
 
 def _layout_out(const uint8_t[::1] w, int gtype, int64_t rows, int64_t cols, int to, out,
-                what):
+                what, whole_groups):
     """`out` (or a new buffer) for W [rows, cols] of gtype laid out as type `to`, once the
-    sizes are checked to fit both types: ValueError naming the problem."""
+    sizes are checked to fit both types (rows a multiple of `to`'s row group where
+    whole_groups, else the last group padded): ValueError naming the problem."""
     group = gn_type_info(to).row_group
-    src_rb, dst_rb = gn_row_bytes(gtype, cols), gn_row_bytes(to, cols)
-    if src_rb <= 0 or dst_rb <= 0 or rows <= 0 or rows % group:
-        raise ValueError(f"a [{rows}, {cols}] matrix cannot be {what}: rows must be a "
-                         f"positive multiple of {group} and columns whole blocks of both types")
-    if w.shape[0] != <object>rows * src_rb:
-        raise ValueError(f"W has {w.shape[0]} bytes, expected {rows * src_rb} for [{rows}, {cols}]")
+    src_size, dst_size = gn_matrix_bytes(gtype, rows, cols), gn_matrix_bytes(to, rows, cols)
+    if src_size <= 0 or dst_size <= 0 or (whole_groups and rows % group):
+        need = f"a positive multiple of {group}" if whole_groups else "positive"
+        raise ValueError(f"a [{rows}, {cols}] matrix cannot be {what}: rows must be {need} "
+                         f"and columns whole blocks of both types")
+    if w.shape[0] != src_size:
+        raise ValueError(f"W has {w.shape[0]} bytes, expected {src_size} for [{rows}, {cols}]")
     if out is None:
-        out = np.empty(<object>rows * dst_rb, dtype=np.uint8)
+        out = np.empty(dst_size, dtype=np.uint8)
     cdef uint8_t[::1] o = out
-    if o.shape[0] != <object>rows * dst_rb:
-        raise ValueError(f"out has {o.shape[0]} bytes, expected {rows * dst_rb}")
+    if o.shape[0] != dst_size:
+        raise ValueError(f"out has {o.shape[0]} bytes, expected {dst_size}")
     return out
 
 
@@ -49,13 +51,13 @@ def row_group(int gtype):
 def repack(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, int64_t cols,
            out=None):
     """W [rows, cols] stored as gtype bytes -> (bytes in repack_type(gtype), that type), for
-    matmul with flags "int8" only; written into `out` (uint8, exactly that long) when given.
-    ValueError when the active ISA has no repacked layout for the type, or the sizes do not
-    fit it."""
+    matmul with flags "int8" only; written into `out` (uint8, exactly matrix_bytes(that type,
+    rows, cols) long: a last row group short of its size is padded) when given. ValueError
+    when the active ISA has no repacked layout for the type, or the sizes do not fit it."""
     cdef int to = gn_repack_type(gtype)
     if to < 0:
         raise ValueError(f"no repacked layout for type {gtype} on {isa_current()}")
-    out = _layout_out(w, gtype, rows, cols, to, out, "repacked")
+    out = _layout_out(w, gtype, rows, cols, to, out, "repacked", False)
     cdef uint8_t[::1] o = out
     cdef gn_pool *p = pool_ptr(pool)
     cdef int st
@@ -73,7 +75,7 @@ def pack_bf16(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, in
     kernels, or rows are not a multiple of 64 or cols not even."""
     if gtype not in (0, 1, 30):
         raise ValueError(f"pack_bf16 takes F32, F16 or BF16 weights, not type {gtype}")
-    out = _layout_out(w, gtype, rows, cols, GN_TYPE_BF16_P64, out, "packed")
+    out = _layout_out(w, gtype, rows, cols, GN_TYPE_BF16_P64, out, "packed", True)
     cdef uint8_t[::1] o = out
     cdef gn_pool *p = pool_ptr(pool)
     cdef int st

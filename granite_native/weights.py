@@ -85,7 +85,8 @@ class Weights(Mapping):
     def operand(self, name, flags, pool, quantize=False):
         """Matrix `name` as gn_matmul with `flags` reads it fastest, laid out at load by
         `pool`'s threads: with "int8", block-quantized weights in the layout the active ISA's
-        int8 kernels prefer (gn_repack: Q4_K rows regrouped 16 at a time on AVX2 and AVX-512);
+        int8 kernels prefer (gn_repack: Q4_K rows regrouped 16 at a time on AVX2 and AVX-512,
+        the last group padded);
         with "bf16", float weights in the bfloat16 path's panels (BF16_P64) where the ISA has
         bfloat16 kernels; with `quantize` and "int8", float weights as Q8_K_R16 (8-bit quants)
         where the ISA has an int8 kernel for that layout. Else, and where the shape does not
@@ -94,28 +95,30 @@ class Weights(Mapping):
         t = self._tensors[name]
         if t.type in FLOAT_TYPES:
             if quantize and flags & INT8:
-                q = self._laid_out(t, Q8_K_R16, flags, "int8",
+                q = self._laid_out(t, Q8_K_R16, flags, "int8", True,
                                    lambda out: _native.quantize(pool, Q8_K_R16, t.f32(), out))
                 if q is not t:
                     return q
             if not flags & BF16:
                 return t
-            return self._laid_out(t, BF16_P64, flags, "bf16", lambda out: _native.pack_bf16(
+            return self._laid_out(t, BF16_P64, flags, "bf16", True, lambda out: _native.pack_bf16(
                 pool, t.data, t.type, *t.shape, out=out))
         to = _native.repack_type(t.type) if flags & INT8 else None
         if to is None:
             return t
-        return self._laid_out(t, to, flags, "int8", lambda out: _native.repack(
+        return self._laid_out(t, to, flags, "int8", False, lambda out: _native.repack(
             pool, t.data, t.type, *t.shape, out=out))
 
-    def _laid_out(self, t, to, flags, path, fill):
+    def _laid_out(self, t, to, flags, path, whole_groups, fill):
         """t in layout `to`, written by fill(out) into arena memory, where matmul with `flags`
-        multiplies that layout on `path` and t's shape fits it; else t."""
+        multiplies that layout on `path` and t's shape fits it (rows a multiple of its row
+        group where fill writes only whole groups); else t."""
         rows, cols = t.shape
-        if (_native.matmul_path(to, flags) != path or rows % _native.row_group(to)
-                or _native.row_bytes(to, cols) < 0):
+        if (_native.matmul_path(to, flags) != path
+                or (whole_groups and rows % _native.row_group(to))
+                or _native.matrix_bytes(to, rows, cols) < 0):
             return t
-        out = self._arena.take(rows * _native.row_bytes(to, cols))
+        out = self._arena.take(_native.matrix_bytes(to, rows, cols))
         fill(out)
         return self._replace(t, to, out)
 

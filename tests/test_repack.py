@@ -40,12 +40,15 @@ def test_repacked_matmul_matches_float64_reference(isa, level):
     against the gguf-dequantized original bytes times the quantized activations."""
     isa(level)
     rng = np.random.default_rng(71)
-    for M, K, N in [(1, 512, 48), (3, 256, 16), (6, 768, 32), (13, 256, 64)]:
+    # N = 37, 5, 23: a last group short of 16 rows, padded (the LLM's 100,353-row output)
+    for M, K, N in [(1, 512, 48), (3, 256, 16), (6, 768, 32), (13, 256, 64), (1, 512, 37),
+                    (2, 256, 5), (9, 256, 23)]:
         x = (rng.standard_normal((M, K)) * rng.uniform(0.1, 10, size=(M, 1))).astype(np.float32)
         w = random_weights(rng, GT.Q4_K, N, K)
         ref, mag, _, _ = int8_reference(x, w, GT.Q4_K, N)
         bias = rng.standard_normal(N).astype(np.float32)
         wr, to = repacked(GT.Q4_K, w, N, K)
+        assert wr.nbytes == _native.matrix_bytes(to, N, K) == -(-N // 16) * 16 * 148 * K // 256  # block_q4_K_r16: 148 bytes a row
         for threads in (1, 2):
             y = _native.matmul(_native.ThreadPool(threads), x, wr, to, N, bias, flags=INT8)
             # the block sums are exact integers: only the float sums differ from float64
@@ -58,13 +61,14 @@ def test_kernel_equals_scalar_twin_bit_for_bit(isa, level):
     isa(level)
     rng = np.random.default_rng(72)
     for M, K, N in [(1, 256, 16), (4, 512, 32), (5, 256, 48), (7, 256, 32), (9, 1024, 16),
-                    (14, 512, 16)]:
+                    (14, 512, 16), (1, 512, 33), (6, 256, 47)]:
         x = rng.standard_normal((M, K)).astype(np.float32)
         x[-1, :256] = 0  # an all-zero block
         w = random_weights(rng, GT.Q4_K, N, K)
         wr, to = repacked(GT.Q4_K, w, N, K)
         xq = np.concatenate([_native.quantize_activations("q8_k", row) for row in x])
-        twin = _native.gemm_r16_scalar(to, xq, M, wr, N, K)
+        stored = -(-N // 16) * 16  # the twin multiplies whole groups, padding included
+        twin = _native.gemm_r16_scalar(to, xq, M, wr, stored, K)[:, :N]
         got = _native.matmul(_native.ThreadPool(2), x, wr, to, N, flags=INT8)
         assert np.array_equal(got.view(np.uint32), twin.view(np.uint32)), (level, M, K, N)
 
@@ -75,7 +79,7 @@ def test_rows_do_not_depend_on_batch_or_threads(isa, level):
     computed by another thread count."""
     isa(level)
     rng = np.random.default_rng(73)
-    K, N = 512, 272  # 17 blocks of 16 rows: uneven over threads and panels
+    K, N = 512, 275  # 17 blocks of 16 rows and 3 of an 18th: uneven over threads and panels
     w = random_weights(rng, GT.Q4_K, N, K)
     wr, to = repacked(GT.Q4_K, w, N, K)
     x = rng.standard_normal((11, K)).astype(np.float32)
@@ -98,10 +102,10 @@ def test_repacked_layout_is_rejected_where_it_cannot_be_used(isa, level):
         _native.matmul(pool, x, wr, to, N)
     with pytest.raises(ValueError, match="unsupported"):
         _native.dequantize(to, wr[:148], K)
-    with pytest.raises(ValueError, match="invalid"):  # rows not a whole 16-row block
+    with pytest.raises(ValueError, match="invalid"):  # 8 rows stored as a whole 16-row group
         _native.matmul(pool, x, wr[:wr.nbytes // 4], to, 8, flags=INT8)
-    with pytest.raises(ValueError, match="multiple of 16"):
-        _native.repack(pool, w[:w.nbytes // N * 8], Q4_K, 8, K)
+    with pytest.raises(ValueError, match="out has"):
+        _native.repack(pool, w[:w.nbytes // N * 8], Q4_K, 8, K, out=np.empty(wr.nbytes // 4, np.uint8))
     with pytest.raises(ValueError, match="bytes"):
         _native.repack(pool, w[:-1], Q4_K, N, K)
     with pytest.raises(ValueError, match="no repacked layout"):
