@@ -216,3 +216,68 @@ def test_matmul_flags_reach_the_matrices():
         assert cos > 0.999
     else:
         np.testing.assert_array_equal(a, b)
+
+
+def test_repacked_decoder_with_a_padded_output_matrix():
+    """A decoder of Q4_K matrices repacked at load (gn_repack), its 100-row output matrix
+    ending in a zero-padded group of 16 rows: against the same weights in the file's layout
+    on the int8 path (the same integer sums; only the float sums' order differs), and that
+    against the float64 reference over the dequantized weights."""
+    from types import SimpleNamespace
+
+    from test_matmul_int8 import dequantized, quantized_weights
+
+    q4k, flags = gguf.GGMLQuantizationType.Q4_K, _native.matmul_flags(["int8"])
+    if _native.repack_type(int(q4k)) is None or _native.matmul_path(int(q4k), flags) != "int8":
+        pytest.skip(f"no repacked Q4_K layout on {_native.isa_current()}")
+    rng = np.random.default_rng(8)
+    d, ff, H, Hkv, dh, V, n_layers = 256, 512, 4, 2, 64, 100, 2  # Q4_K rows: whole 256s
+    hp = SimpleNamespace(llm_n_layers=n_layers, llm_n_heads=H, llm_n_kv_heads=Hkv,
+                         llm_head_dim=dh, llm_rms_norm_eps=1e-5, llm_rope_theta=10000.0,
+                         llm_embedding_multiplier=4.0, llm_attention_multiplier=dh ** -0.5,
+                         llm_residual_multiplier=0.5, llm_logits_scaling=2.0)
+    shapes = {"q": ("attn_q", H * dh, d), "k": ("attn_k", Hkv * dh, d),
+              "v": ("attn_v", Hkv * dh, d), "o": ("attn_output", d, H * dh),
+              "gate": ("ffn_gate", ff, d), "up": ("ffn_up", ff, d), "down": ("ffn_down", d, ff)}
+    ref, file_layers, packed_layers = {}, [], []
+    pool = _native.ThreadPool(2)
+
+    def matrix(name, rows, cols):
+        w = quantized_weights(rng, q4k, rows, cols)
+        ref[name] = dequantized(w, q4k, rows, cols)
+        return (w, int(q4k)), _native.repack(pool, w, int(q4k), rows, cols)
+
+    for i in range(n_layers):
+        norms = {key: (1 + 0.1 * rng.standard_normal(d)).astype(np.float32)
+                 for key in ("attn_norm", "ffn_norm")}
+        for key, g in norms.items():
+            ref[f"blk.{i}.{key}.weight"] = g.astype(np.float64)
+        file_layers.append(dict(norms))
+        packed_layers.append(dict(norms))
+        for key, (name, rows, cols) in shapes.items():
+            file_layers[i][key], packed_layers[i][key] = matrix(f"blk.{i}.{name}.weight", rows, cols)
+    out_norm = (1 + 0.1 * rng.standard_normal(d)).astype(np.float32)
+    ref["output_norm.weight"] = out_norm.astype(np.float64)
+    file_out, packed_out = matrix("output.weight", V, d)
+    assert packed_out[0].nbytes == 112 * _native.row_bytes(packed_out[1], d)  # 7 groups of 16
+    kw = dict(d_model=d, n_heads=H, n_kv_heads=Hkv, head_dim=dh, ff_dim=ff, vocab=V,
+              rms_eps=hp.llm_rms_norm_eps, rope_theta=hp.llm_rope_theta,
+              embedding_multiplier=hp.llm_embedding_multiplier,
+              attention_multiplier=hp.llm_attention_multiplier,
+              residual_multiplier=hp.llm_residual_multiplier, logits_scaling=hp.llm_logits_scaling)
+    x = (rng.standard_normal((8, d)) * 0.05).astype(np.float32)
+    got = []
+    for layers, out in ((file_layers, file_out), (packed_layers, packed_out)):
+        llm = _native.LLM(layers, out_norm, out, **kw, flags=flags)
+        k = np.zeros((n_layers, 8, Hkv * dh), np.float32)
+        v = np.zeros_like(k)
+        prompt, step = np.empty((3, V), np.float32), np.empty((1, V), np.float32)
+        llm.forward(pool, x[:7], k, v, 0, prompt)  # 3 logits rows: the short group's scratch
+        llm.forward(pool, x[7:], k, v, 7, step)     # holds several rows, then one
+        got.append(np.concatenate([prompt, step]))
+    file_layout, repacked = got
+    scale = np.abs(file_layout).max()
+    np.testing.assert_allclose(repacked, file_layout, atol=1e-5 * scale, rtol=0)
+    want = ref_decoder(ref, hp, x)[4:]
+    for a, b in zip(file_layout, want):
+        assert float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) > 0.999
