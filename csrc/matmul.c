@@ -83,7 +83,7 @@ gn_status gn_matmul_check(const float *x, int64_t M, int64_t K, const void *w, i
     if (!gn_type_info(wtype)) return GN_ERR_UNSUPPORTED;
     const int64_t row_bytes = gn_row_bytes(wtype, K), bytes = gn_matrix_bytes(wtype, N, K);
     /* exactly the matrix: a larger buffer means the caller's K or N is wrong */
-    if (row_bytes < 0 || bytes < 0 || (uint64_t)bytes != (uint64_t)w_bytes) return GN_ERR_INVALID;
+    if (bytes < 0 || (uint64_t)bytes != (uint64_t)w_bytes) return GN_ERR_INVALID;
     if (M > INT64_MAX / K || M > INT64_MAX / N) return GN_ERR_INVALID;
     *w_row_bytes = row_bytes;
     return GN_OK;

@@ -114,11 +114,11 @@ class Weights(Mapping):
         multiplies that layout on `path` and t's shape fits it (rows a multiple of its row
         group where fill writes only whole groups); else t."""
         rows, cols = t.shape
+        nbytes = _native.matrix_bytes(to, rows, cols)
         if (_native.matmul_path(to, flags) != path
-                or (whole_groups and rows % _native.row_group(to))
-                or _native.matrix_bytes(to, rows, cols) < 0):
+                or (whole_groups and rows % _native.row_group(to)) or nbytes < 0):
             return t
-        out = self._arena.take(_native.matrix_bytes(to, rows, cols))
+        out = self._arena.take(nbytes)
         fill(out)
         return self._replace(t, to, out)
 

@@ -2,6 +2,7 @@
 from spec section 5 over the weights as the gguf package dequantizes them, prefill/decode
 consistency, and its argument checks."""
 from pathlib import Path
+from types import SimpleNamespace
 
 import gguf
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 import granite_native as gn
 from granite_native import _native
+from test_matmul_int8 import dequantized, quantized_weights
 
 DATA = Path(__file__).parent / "data"
 F16 = DATA / "crispasr" / "tiny-f16.gguf"
@@ -223,10 +225,6 @@ def test_repacked_decoder_with_a_padded_output_matrix():
     ending in a zero-padded group of 16 rows: against the same weights in the file's layout
     on the int8 path (the same integer sums; only the float sums' order differs), and that
     against the float64 reference over the dequantized weights."""
-    from types import SimpleNamespace
-
-    from test_matmul_int8 import dequantized, quantized_weights
-
     q4k, flags = gguf.GGMLQuantizationType.Q4_K, _native.matmul_flags(["int8"])
     if _native.repack_type(int(q4k)) is None or _native.matmul_path(int(q4k), flags) != "int8":
         pytest.skip(f"no repacked Q4_K layout on {_native.isa_current()}")
