@@ -18,10 +18,19 @@ static void softmax_mix(float *p, int64_t n, const float *v, int64_t ldv, int64_
 /* Query rows whose relative-position dot products one GEMM call computes: the rows share all
  * but REL_ROWS - 1 of the table rows they read, so little is computed twice. */
 #define REL_ROWS 16
+/* The same for the bfloat16 variant, a whole number of the kernel's 6-row tiles: there the
+ * table's rows come in fixed 64-row panels, so a call computes up to 127 columns it does not
+ * need, and more rows per call spread that over more of the ones it does. */
+#define REL_ROWS_BF16 48
+
+static int64_t round_up(int64_t n, int64_t to) { return (n + to - 1) / to * to; }
 
 typedef struct {
     gn_pool *pool;
     const float *q, *k, *v, *rel_rev;
+    /* bfloat16 variant: the table rows block - 1 distances either side of 0 (rel_rev rows
+     * max_pos - block + 1 on), in panels of GN_BF16_PANEL rows; NULL in the float32 one */
+    const uint16_t *band;
     float *out;
     int64_t T, H, dh, block, max_pos;
     float scale;
@@ -65,27 +74,131 @@ static void relpos_task(void *arg, int64_t task, int thread_index) {
     gn_active->gemm_f32(n, dh, n, s, n, vt, n, j->out + t0 * ld + h * dh, ld);
 }
 
+/* Scratch of the bfloat16 task for a block of n frames, in elements of each buffer, every
+ * buffer a whole number of 64-byte lines (so the next one stays aligned). */
+typedef struct {
+    int64_t s, e, q, k, p, v;
+} relpos_bf16_sizes;
+
+static relpos_bf16_sizes bf16_sizes(int64_t n, int64_t dh) {
+    const int64_t dp = dh + (dh & 1), np = n + (n & 1);
+    const int64_t ecols = (round_up(n + REL_ROWS_BF16 - 1, GN_BF16_PANEL) / GN_BF16_PANEL + 1) *
+                          GN_BF16_PANEL;
+    relpos_bf16_sizes z = {round_up(n * n, 16), REL_ROWS_BF16 * ecols, round_up(n * dp, 32),
+                           round_up(n, GN_BF16_PANEL) * dp, round_up(n * np, 32),
+                           round_up(dh, GN_BF16_PANEL) * np};
+    return z;
+}
+
+static size_t bf16_bytes(relpos_bf16_sizes z) {
+    return (size_t)(z.s + z.e) * sizeof(float) + (size_t)(z.q + z.k + z.p + z.v) * sizeof(uint16_t);
+}
+
+/* n rows of K floats, ld apart, into whole panels of GN_BF16_PANEL rows, rows past n zero. */
+static void pack_rows(const float *rows, int64_t ld, int64_t n, int64_t K, uint16_t *panels) {
+    const int64_t per_panel = (K + (K & 1)) * GN_BF16_PANEL;
+    memset(panels, 0, (size_t)(round_up(n, GN_BF16_PANEL) * (K + (K & 1))) * sizeof(uint16_t));
+    for (int64_t r = 0; r < n; r += 16)
+        gn_active->pack_bf16(rows + r * ld, ld, n - r < 16 ? n - r : 16, K,
+                             panels + (r / GN_BF16_PANEL) * per_panel, r % GN_BF16_PANEL);
+}
+
+/* The task above with Q, K, the table, the softmax weights and V rounded to bfloat16 for
+ * gemm_bf16 (float32 sums); scores and softmax stay float32. Each product runs panel by
+ * panel of its right operand, GN_BF16_PANEL output columns at a time. */
+static void relpos_bf16_task(void *arg, int64_t task, int thread_index) {
+    relpos_job *j = (relpos_job *)arg;
+    const int64_t blk = task / j->H, h = task % j->H, dh = j->dh, P = GN_BF16_PANEL;
+    const int64_t t0 = blk * j->block;
+    const int64_t n = (j->T - t0) < j->block ? (j->T - t0) : j->block;
+    const int64_t ld = j->H * dh, dp = dh + (dh & 1), np = n + (n & 1);
+    const relpos_bf16_sizes z = bf16_sizes(n, dh);
+    float *s = (float *)gn_pool_scratch(j->pool, thread_index, bf16_bytes(z));
+    if (!s) {
+        j->failed = 1;
+        return;
+    }
+    float *e = s + z.s;
+    uint16_t *qh = (uint16_t *)(e + z.e), *kh = qh + z.q, *ph = kh + z.k, *vh = ph + z.p;
+    const float *qb = j->q + t0 * ld + h * dh, *kb = j->k + t0 * ld + h * dh;
+    const float *vb = j->v + t0 * ld + h * dh;
+    for (int64_t c = 0; c < n; c++) {
+        gn_active->to_bf16(qb + c * ld, qh + c * dp, dh);
+        if (dp > dh) qh[c * dp + dh] = 0;
+    }
+    pack_rows(kb, ld, n, dh, kh);
+    for (int64_t c0 = 0; c0 < n; c0 += P)
+        gn_active->gemm_bf16(n, n - c0 < P ? n - c0 : P, dp, qh, dp, kh + c0 * dp, NULL, s + c0,
+                             n);
+    /* Row c, key r reads band row r - c + block - 1: for the rows c0 <= c < c0 + m the band
+     * rows block - c0 - m ... block - c0 + n - 2, panels p0 ... p1 of it, row c at column
+     * r + block - 1 - c - p0 * P of e. */
+    const int64_t le = z.e / REL_ROWS_BF16;
+    for (int64_t c0 = 0; c0 < n; c0 += REL_ROWS_BF16) {
+        const int64_t m = n - c0 < REL_ROWS_BF16 ? n - c0 : REL_ROWS_BF16;
+        const int64_t p0 = (j->block - c0 - m) / P, p1 = (j->block - c0 + n - 2) / P;
+        for (int64_t p = p0; p <= p1; p++)
+            gn_active->gemm_bf16(m, P, dp, qh + c0 * dp, dp, j->band + p * P * dp, NULL,
+                                 e + (p - p0) * P, le);
+        for (int64_t i = 0; i < m; i++) {
+            const int64_t c = c0 + i;
+            float *row = s + c * n;
+            const float *ei = e + i * le + j->block - 1 - c - p0 * P;
+            for (int64_t r = 0; r < n; r++) row[r] = j->scale * (row[r] + ei[r]);
+            gn_active->softmax(row, n);
+            gn_active->to_bf16(row, ph + c * np, n);
+            if (np > n) ph[c * np + n] = 0;
+        }
+    }
+    /* V's panels hold pair p of keys (rows 2p, 2p + 1) per column: two rows of V interleaved,
+     * so they pack without a transpose. The softmax row's bfloat16 copy is scratch here. */
+    uint16_t *row16 = (uint16_t *)e;
+    memset(vh, 0, (size_t)z.v * sizeof(uint16_t));
+    for (int64_t r = 0; r < n; r++) {
+        gn_active->to_bf16(vb + r * ld, row16, dh);
+        for (int64_t i = 0; i < dh; i++)
+            vh[(i / P) * P * np + 2 * ((r / 2) * P + i % P) + (r & 1)] = row16[i];
+    }
+    for (int64_t i0 = 0; i0 < dh; i0 += P)
+        gn_active->gemm_bf16(n, dh - i0 < P ? dh - i0 : P, np, ph, np, vh + i0 * np, NULL,
+                             j->out + t0 * ld + h * dh + i0, ld);
+}
+
 gn_status gn_attention_block_relpos(gn_pool *pool, const float *q, const float *k, const float *v,
                                     int64_t T, int64_t H, int64_t dh, int64_t block,
-                                    const float *rel, int64_t max_pos, float scale, float *out) {
+                                    const float *rel, int64_t max_pos, float scale, int flags,
+                                    float *out) {
     if (!q || !k || !v || !rel || !out || T < 0 || H <= 0 || dh <= 0 || block <= 0 || max_pos < 0)
         return GN_ERR_INVALID;
+    if (flags & ~(GN_MATMUL_INT8 | GN_MATMUL_BF16)) return GN_ERR_INVALID;
     /* distances inside a block span +-(block-1): they must index the table */
     if (block - 1 > max_pos || H > INT64_MAX / dh || T > INT64_MAX / (H * dh)) return GN_ERR_INVALID;
-    /* scratch per thread (scores, one GEMM's rel-pos products, V transposed) and the reversed
-     * table must be addressable */
+    /* scratch per thread (scores, one GEMM's rel-pos products, V transposed, and the bfloat16
+     * copies) and the reversed table must be addressable */
     const int64_t lim = (int64_t)(SIZE_MAX / sizeof(float) / 4), n = T < block ? T : block;
-    if (dh > lim || n > lim || n > lim / (n + REL_ROWS + dh) || max_pos > lim / dh / 2 - 1 ||
-        T > INT64_MAX - block)
+    if (dh > lim || n > lim || n > lim / (n + REL_ROWS_BF16 + 2 * dh + 2 * GN_BF16_PANEL) ||
+        max_pos > lim / dh / 2 - 1 || T > INT64_MAX - block)
         return GN_ERR_INVALID;
     const int64_t rows = 2 * max_pos + 1;
+    const int bf16 = (flags & GN_MATMUL_BF16) && gn_active->to_bf16 && gn_active->pack_bf16 &&
+                     gn_active->gemm_bf16;
+    const int64_t band_rows = 2 * block - 1;
     float *rel_rev = (float *)malloc((size_t)(rows * dh) * sizeof(float));
-    if (!rel_rev) return GN_ERR_NOMEM;
+    uint16_t *band = bf16 ? (uint16_t *)malloc((size_t)(round_up(band_rows, GN_BF16_PANEL) *
+                                                        (dh + (dh & 1))) * sizeof(uint16_t))
+                          : NULL;
+    if (!rel_rev || (bf16 && !band)) {
+        free(rel_rev);
+        free(band);
+        return GN_ERR_NOMEM;
+    }
     for (int64_t i = 0; i < rows; i++)
         memcpy(rel_rev + i * dh, rel + (rows - 1 - i) * dh, (size_t)dh * sizeof(float));
-    relpos_job j = {pool, q, k, v, rel_rev, out, T, H, dh, block, max_pos, scale, 0};
-    gn_pool_run(pool, relpos_task, &j, ((T + block - 1) / block) * H);
+    if (bf16) pack_rows(rel_rev + (max_pos - block + 1) * dh, dh, band_rows, dh, band);
+    relpos_job j = {pool, q, k, v, rel_rev, band, out, T, H, dh, block, max_pos, scale, 0};
+    gn_pool_run(pool, bf16 ? relpos_bf16_task : relpos_task, &j, ((T + block - 1) / block) * H);
     free(rel_rev);
+    free(band);
     return j.failed ? GN_ERR_NOMEM : GN_OK;
 }
 

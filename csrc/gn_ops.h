@@ -37,10 +37,13 @@ gn_status gn_conv_dw(gn_pool *pool, const float *x, int64_t T, int64_t C,
  * granite Conformer: frames are split into consecutive blocks of `block` (the last may be
  * shorter and attends only to itself); inside a block,
  *   score(c, r) = scale * (q_c . k_r + q_c . rel[clamp(c - r, -block, block) + max_pos])
- * q, k, v, out [T, H*dh] (column h*dh + i is head h); rel [2*max_pos + 1, dh]. */
+ * q, k, v, out [T, H*dh] (column h*dh + i is head h); rel [2*max_pos + 1, dh].
+ * flags (gn_matmul's): with GN_MATMUL_BF16, where the level has bfloat16 kernels, the products
+ * take q, k, rel, v and the softmax weights rounded to bfloat16, summing in float32. */
 gn_status gn_attention_block_relpos(gn_pool *pool, const float *q, const float *k, const float *v,
                                     int64_t T, int64_t H, int64_t dh, int64_t block,
-                                    const float *rel, int64_t max_pos, float scale, float *out);
+                                    const float *rel, int64_t max_pos, float scale, int flags,
+                                    float *out);
 
 /* Batched multi-head attention with grouped KV heads:
  *   q [batch, Lq, Hq*dh], k, v [batch, Lk, Hkv*dh], out [batch, Lq, Hq*dh].

@@ -16,7 +16,8 @@ cdef extern from "gn_ops.h" nogil:
                    const float *w, int64_t k, float *y)
     int gn_attention_block_relpos(gn_pool *pool, const float *q, const float *k, const float *v,
                                   int64_t T, int64_t H, int64_t dh, int64_t block,
-                                  const float *rel, int64_t max_pos, float scale, float *out)
+                                  const float *rel, int64_t max_pos, float scale, int flags,
+                                  float *out)
     int gn_attention(gn_pool *pool, const float *q, int64_t ldq, const float *k, int64_t ldk,
                      const float *v, int64_t ldv, int64_t batch, int64_t Lq, int64_t Lk,
                      int64_t Hq, int64_t Hkv, int64_t dh, float scale, int64_t causal_pos0,
@@ -115,7 +116,9 @@ def conv_dw(ThreadPool pool, const float[:, ::1] x, const float[:, ::1] w, float
 
 def attention_block_relpos(ThreadPool pool, const float[:, ::1] q, const float[:, ::1] k,
                            const float[:, ::1] v, int64_t heads, int64_t block,
-                           const float[:, ::1] rel, float scale, float[:, ::1] out):
+                           const float[:, ::1] rel, float scale, float[:, ::1] out,
+                           int flags=0):
+    """flags: matmul_flags(["bf16"]) multiplies in bfloat16 where the level has it."""
     cdef int64_t T = q.shape[0], width = q.shape[1]
     if heads <= 0 or width % heads:
         raise ValueError(f"width {width} does not split into {heads} heads")
@@ -130,7 +133,7 @@ def attention_block_relpos(ThreadPool pool, const float[:, ::1] q, const float[:
     cdef int st
     with nogil:
         st = gn_attention_block_relpos(p, &q[0, 0], &k[0, 0], &v[0, 0], T, heads, dh, block,
-                                       &rel[0, 0], max_pos, scale, &out[0, 0])
+                                       &rel[0, 0], max_pos, scale, flags, &out[0, 0])
     check(st, "block attention")
 
 

@@ -133,7 +133,7 @@ class Encoder:
         v = linear(pool, a, b.attn_v, flags=self.flags)
         o = np.empty_like(q)
         _native.attention_block_relpos(pool, q, k, v, hp.enc_n_heads, hp.enc_context_size,
-                                       b.rel_pos, hp.enc_head_dim ** -0.5, o)
+                                       b.rel_pos, hp.enc_head_dim ** -0.5, o, self.flags)
         return linear(pool, o, b.attn_out, b.attn_out_b, self.flags)
 
     def conv(self, pool, b, h):

@@ -135,6 +135,64 @@ def test_one_and_two_threads_give_identical_results(isa, level):
     assert np.array_equal(one, two)
 
 
+
+def relpos_attention_bf16_ref(q, k, v, H, block, rel, scale):
+    """gn_ops.h's block attention in float64 from q, k, v, rel and the softmax weights rounded to
+    bfloat16, and per output the error that rounding the weights in float32 instead may add:
+    each weight's bfloat16 rounding can land one step (2^-8 of it) the other way."""
+    T, W = q.shape
+    dh, max_pos = W // H, rel.shape[0] // 2
+    q, k, v, rel = (bf16_round(a).astype(np.float64) for a in (q, k, v, rel))
+    out, slack = np.zeros((T, W)), np.zeros((T, W))
+    for t0 in range(0, T, block):
+        n = min(block, T - t0)
+        dist = np.arange(n)[:, None] - np.arange(n)[None, :] + max_pos
+        for h in range(H):
+            sl = slice(h * dh, (h + 1) * dh)
+            qb, kb, vb = q[t0:t0 + n, sl], k[t0:t0 + n, sl], v[t0:t0 + n, sl]
+            s = scale * (qb @ kb.T + np.einsum("cd,crd->cr", qb, rel[dist]))
+            p = np.exp(s - s.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            out[t0:t0 + n, sl] = bf16_round(p.astype(np.float32)).astype(np.float64) @ vb
+            slack[t0:t0 + n, sl] = 2.0 ** -8 * p @ np.abs(vb)
+    return out, slack
+
+
+# (T, block, heads, head width, max_pos): blocks with a short last one, a head wider than one
+# 64-column panel with a tail, a table reaching past the block; odd widths and block lengths;
+# fewer frames than a block; the encoder's shape
+RELPOS_SHAPES = [(150, 70, 2, 72, 90), (61, 20, 2, 21, 30), (7, 64, 3, 64, 64),
+                 (400, 200, 1, 128, 512)]
+
+
+@pytest.mark.parametrize("level", BF16_LEVELS)
+@pytest.mark.parametrize("shape", RELPOS_SHAPES, ids=str)
+def test_block_relpos_attention_in_bf16(isa, level, shape):
+    isa(level)
+    T, block, H, dh, max_pos = shape
+    rng = np.random.default_rng(T + dh)
+    q, k, v = (rng.standard_normal((T, H * dh)).astype(np.float32) for _ in range(3))
+    rel = rng.standard_normal((2 * max_pos + 1, dh)).astype(np.float32)
+    out = np.full_like(q, np.nan)
+    _native.attention_block_relpos(_native.ThreadPool(2), q, k, v, H, block, rel, dh ** -0.5,
+                                   out, BF16)
+    want, slack = relpos_attention_bf16_ref(q, k, v, H, block, rel, dh ** -0.5)
+    # beyond the weights' rounding: float32 scores and sums, measured under 3e-7 of the output
+    assert np.all(np.abs(out - want) <= slack + 1e-5 * np.abs(want).max())
+
+
+def test_block_relpos_attention_is_float32_without_bfloat16_kernels(isa):
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.standard_normal((50, 2 * 24)).astype(np.float32) for _ in range(3))
+    rel = rng.standard_normal((41, 24)).astype(np.float32)
+    for level in [name for name in _native.ISA_NAMES
+                  if _native.isa_supported(name) and name not in BF16_LEVELS]:
+        isa(level)
+        exact, flagged = np.empty_like(q), np.empty_like(q)
+        _native.attention_block_relpos(None, q, k, v, 2, 20, rel, 0.2, exact)
+        _native.attention_block_relpos(None, q, k, v, 2, 20, rel, 0.2, flagged, BF16)
+        assert np.array_equal(exact, flagged)
+
 def test_path_is_bf16_exactly_where_the_cpu_has_bfloat16_dot_products(isa):
     for level in [name for name in _native.ISA_NAMES if _native.isa_supported(name)]:
         isa(level)
