@@ -19,8 +19,8 @@ BF16 = _native.matmul_flags(["bf16"])
 INT8 = _native.matmul_flags(["int8"])
 FLOAT_TYPES = [GT.F32, GT.F16, GT.BF16]
 QUANT_TYPES = [GT.Q4_0, GT.Q8_0, GT.Q4_K, GT.Q6_K]
-# (M, K, N): M not a multiple of the 6-row tile, K odd, not a multiple of 32, and longer than
-# the 256-element K block; N not a multiple of 16 or of the 64-row panel
+# (M, K, N): M not a multiple of the 6-row tile, K odd, not a multiple of 32, and long; N not
+# a multiple of 16 or of the 64-row panel
 SHAPES = [(1, 1, 1), (7, 33, 17), (13, 70, 129), (6, 301, 64), (25, 512, 80)]
 # AMX multiplies 32-row blocks of whole 64-row panels in 32-deep steps over 512-deep chunks:
 # a short last block of 1..16 and 17..31 rows, K short of 32, K with a tail after whole
