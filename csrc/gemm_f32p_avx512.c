@@ -4,18 +4,19 @@
  * a load per FMA pair and a horizontal sum per output, and re-reads x from L3 for every four
  * W rows: 46-73 GFLOP/s on one Ice Lake core where this one reaches ~130.
  *
- * K is walked in chunks of KC: the chunk of a 12-row x tile (24 KB) stays in L1 for both
- * halves of the panel, whose chunk (128 KB) stays in L2 for every tile. In the encoder on Ice
- * Lake, chunks of 512 ran ~10% faster than 256 and ~20% faster than 128 (1024: within noise).
- * Every output is one chain of FMAs in k order from its bias, through y between chunks, as
- * the scalar twin sums. */
+ * K is walked in chunks of KC: the chunk of a 12-row x tile (48 KB) stays close for both
+ * halves of the panel, whose chunk (256 KB) stays in L2 for every tile. In the encoder on Ice
+ * Lake, chunks of 512 ran ~10% faster than 256 and ~20% faster than 128, 1024 within noise
+ * of 512; on Zen 4 (2 threads) 1024 ran 3-10% faster than 512: each chunk stores and reloads
+ * the accumulators through y, which costs more there. Every output is one chain of FMAs in k
+ * order from its bias, through y between chunks, as the scalar twin sums. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
 #include "gn_kernels.h"
 
 #define MR GN_F32P_TILE
-#define KC 512
+#define KC 1024
 
 static inline __mmask16 lanes(int64_t n) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);

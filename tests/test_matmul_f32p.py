@@ -15,9 +15,9 @@ PACKED_LEVELS = [level for level in _native.ISA_NAMES
                  if _native.isa_supported(level) and level in ("avx512", "amx")]
 U = 2.0 ** -24  # float32 unit roundoff
 # (M, K, N): one whole tile, a row past it, tiles with short last ones; K of 1, odd, across the
-# AVX-512 kernel's 512-deep chunks; N a whole 64-row panel, one row past, short of one and of 32
+# AVX-512 kernel's 1024-deep chunks; N a whole 64-row panel, one row past, short of one and of 32
 SHAPES = [(12, 64, 64), (13, 1, 65), (23, 257, 37), (24, 300, 100), (37, 513, 128),
-          (61, 1000, 200), (131, 31, 16)]
+          (61, 1300, 200), (131, 31, 16)]
 TYPES = [GT.F32, GT.F16, GT.BF16, GT.Q8_0, GT.Q4_K, GT.Q6_K]
 
 
