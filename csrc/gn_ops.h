@@ -17,7 +17,7 @@ gn_status gn_layernorm(gn_pool *pool, const float *x, int64_t rows, int64_t d,
 gn_status gn_rmsnorm(gn_pool *pool, const float *x, int64_t rows, int64_t d,
                      const float *w, float eps, float *y);
 
-enum { GN_ACT_SILU = 0, GN_ACT_GELU_ERF = 1, GN_ACT_SIGMOID = 2 };
+enum { GN_ACT_NONE = -1, GN_ACT_SILU = 0, GN_ACT_GELU_ERF = 1, GN_ACT_SIGMOID = 2 };
 /* y = act(x) elementwise over n values; y may alias x. */
 gn_status gn_activation(gn_pool *pool, int act, const float *x, int64_t n, float *y);
 /* GLU over channels: x [rows, 2c] -> y [rows, c] = x[:, :c] * sigmoid(x[:, c:]). */
@@ -27,11 +27,17 @@ gn_status gn_swiglu(gn_pool *pool, const float *gate, const float *up, int64_t r
                     float *y);
 /* Row-wise softmax in place over x [rows, n]. */
 gn_status gn_softmax(gn_pool *pool, float *x, int64_t rows, int64_t n);
+/* h[i] += alpha * y[i] for i < n: the product rounded, then the sum (numpy's h += alpha * y),
+ * across the pool. */
+gn_status gn_add_scaled(gn_pool *pool, float *h, const float *y, float alpha, int64_t n);
 
 /* Depthwise 1-D convolution along time with symmetric zero padding (k odd):
- * y[t, ch] = sum_j w[ch, j] * x[t + j - k/2, ch];  x, y [T, C], w [C, k]; y must not alias x. */
-gn_status gn_conv_dw(gn_pool *pool, const float *x, int64_t T, int64_t C,
-                     const float *w, int64_t k, float *y);
+ * y[t, ch] = sum_j w[ch, j] * x[t + j - k/2, ch];  x, y [T, C], w [C, k]; y must not alias x.
+ * Then, with scale and shift (both or neither), y[t, ch] = y[t, ch] * scale[ch] + shift[ch]
+ * (a batch norm folded at load; product and sum each rounded), and y = act(y) unless act is
+ * GN_ACT_NONE: each task's frames while they are still in cache. */
+gn_status gn_conv_dw(gn_pool *pool, const float *x, int64_t T, int64_t C, const float *w,
+                     int64_t k, const float *scale, const float *shift, int act, float *y);
 
 /* Block-local self-attention with Shaw relative positions (query side only), as in the
  * granite Conformer: frames are split into consecutive blocks of `block` (the last may be

@@ -2,7 +2,7 @@
 # Arrays are float32 C-contiguous; outputs are caller-provided where aliasing is allowed.
 
 cdef extern from "gn_ops.h" nogil:
-    int GN_ACT_SILU, GN_ACT_GELU_ERF, GN_ACT_SIGMOID
+    int GN_ACT_NONE, GN_ACT_SILU, GN_ACT_GELU_ERF, GN_ACT_SIGMOID
     int gn_layernorm(gn_pool *pool, const float *x, int64_t rows, int64_t d,
                      const float *w, const float *b, float eps, float *y)
     int gn_rmsnorm(gn_pool *pool, const float *x, int64_t rows, int64_t d,
@@ -12,8 +12,9 @@ cdef extern from "gn_ops.h" nogil:
     int gn_swiglu(gn_pool *pool, const float *gate, const float *up, int64_t rows, int64_t c,
                   float *y)
     int gn_softmax(gn_pool *pool, float *x, int64_t rows, int64_t n)
-    int gn_conv_dw(gn_pool *pool, const float *x, int64_t T, int64_t C,
-                   const float *w, int64_t k, float *y)
+    int gn_add_scaled(gn_pool *pool, float *h, const float *y, float alpha, int64_t n)
+    int gn_conv_dw(gn_pool *pool, const float *x, int64_t T, int64_t C, const float *w,
+                   int64_t k, const float *scale, const float *shift, int act, float *y)
     int gn_attention_block_relpos(gn_pool *pool, const float *q, const float *k, const float *v,
                                   int64_t T, int64_t H, int64_t dh, int64_t block,
                                   const float *rel, int64_t max_pos, float scale, int flags,
@@ -102,15 +103,41 @@ def softmax(ThreadPool pool, float[:, ::1] x):
     check(st, "softmax")
 
 
-def conv_dw(ThreadPool pool, const float[:, ::1] x, const float[:, ::1] w, float[:, ::1] out):
-    """x [T, C], w [C, k] -> out [T, C], zero padding k//2 on both sides."""
+def add_scaled(ThreadPool pool, float[:, ::1] h, const float[:, ::1] y, float alpha=1.0):
+    """h += alpha * y in place, across the pool."""
+    need_len("y rows", y.shape[0], h.shape[0]); need_len("y cols", y.shape[1], h.shape[1])
+    cdef gn_pool *p = pool_ptr(pool)
+    cdef int st
+    if h.shape[0] == 0 or h.shape[1] == 0:
+        return
+    with nogil:
+        st = gn_add_scaled(p, &h[0, 0], &y[0, 0], alpha, h.shape[0] * h.shape[1])
+    check(st, "add_scaled")
+
+
+def conv_dw(ThreadPool pool, const float[:, ::1] x, const float[:, ::1] w, float[:, ::1] out,
+            scale=None, shift=None, act=None):
+    """x [T, C], w [C, k] -> out [T, C], zero padding k//2 on both sides; then, if given,
+    out = out * scale + shift per channel (scale and shift [C], together) and act(out)."""
     cdef int64_t T = x.shape[0], C = x.shape[1], k = w.shape[1]
     need_len("weight channels", w.shape[0], C)
     need_len("out rows", out.shape[0], T); need_len("out cols", out.shape[1], C)
+    if (scale is None) != (shift is None):
+        raise ValueError("conv_dw takes scale and shift together")
+    if act is not None and act not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {act!r}")
+    cdef const float[::1] sc, sh
+    cdef const float *scp = NULL
+    cdef const float *shp = NULL
+    if scale is not None:
+        sc, sh = scale, shift
+        need_len("scale", sc.shape[0], C); need_len("shift", sh.shape[0], C)
+        scp, shp = &sc[0], &sh[0]
+    cdef int a = GN_ACT_NONE if act is None else ACTIVATIONS[act]
     cdef gn_pool *p = pool_ptr(pool)
     cdef int st
     with nogil:
-        st = gn_conv_dw(p, &x[0, 0], T, C, &w[0, 0], k, &out[0, 0])
+        st = gn_conv_dw(p, &x[0, 0], T, C, &w[0, 0], k, scp, shp, a, &out[0, 0])
     check(st, "depthwise conv")
 
 

@@ -9,7 +9,7 @@ from functools import partial
 
 import numpy as np
 
-from .layers import act_, glu, layernorm, linear, softmax_
+from .layers import act_, add_, glu, layernorm, linear, softmax_
 from . import _native
 
 LN_EPS = 1e-5
@@ -101,14 +101,13 @@ class Encoder:
     def self_condition(self, pool, h):
         """h + ctc_mid(softmax(ctc_out(h))): the mid-network CTC self-conditioning."""
         p = softmax_(pool, linear(pool, h, self.ctc_out, self.ctc_out_b, self.flags))  # [T, n_ctc]
-        h += linear(pool, p, self.ctc_mid, self.ctc_mid_b, self.flags)
-        return h
+        return add_(pool, h, linear(pool, p, self.ctc_mid, self.ctc_mid_b, self.flags))
 
     def block(self, pool, b, h):
-        h += 0.5 * self.ffn(pool, b.ff1, h)
-        h += self.attention(pool, b, h)
-        h += self.conv(pool, b, h)
-        h += 0.5 * self.ffn(pool, b.ff2, h)
+        add_(pool, h, self.ffn(pool, b.ff1, h), 0.5)
+        add_(pool, h, self.attention(pool, b, h))
+        add_(pool, h, self.conv(pool, b, h))
+        add_(pool, h, self.ffn(pool, b.ff2, h), 0.5)
         return layernorm(pool, h, *b.post_norm, LN_EPS)
 
     def matrices(self):
@@ -139,9 +138,6 @@ class Encoder:
     def conv(self, pool, b, h):
         c = layernorm(pool, h, *b.conv_norm, LN_EPS)
         c = glu(pool, linear(pool, c, b.conv_up, b.conv_up_b, self.flags))  # [T, inner]
-        y = np.empty_like(c)
-        _native.conv_dw(pool, c, b.conv_dw, y)
-        y *= b.bn_scale
-        y += b.bn_shift
-        act_(pool, "silu", y)
+        y = np.empty_like(c)  # [T, inner]: silu(batch norm(depthwise conv(c)))
+        _native.conv_dw(pool, c, b.conv_dw, y, b.bn_scale, b.bn_shift, "silu")
         return linear(pool, y, b.conv_down, b.conv_down_b, self.flags)  # [T, d]

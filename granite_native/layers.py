@@ -33,6 +33,12 @@ def act_(pool, name, x):
     return x
 
 
+def add_(pool, h, y, alpha=1.0):
+    """h += alpha * y in place (a residual connection)."""
+    _native.add_scaled(pool, h, y, alpha)
+    return h
+
+
 def glu(pool, x):
     out = np.empty((x.shape[0], x.shape[1] // 2), np.float32)
     _native.glu(pool, x, out)

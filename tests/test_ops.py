@@ -86,6 +86,43 @@ def test_conv_dw(pool):
         N.conv_dw(pool, x, randn(C, 4), out)  # even kernel has no symmetric padding
 
 
+@pytest.mark.parametrize("T", [53, 7, 40])  # a short last task of frames, fewer than one, whole
+def test_conv_dw_with_batch_norm_and_silu(pool, T):
+    """The conv module's conv -> folded batch norm -> SiLU in one call: the float64 formula,
+    and bit for bit the three steps one after another (which the exact path ran before)."""
+    C, k = 40, 15
+    x, w, scale, shift = randn(T, C), randn(C, k), randn(C), randn(C)
+    out = np.empty_like(x)
+    N.conv_dw(pool, x, w, out, scale, shift, "silu")
+    xp = np.pad(x.astype(np.float64), ((k // 2, k // 2), (0, 0)))
+    z = sum(w[:, j] * xp[j:j + T] for j in range(k)) * scale + shift
+    assert_close(out, z / (1 + np.exp(-z)), 1e-6)
+    steps = np.empty_like(x)
+    N.conv_dw(pool, x, w, steps)
+    steps *= scale
+    steps += shift
+    N.activation(pool, "silu", steps.reshape(-1), steps.reshape(-1))
+    assert np.array_equal(out, steps)
+    with pytest.raises(ValueError):
+        N.conv_dw(pool, x, w, out, scale, None)
+    with pytest.raises(ValueError):
+        N.conv_dw(pool, x, w, out, scale[:-1], shift)
+    with pytest.raises(ValueError):
+        N.conv_dw(pool, x, w, out, act="tanh")
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.5, -2.3])
+def test_add_scaled_is_numpys_residual_add(pool, alpha):
+    for shape in [(3, 5), (550, 1024), (1, 16385)]:  # one chunk, many, one past a chunk
+        h, y = randn(*shape), randn(*shape)
+        want = h.copy()
+        want += np.float32(alpha) * y
+        N.add_scaled(pool, h, y, alpha)
+        assert np.array_equal(h, want)
+    with pytest.raises(ValueError):
+        N.add_scaled(pool, randn(3, 5), randn(3, 4))
+
+
 def ref_block_attention(q, k, v, H, block, rel, scale):
     """The HF formulation: pad the last block, mask padded positions, Shaw rel-pos on q."""
     T, W = q.shape
