@@ -3,7 +3,8 @@
 "exact": weights are dequantized to float32 and multiplied in float32 everywhere; held to the
 parity contract's exact bounds.
 "fast" (the default): the encoder and projector multiply in bfloat16 with float32
-accumulation where the CPU has bfloat16 dot products; block-quantized weights in any stage
+accumulation where the CPU has bfloat16 dot products, the encoder's attention products too
+(scores and softmax stay float32); block-quantized weights in any stage
 meet int8-quantized activations, as ggml multiplies them (on the AMX level, products of many
 rows dequantize them to bfloat16 for the tiles instead: gn_matmul_path). F16/F32 LLM weights
 stay float32: only k-quant files relax the LLM's bounds.
