@@ -73,9 +73,11 @@ static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q4
 /* One x row against both halves of a 16-row block panel in one pass (decode): each 32-byte
  * group of quants is loaded once, and each broadcast of 4 x quants serves both halves, which
  * the two-pass tile above would repeat; W streams through once, as read from memory, with
- * software prefetches where gn_stream_prefetch() asks for them. */
-static GN_ALWAYS_INLINE void gemv(const int prefetch, int64_t nb, const block_q4_K_r16 *w,
-                                  const uint8_t *xq, float *y) {
+ * software prefetches GN_STREAM_PREFETCH ahead on every CPU: this kernel's loads alone leave
+ * too few cache lines in flight (Zen 3, one thread: 9.2-9.8 GB/s without, 10.5-11.4 with,
+ * against a 12-13 GB/s read; decode 59-60 -> 54 ms/token on two threads; Ice Lake 71-89% ->
+ * 91-106% of the read probe). */
+static void gemv(int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq, float *y) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256 facc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t i = 0; i < nb; i++) {
@@ -83,7 +85,7 @@ static GN_ALWAYS_INLINE void gemv(const int prefetch, int64_t nb, const block_q4
         const block_q8_K *xb = (const block_q8_K *)xq + i;
         __m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         for (int s = 0; s < 8; s++) {
-            if (prefetch) gn_prefetch_part(b, sizeof *b, s, 8);
+            gn_prefetch_part(b, sizeof *b, s, 8);
             const int8_t *a = xb->qs + 32 * s;
             __m256i dot[2];
             for (int v = 0; v < 4; v++) {
@@ -123,14 +125,10 @@ void gn_gemm_q_q4_k_r16_avx2(int64_t M, int64_t N, int64_t K, const void *xq,
                              int64_t ldy) {
     const int64_t nb = K / QK_K;
     const uint8_t *x8 = (const uint8_t *)xq;
-    const int prefetch = gn_stream_prefetch();
     for (int64_t n = 0; n < N; n += GN_R16) {
         const block_q4_K_r16 *wg = (const block_q4_K_r16 *)((const uint8_t *)w + n * w_row_bytes);
         if (M == 1) {
-            if (prefetch)
-                gemv(1, nb, wg, x8, y + n);
-            else
-                gemv(0, nb, wg, x8, y + n);
+            gemv(nb, wg, x8, y + n);
             continue;
         }
         for (int h = 0; h < 2; h++)

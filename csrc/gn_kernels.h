@@ -16,11 +16,11 @@
 #define GN_ALWAYS_INLINE inline
 #endif
 
-/* Decode GEMVs over the interleaved layouts prefetch this many bytes ahead into L2 where
- * gn_stream_prefetch() says so: on Intel's cores the hardware prefetcher leaves a GEMV that
- * streams Q4_K_R16 from memory short of the read probe (Ice Lake: 81-88%, 96-102% with the
- * prefetch; the AVX2 kernel there 71-80%, 91-106%; Sapphire Rapids 11.6 -> 12.5 GB/s per
- * core), while on AMD's (Zen 3, Zen 4) every distance tried was slower than none. */
+/* Decode GEMVs over the interleaved layouts prefetch this many bytes ahead into L2: the AVX2
+ * kernel always (gemm_q_r16_avx2.c), the AVX-512 one where gn_stream_prefetch() says so. On
+ * Intel's cores the hardware prefetcher leaves a GEMV that streams Q4_K_R16 from memory short
+ * of the read probe (Ice Lake: 81-88%, 96-102% with the prefetch; Sapphire Rapids 11.6 -> 12.5
+ * GB/s per core), while on Zen 4 the AVX-512 kernel was slower with every distance tried. */
 #define GN_STREAM_PREFETCH 4096
 static inline int gn_stream_prefetch(void) { return gn_cpu()->intel; }
 
