@@ -93,6 +93,8 @@ static const gn_kernels avx2_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx2,
     },
     .gemm_f32 = gn_gemm_f32_avx2,
+    .gemm_f32p = gn_gemm_f32p_avx2,
+    .pack_f32p = gn_pack_f32p_avx2,
     .gemv_f16 = gn_gemv_f16_avx2,
     .quantize_q8_k = gn_quantize_q8_k_avx2,
     .quantize_q8_32 = gn_quantize_q8_32_avx2,

@@ -240,6 +240,10 @@ void gn_gemv_f16_avx2(int64_t M, int64_t N, int64_t K, const float *x, const uin
                       int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_avx2(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                       const float *w, int64_t ldw, float *y, int64_t ldy);
+void gn_gemm_f32p_avx2(int64_t M, int64_t cols, int64_t K, const float *xp, const float *panel,
+                       const float *bias, float *y, int64_t ldy);
+void gn_pack_f32p_avx2(const float *rows, int64_t ld, int64_t n, int64_t len, float *dst,
+                       int64_t dst_ld, int width);
 void gn_quantize_q8_k_avx2(const float *x, void *dst, int64_t k);
 void gn_quantize_q8_32_avx2(const float *x, void *dst, int64_t k);
 void gn_gemm_q4_0_avx2(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,

@@ -1,7 +1,7 @@
 """The exact float32 path on packed operands: products of GN_F32P_TILE (12) or more x rows where
-the level has a packed kernel (AVX-512). Each output is one chain of fused multiply-adds in k
-order from its bias, so the kernel and its scalar twin agree bit for bit whatever the blocking,
-the tails and the threads; the twin is held to numpy float64 within float32 summation error."""
+the level has a packed kernel (AVX2, AVX-512). Each output is one chain of fused multiply-adds
+in k order from its bias, so the kernel and its scalar twin agree bit for bit whatever the
+blocking, the tails and the threads; the twin is held to numpy float64 within float32 summation error."""
 import numpy as np
 import pytest
 from gguf import GGMLQuantizationType as GT
@@ -12,10 +12,10 @@ from granite_native import _native
 
 TILE = 12  # GN_F32P_TILE
 PACKED_LEVELS = [level for level in _native.ISA_NAMES
-                 if _native.isa_supported(level) and level in ("avx512", "amx")]
+                 if _native.isa_supported(level) and level in ("avx2", "avx512", "amx")]
 U = 2.0 ** -24  # float32 unit roundoff
 # (M, K, N): one whole tile, a row past it, tiles with short last ones; K of 1, odd, across the
-# AVX-512 kernel's 1024-deep chunks; N a whole 64-row panel, one row past, short of one and of 32
+# kernels' 1024-deep chunks; N a whole 64-row panel, one row past, short of one and of 32
 SHAPES = [(12, 64, 64), (13, 1, 65), (23, 257, 37), (24, 300, 100), (37, 513, 128),
           (61, 1300, 200), (131, 31, 16)]
 TYPES = [GT.F32, GT.F16, GT.BF16, GT.Q8_0, GT.Q4_K, GT.Q6_K]
