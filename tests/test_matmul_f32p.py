@@ -142,3 +142,87 @@ def test_callers_on_one_pool_at_once_get_their_own_results():
             assert np.array_equal(g.view(np.uint32), y.view(np.uint32))
         if _native.matmul_f32_packed(int(GT.F32), x.shape[0]):
             assert np.array_equal(y.view(np.uint32), serial.view(np.uint32))
+
+
+F32_P64 = _native.F32_P64
+FLAG_SETS = [_native.matmul_flags(names) for names in ([], ["int8"], ["bf16"], ["int8", "bf16"])]
+
+
+def panels_reference(w, n, k):
+    """F32_P64 by the layout's definition (gn_kernels.h): W[64 g + r][j] at float offset
+    64 g k + 64 j + r."""
+    return w.reshape(n // 64, 64, k).transpose(0, 2, 1).ravel()
+
+
+@pytest.mark.parametrize("level", PACKED_LEVELS)
+@pytest.mark.parametrize("gtype", [GT.F32, GT.F16, GT.BF16], ids=lambda t: t.name)
+def test_weights_packed_at_load_are_the_panels_every_product_packs(isa, level, gtype):
+    """Any number of x rows and any flags multiply F32_P64 on the packed kernel, with the bits
+    its twin gives on the matrix as stored."""
+    isa(level)
+    rng = np.random.default_rng(50 + gtype)
+    n, k = 128, 100
+    raw, w = weights(rng, gtype, n, k)
+    pool = _native.ThreadPool(2)
+    packed = _native.pack_f32(pool, raw, int(gtype), n, k)
+    assert np.array_equal(packed.view(np.uint32), panels_reference(w, n, k).view(np.uint32))
+    for m in (1, 5, 37):
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        bias = rng.standard_normal(n).astype(np.float32)
+        want = _native.matmul_f32p_scalar(pool, x, raw, int(gtype), n, bias)
+        for flags in FLAG_SETS:
+            y = _native.matmul(pool, x, packed, F32_P64, n, bias=bias, flags=flags)
+            assert np.array_equal(y.view(np.uint32), want.view(np.uint32)), (m, flags)
+
+
+def test_packing_rejects_what_the_layout_cannot_hold(isa):
+    pool = _native.ThreadPool(2)
+    w = np.ones((64, 32), np.float32).view(np.uint8).ravel()
+    x = np.ones((13, 32), np.float32)
+    for level in PACKED_LEVELS:
+        isa(level)
+        for rows, cols in ((32, 64), (64, 16)):  # rows short of a panel; bytes for K 32
+            with pytest.raises(ValueError):
+                _native.pack_f32(pool, w, int(GT.F32), rows, cols)
+        with pytest.raises(ValueError, match="F32, F16 or BF16"):
+            _native.pack_f32(pool, w, int(GT.Q8_0), 64, 32)
+        with pytest.raises(ValueError, match="expected"):
+            _native.pack_f32(pool, w, int(GT.F32), 64, 32, out=np.empty(10, np.uint8))
+        packed = _native.pack_f32(pool, w, int(GT.F32), 64, 32)
+        with pytest.raises(ValueError, match="unsupported"):
+            _native.dequantize(F32_P64, packed, 64 * 32)
+    isa("scalar")
+    with pytest.raises(ValueError, match="unsupported"):
+        _native.pack_f32(pool, w, int(GT.F32), 64, 32)
+    with pytest.raises(ValueError, match="unsupported"):
+        _native.matmul(pool, x, np.zeros(64 * 32 * 4, np.uint8), F32_P64, 64)
+
+
+def test_audio_stages_take_float32_weights_in_panels(isa):
+    """Weights.operand with panels: F32 matrices of whole panels become F32_P64 where the level
+    has the packed GEMM (their file pages released), the others stay as stored."""
+    from granite_native.weights import Tensor, Weights
+    rng = np.random.default_rng(7)
+
+    def tensor(name, gtype, n, k):
+        raw, _ = weights(rng, gtype, n, k)
+        return Tensor(name, int(gtype), (k, n), (n, k), raw)
+
+    tensors = [tensor("a", GT.F32, 128, 40), tensor("odd", GT.F32, 100, 40),
+               tensor("half", GT.F16, 128, 40)]
+    for level in PACKED_LEVELS + ["scalar"]:
+        isa(level)
+        released = []
+        wt = Weights(tensors, release=released.append)
+        pool = _native.ThreadPool(2)
+        a = wt.operand("a", 0, pool, panels=True)
+        assert wt.operand("a", 0, pool).type == int(GT.F32)
+        assert wt.operand("odd", 0, pool, panels=True).type == int(GT.F32)
+        assert wt.operand("half", 0, pool, panels=True).type == int(GT.F16)
+        if level == "scalar":
+            assert a.type == int(GT.F32) and not released
+            continue
+        assert a.type == F32_P64 and released == [tensors[0].data]
+        x = rng.standard_normal((20, 40)).astype(np.float32)
+        y = _native.matmul(pool, x, a.data, a.type, 128)
+        assert np.array_equal(y, _native.matmul(pool, x, tensors[0].data, int(GT.F32), 128))
