@@ -23,8 +23,6 @@ static const gn_type_traits traits[GN_TYPE_COUNT] = {
     [GN_TYPE_Q8_K_R16] = {"Q8_K_R16", QK_K, sizeof(block_q8_K_r16) / GN_R16, GN_R16, GN_ACT_Q8_K},
     /* a row's share of a panel: K / 2 pairs of bfloat16 */
     [GN_TYPE_BF16_P64] = {"BF16_P64", 2, 4, GN_BF16_PANEL, 0},
-    /* a row's share of a panel: K floats */
-    [GN_TYPE_F32_P64] = {"F32_P64", 1, 4, GN_F32_PANEL, 0},
 };
 
 const gn_type_traits *gn_type_info(int type) {

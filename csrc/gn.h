@@ -28,8 +28,7 @@ typedef enum {
     GN_TYPE_Q4_K_R16 = 64, /* Q4_K rows interleaved 16 at a time by gn_repack */
     GN_TYPE_Q8_K_R16 = 65, /* float rows quantized to 8 bits, 16 at a time, by gn_quantize */
     GN_TYPE_BF16_P64 = 66, /* float rows in the bfloat16 path's 64-row panels, by gn_pack_bf16 */
-    GN_TYPE_F32_P64 = 67,  /* float rows in the packed float32 path's 64-row panels, by gn_pack_f32 */
-    GN_TYPE_COUNT = 68 /* size of per-type tables; unsupported ids have no traits */
+    GN_TYPE_COUNT = 67 /* size of per-type tables; unsupported ids have no traits */
 } gn_type;
 
 typedef enum {
@@ -153,15 +152,6 @@ gn_status gn_repack(gn_pool *pool, int type, const void *src, size_t src_bytes, 
  * dequantized. */
 gn_status gn_pack_bf16(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
                        int64_t K, void *dst, size_t dst_bytes);
-
-/* Float weights (F32, F16, BF16) W[N, K] packed at load into GN_TYPE_F32_P64: the float32
- * panels the exact packed GEMM (gemm_f32p) otherwise packs on every call (64 rows each,
- * k-major, gn_kernels.h). Products with any flags and any number of x rows take that GEMM on
- * them and give the bits they give on the matrix as stored. N a multiple of 64, src_bytes
- * exactly N rows of `type`, dst_bytes exactly N * 4K. GN_ERR_UNSUPPORTED where the active ISA
- * has no packed float32 GEMM; never dequantized. */
-gn_status gn_pack_f32(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
-                      int64_t K, void *dst, size_t dst_bytes);
 
 /* Precision choices of gn_matmul, OR-ed. 0 is exact: weights are dequantized to float32 and
  * multiplied in float32. GN_MATMUL_INT8: block-quantized weights (Q4_0, Q8_0, Q4_K, Q6_K)

@@ -104,9 +104,9 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     case GN_PATH_BF16: return gn_matmul_bf16(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
     default: break;
     }
+    if (!gn_active->dequant[wtype]) return GN_ERR_UNSUPPORTED; /* a repacked layout */
     if (gn_matmul_f32p_takes(wtype, M))
         return gn_matmul_f32p(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
-    if (!gn_active->dequant[wtype]) return GN_ERR_UNSUPPORTED; /* a repacked layout */
     if (wtype == GN_TYPE_F16 && M <= GN_GEMV_MAX_M) {
         const int64_t panel = gn_gemv_panel_rows(pool, N);
         matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, panel};

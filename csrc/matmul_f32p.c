@@ -2,8 +2,7 @@
  * packed kernel (gemm_f32p). x is packed once into tiles every thread reads; each task packs a
  * panel of GN_F32_PANEL W rows (dequantized where W is not float32) into per-thread scratch,
  * k-major, and runs every tile of x over it, so both packings cost once per element of their
- * operand however large the other is. W packed at load (GN_TYPE_F32_P64, gn_pack_f32) is
- * already in that layout and skips the step. */
+ * operand however large the other is. */
 #include <stdint.h>
 
 #include "gn_kernels.h"
@@ -35,45 +34,32 @@ static void pack_tile(void *arg, int64_t t, int thread_index) {
 
 static size_t panel_bytes(int64_t K) { return (size_t)K * GN_F32_PANEL * sizeof(float); }
 
-/* W rows n0 .. n0 + rows (rows <= GN_F32_PANEL) into panel, through dq (gn_dq_rows_bytes). */
-static void pack_panel(gn_pack_f32p_fn pack, gn_dequant_fn dequant, const uint8_t *w, int wtype,
-                       int64_t w_row_bytes, int64_t K, int64_t n0, int64_t rows, float *panel,
-                       float *dq) {
-    /* the kernel reads the panel's unused rows; zeros keep every lane's arithmetic defined */
-    for (int64_t r0 = (rows + 15) / 16 * 16; r0 < GN_F32_PANEL; r0 += 16)
-        pack(NULL, 0, 0, K, panel + r0, GN_F32_PANEL, 16);
-    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-        const int64_t n = rows - r0 < 16 ? rows - r0 : 16;
-        const uint8_t *src = w + (n0 + r0) * w_row_bytes;
-        if (wtype == GN_TYPE_F32) {
-            pack((const float *)src, K, n, K, panel + r0, GN_F32_PANEL, 16);
-            continue;
-        }
-        for (int64_t k0 = 0; k0 < K; k0 += GN_DQ_CHUNK) {
-            const int64_t len = K - k0 < GN_DQ_CHUNK ? K - k0 : GN_DQ_CHUNK;
-            gn_dequant_chunk(dequant, wtype, src, w_row_bytes, n, k0, len, dq);
-            pack(dq, GN_DQ_CHUNK, n, len, panel + k0 * GN_F32_PANEL + r0, GN_F32_PANEL, 16);
-        }
-    }
-}
-
 static void gemm_panel(void *arg, int64_t task, int thread_index) {
     f32p_job *j = (f32p_job *)arg;
     const int64_t n0 = task * GN_F32_PANEL, K = j->K;
     const int64_t rows = j->N - n0 < GN_F32_PANEL ? j->N - n0 : GN_F32_PANEL;
-    const float *panel;
-    if (j->wtype == GN_TYPE_F32_P64) {
-        panel = (const float *)(j->w + n0 * j->w_row_bytes);
-    } else {
-        uint8_t *buf = (uint8_t *)gn_pool_scratch(j->pool, thread_index,
-                                                  panel_bytes(K) + gn_dq_rows_bytes(j->wtype));
-        if (!buf) {
-            j->failed = 1;
-            return;
+    uint8_t *buf = (uint8_t *)gn_pool_scratch(j->pool, thread_index,
+                                              panel_bytes(K) + gn_dq_rows_bytes(j->wtype));
+    if (!buf) {
+        j->failed = 1;
+        return;
+    }
+    float *panel = (float *)buf, *dq = (float *)(buf + panel_bytes(K));
+    /* the kernel reads the panel's unused rows; zeros keep every lane's arithmetic defined */
+    for (int64_t r0 = (rows + 15) / 16 * 16; r0 < GN_F32_PANEL; r0 += 16)
+        j->pack(NULL, 0, 0, K, panel + r0, GN_F32_PANEL, 16);
+    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+        const int64_t n = rows - r0 < 16 ? rows - r0 : 16;
+        const uint8_t *src = j->w + (n0 + r0) * j->w_row_bytes;
+        if (j->wtype == GN_TYPE_F32) {
+            j->pack((const float *)src, K, n, K, panel + r0, GN_F32_PANEL, 16);
+            continue;
         }
-        pack_panel(j->pack, j->dequant, j->w, j->wtype, j->w_row_bytes, K, n0, rows,
-                   (float *)buf, (float *)(buf + panel_bytes(K)));
-        panel = (const float *)buf;
+        for (int64_t k0 = 0; k0 < K; k0 += GN_DQ_CHUNK) {
+            const int64_t len = K - k0 < GN_DQ_CHUNK ? K - k0 : GN_DQ_CHUNK;
+            gn_dequant_chunk(j->dequant, j->wtype, src, j->w_row_bytes, n, k0, len, dq);
+            j->pack(dq, GN_DQ_CHUNK, n, len, panel + k0 * GN_F32_PANEL + r0, GN_F32_PANEL, 16);
+        }
     }
     j->gemm(j->M, rows, K, j->xp, panel, j->bias ? j->bias + n0 : NULL, j->y + n0, j->N);
 }
@@ -96,8 +82,8 @@ static gn_status run(gn_pool *pool, gn_gemm_f32p_fn gemm, gn_pack_f32p_fn pack,
 }
 
 int gn_matmul_f32p_takes(int wtype, int64_t M) {
-    if (!gn_active->gemm_f32p || wtype < 0 || wtype >= GN_TYPE_COUNT) return 0;
-    return wtype == GN_TYPE_F32_P64 || (M >= GN_F32P_TILE && gn_active->dequant[wtype]);
+    return gn_active->gemm_f32p && M >= GN_F32P_TILE && wtype >= 0 && wtype < GN_TYPE_COUNT &&
+           gn_active->dequant[wtype];
 }
 
 gn_status gn_matmul_f32p(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
@@ -115,45 +101,4 @@ gn_status gn_matmul_f32p_scalar(gn_pool *pool, const float *x, int64_t M, int64_
     const gn_dequant_fn dq = gn_type_info(wtype) ? gn_dequant_scalar(wtype) : NULL;
     if (!dq) return GN_ERR_UNSUPPORTED;
     return run(pool, gn_gemm_f32p_scalar, gn_pack_f32p_scalar, dq, x, M, K, w, wtype, N, w_row_bytes, bias, y);
-}
-
-typedef struct {
-    gn_pool *pool;
-    gn_pack_f32p_fn pack;
-    gn_dequant_fn dequant;
-    const uint8_t *w;
-    int wtype;
-    int64_t K, w_row_bytes;
-    float *dst;
-    int failed;
-} pack_job;
-
-static void pack_task(void *arg, int64_t task, int thread_index) {
-    pack_job *j = (pack_job *)arg;
-    float *dq = NULL;
-    if (j->wtype != GN_TYPE_F32) {
-        dq = (float *)gn_pool_scratch(j->pool, thread_index, gn_dq_rows_bytes(j->wtype));
-        if (!dq) {
-            j->failed = 1;
-            return;
-        }
-    }
-    pack_panel(j->pack, j->dequant, j->w, j->wtype, j->w_row_bytes, j->K, task * GN_F32_PANEL,
-               GN_F32_PANEL, j->dst + task * GN_F32_PANEL * j->K, dq);
-}
-
-gn_status gn_pack_f32(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
-                      int64_t K, void *dst, size_t dst_bytes) {
-    if (type != GN_TYPE_F32 && type != GN_TYPE_F16 && type != GN_TYPE_BF16) return GN_ERR_UNSUPPORTED;
-    if (!gn_active->gemm_f32p || !gn_active->dequant[type]) return GN_ERR_UNSUPPORTED;
-    if (!src || !dst || N <= 0 || N % GN_F32_PANEL || K <= 0) return GN_ERR_INVALID;
-    const int64_t src_rb = gn_row_bytes(type, K), dst_rb = gn_row_bytes(GN_TYPE_F32_P64, K);
-    if (src_rb <= 0 || dst_rb <= 0 || N > INT64_MAX / src_rb || N > INT64_MAX / dst_rb)
-        return GN_ERR_INVALID;
-    if ((uint64_t)(N * src_rb) != (uint64_t)src_bytes || (uint64_t)(N * dst_rb) != (uint64_t)dst_bytes)
-        return GN_ERR_INVALID;
-    pack_job job = {pool, gn_active->pack_f32p, gn_active->dequant[type], (const uint8_t *)src,
-                    type, K, src_rb, (float *)dst, 0};
-    gn_pool_run(pool, pack_task, &job, N / GN_F32_PANEL);
-    return job.failed ? GN_ERR_NOMEM : GN_OK;
 }

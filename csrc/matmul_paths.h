@@ -38,8 +38,7 @@ void gn_dequant_chunk(gn_dequant_fn dequant, int wtype, const uint8_t *src, int6
                       int64_t n, int64_t k0, int64_t len, float *dq);
 
 /* matmul_f32p.c: the exact float32 path on packed operands, where the active table has a
- * packed kernel and x has rows enough to pay for packing, for any type with a dequantizer;
- * always for W packed at load (GN_TYPE_F32_P64). */
+ * packed kernel and x has rows enough to pay for packing; any type with a dequantizer. */
 int gn_matmul_f32p_takes(int wtype, int64_t M);
 gn_status gn_matmul_f32p(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
                          int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y);

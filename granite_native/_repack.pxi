@@ -1,21 +1,16 @@
-# Bindings of gn_repack (csrc/repack.c), gn_pack_bf16 (csrc/matmul_bf16.c) and gn_pack_f32
-# (csrc/matmul_f32p.c): weights regrouped at load into the layouts the int8, bfloat16 and
-# packed float32 kernels read.
+# Bindings of gn_repack (csrc/repack.c) and gn_pack_bf16 (csrc/matmul_bf16.c): weights
+# regrouped at load into the layouts the int8 and bfloat16 kernels read.
 
 cdef extern from "gn.h" nogil:
     int GN_TYPE_Q4_K_R16
     int GN_TYPE_BF16_P64
-    int GN_TYPE_F32_P64
     int gn_repack_type(int type)
     int gn_repack(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
                   int64_t K, void *dst, size_t dst_bytes)
     int gn_pack_bf16(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
                      int64_t K, void *dst, size_t dst_bytes)
-    int gn_pack_f32(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,
-                    int64_t K, void *dst, size_t dst_bytes)
 
 BF16_P64 = GN_TYPE_BF16_P64  # float weights in the bfloat16 path's panels
-F32_P64 = GN_TYPE_F32_P64  # float weights in the packed float32 path's panels
 
 
 def _layout_out(const uint8_t[::1] w, int gtype, int64_t rows, int64_t cols, int to, out,
@@ -88,24 +83,4 @@ def pack_bf16(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, in
         st = gn_pack_bf16(p, gtype, &w[0], <size_t>w.shape[0], rows, cols, &o[0],
                           <size_t>o.shape[0])
     check(st, "pack_bf16")
-    return out
-
-
-def pack_f32(ThreadPool pool, const uint8_t[::1] w, int gtype, int64_t rows, int64_t cols,
-             out=None):
-    """Float W [rows, cols] (F32, F16 or BF16 bytes) -> the bytes of F32_P64, the panels the
-    packed float32 GEMM multiplies, for matmul with any flags; written into `out` (uint8,
-    exactly rows * 4 * cols long) when given. Products on it give the bits they give on W as
-    stored. ValueError when the active ISA has no packed float32 GEMM, or rows are not a
-    multiple of 64."""
-    if gtype not in (0, 1, 30):
-        raise ValueError(f"pack_f32 takes F32, F16 or BF16 weights, not type {gtype}")
-    out = _layout_out(w, gtype, rows, cols, GN_TYPE_F32_P64, out, "packed", True)
-    cdef uint8_t[::1] o = out
-    cdef gn_pool *p = pool_ptr(pool)
-    cdef int st
-    with nogil:
-        st = gn_pack_f32(p, gtype, &w[0], <size_t>w.shape[0], rows, cols, &o[0],
-                         <size_t>o.shape[0])
-    check(st, "pack_f32")
     return out

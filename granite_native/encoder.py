@@ -75,7 +75,7 @@ class Encoder:
         self.hp = hp
         self.flags = flags  # matmul arithmetic (precision.py)
         # laid out for the flags; float matrices quantized at load if `quantize`
-        matrix = partial(wt.operand, flags=flags, pool=pool, quantize=quantize, panels=True)
+        matrix = partial(wt.operand, flags=flags, pool=pool, quantize=quantize)
         self.input = matrix("enc.input.weight")
         self.input_b = wt["enc.input.bias"].f32()
         self.blocks = [load_block(wt, i, matrix) for i in range(hp.enc_n_layers)]

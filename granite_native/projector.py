@@ -34,7 +34,7 @@ class Projector:
         self.hp = hp
         self.flags = flags  # matmul arithmetic (precision.py)
         # laid out for the flags; float matrices quantized at load if `quantize`
-        matrix = partial(wt.operand, flags=flags, pool=pool, quantize=quantize, panels=True)
+        matrix = partial(wt.operand, flags=flags, pool=pool, quantize=quantize)
         self.query = wt["proj.query"].f32()  # [n_query, dq]
         self.ln = (wt["proj.ln.weight"].f32(), wt["proj.ln.bias"].f32())
         self.layers = [QFormerLayer(wt, i, matrix) for i in range(hp.proj_n_layers)]

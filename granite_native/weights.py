@@ -13,7 +13,6 @@ INT8 = _native.matmul_flags(["int8"])
 BF16 = _native.matmul_flags(["bf16"])
 Q8_K_R16 = _native.Q8_K_R16
 BF16_P64 = _native.BF16_P64
-F32_P64 = _native.F32_P64
 
 
 @dataclass(frozen=True)
@@ -83,19 +82,16 @@ class Weights(Mapping):
         self._release = release
         self._arena = _Arena()
 
-    def operand(self, name, flags, pool, quantize=False, panels=False):
+    def operand(self, name, flags, pool, quantize=False):
         """Matrix `name` as gn_matmul with `flags` reads it fastest, laid out at load by
         `pool`'s threads: with "int8", block-quantized weights in the layout the active ISA's
         int8 kernels prefer (gn_repack: Q4_K rows regrouped 16 at a time on AVX2 and AVX-512,
         the last group padded);
         with "bf16", float weights in the bfloat16 path's panels (BF16_P64) where the ISA has
         bfloat16 kernels; with `quantize` and "int8", float weights as Q8_K_R16 (8-bit quants)
-        where the ISA has an int8 kernel for that layout; with `panels` (stages whose products
-        have many rows: the encoder and projector), F32 weights that no such path takes in the
-        packed float32 GEMM's panels (F32_P64, the same size) where the ISA has that GEMM, which
-        gives the bits it gives on them as stored. Else, and where the shape does not fit the
-        layout, as stored. Only matmul with the same flags can use a matrix so laid out (any
-        flags, for F32_P64)."""
+        where the ISA has an int8 kernel for that layout. Else, and where the shape does not
+        fit the layout, as stored. Only matmul with the same flags can use a matrix so laid
+        out."""
         t = self._tensors[name]
         if t.type in FLOAT_TYPES:
             if quantize and flags & INT8:
@@ -103,14 +99,9 @@ class Weights(Mapping):
                                    lambda out: _native.quantize(pool, Q8_K_R16, t.f32(), out))
                 if q is not t:
                     return q
-            if flags & BF16:
-                p = self._laid_out(t, BF16_P64, flags, "bf16", True, lambda out: _native.pack_bf16(
-                    pool, t.data, t.type, *t.shape, out=out))
-                if p is not t:
-                    return p
-            if not (panels and t.type == F32 and _native.matmul_f32_packed(F32_P64, 1)):
+            if not flags & BF16:
                 return t
-            return self._laid_out(t, F32_P64, flags, "f32", True, lambda out: _native.pack_f32(
+            return self._laid_out(t, BF16_P64, flags, "bf16", True, lambda out: _native.pack_bf16(
                 pool, t.data, t.type, *t.shape, out=out))
         to = _native.repack_type(t.type) if flags & INT8 else None
         if to is None:
