@@ -1,4 +1,4 @@
-/* Decode-sized products against F16 weights, AVX2 + F16C: four W rows at a time, 8 halves
+/* Decode-sized products against F16 weights, AVX2 + F16C: three W rows at a time, 8 halves
  * widened per load and multiplied into every x row (see gemv_f16_avx512.c). */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>

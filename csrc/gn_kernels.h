@@ -37,8 +37,9 @@ static GN_ALWAYS_INLINE void gn_prefetch_part(const void *p, size_t bytes, int p
 /* The F16 GEMVs read `rows` W rows side by side, so `rows` streams a row apart, each new to
  * the hardware prefetcher at every tile: a 2048-wide row is one 4 KB page, and the stream
  * prefetchers stop at page edges. Called at every 32nd column k, this fetches that column's
- * cache line of the rows GN_F16_ROWS_AHEAD tiles on into L2 (Zen 4, AVX-512: 31.7 -> 38.7
- * GB/s over a decode step's matrices on two threads, against 22% less without). */
+ * cache line of the rows GN_F16_ROWS_AHEAD tiles on into L2. Zen 4, two threads over a decode
+ * step's matrices: 31.7 -> 39.2 GB/s with AVX-512, 25.1 -> 32.0 with AVX2; one tile ahead
+ * gained less, and into L1 lost. */
 #define GN_F16_ROWS_AHEAD 2
 static GN_ALWAYS_INLINE void gn_prefetch_rows(const uint16_t *w, int64_t ldw, int rows, int64_t k) {
     const uintptr_t a = (uintptr_t)(w + k) + (uintptr_t)(GN_F16_ROWS_AHEAD * rows * ldw) * 2;
