@@ -14,6 +14,7 @@
  * GEMV takes gn_gemv_panel_rows' long panels instead. Both are multiples of 16, so panels of
  * the interleaved layouts hold whole blocks. */
 #define PANEL_ROWS 64
+#define BIAS_ROWS 32
 
 static int64_t panel_rows(gn_pool *pool, int64_t M, int64_t N) {
     return M > 1 ? PANEL_ROWS : gn_gemv_panel_rows(pool, N);
@@ -49,24 +50,33 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
     const int64_t rows = (o->N - n0) < j->panel[i] ? (o->N - n0) : j->panel[i];
     const uint8_t *w = (const uint8_t *)o->w + n0 * rb;
     const gn_gemm_q_fn gemm = gn_active->gemm_q[o->type];
-    float *y = o->y + n0;
     /* an interleaved layout's kernel writes whole row groups: the matrix's short last group
      * (zero rows after N) goes through scratch, so that y gets only its real rows */
     const int64_t g = gn_type_info(o->type)->row_group, whole = rows / g * g;
-    if (whole) gemm(j->M, whole, j->K, j->xq, j->xq_row_bytes, w, rb, y, o->N);
-    if (whole < rows) {
-        float *t = (float *)gn_pool_scratch(j->pool, thread_index, (size_t)(j->M * g) * sizeof(float));
-        if (!t) {
-            j->failed = 1;
-            return;
+    /* With a bias, BIAS_ROWS x rows at a time, adding it while their y rows are in cache: a
+     * panel's y rows lie N floats apart, so they share a few cache sets, and a pass over all M
+     * of them after the product found them evicted (2.8% of the `fastest` encoder). Rows do
+     * not depend on how M is split, so the bits are the same. */
+    const int64_t step = o->bias ? BIAS_ROWS : j->M;
+    for (int64_t m0 = 0; m0 < j->M; m0 += step) {
+        const int64_t mr = j->M - m0 < step ? j->M - m0 : step;
+        const uint8_t *xq = j->xq + m0 * j->xq_row_bytes;
+        float *y = o->y + m0 * o->N + n0;
+        if (whole) gemm(mr, whole, j->K, xq, j->xq_row_bytes, w, rb, y, o->N);
+        if (whole < rows) {
+            float *t = (float *)gn_pool_scratch(j->pool, thread_index, (size_t)(mr * g) * sizeof(float));
+            if (!t) {
+                j->failed = 1;
+                return;
+            }
+            gemm(mr, g, j->K, xq, j->xq_row_bytes, w + whole * rb, rb, t, g);
+            for (int64_t m = 0; m < mr; m++)
+                memcpy(y + m * o->N + whole, t + m * g, (size_t)(rows - whole) * sizeof(float));
         }
-        gemm(j->M, g, j->K, j->xq, j->xq_row_bytes, w + whole * rb, rb, t, g);
-        for (int64_t m = 0; m < j->M; m++)
-            memcpy(y + m * o->N + whole, t + m * g, (size_t)(rows - whole) * sizeof(float));
+        if (o->bias)
+            for (int64_t m = 0; m < mr; m++)
+                for (int64_t r = 0; r < rows; r++) y[m * o->N + r] += o->bias[n0 + r];
     }
-    if (o->bias)
-        for (int64_t m = 0; m < j->M; m++)
-            for (int64_t r = 0; r < rows; r++) y[m * o->N + r] += o->bias[n0 + r];
 }
 
 int gn_matmul_q8_available(int wtype) {

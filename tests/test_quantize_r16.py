@@ -108,7 +108,8 @@ def test_scalar_twin_matches_float64_reference():
 def test_matmul_matches_float64_reference_and_twin(isa, level):
     isa(level)
     rng = np.random.default_rng(83)
-    for M, K, N in [(1, 256, 16), (3, 512, 48), (6, 768, 32), (13, 256, 64)]:
+    for M, K, N in [(1, 256, 16), (3, 512, 48), (6, 768, 32), (13, 256, 64),
+                    (70, 256, 48)]:  # with a bias, x rows go 32 at a time
         x = (rng.standard_normal((M, K)) * rng.uniform(0.1, 10, size=(M, 1))).astype(np.float32)
         x[-1, :256] = 0  # an all-zero activation block
         w = weights(rng, N, K)

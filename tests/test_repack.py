@@ -41,8 +41,9 @@ def test_repacked_matmul_matches_float64_reference(isa, level):
     isa(level)
     rng = np.random.default_rng(71)
     # N = 37, 5, 23: a last group short of 16 rows, padded (the LLM's 100,353-row output)
+    # M = 70: with a bias, x rows go 32 at a time, the padded last group through scratch each time
     for M, K, N in [(1, 512, 48), (3, 256, 16), (6, 768, 32), (13, 256, 64), (1, 512, 37),
-                    (2, 256, 5), (9, 256, 23)]:
+                    (2, 256, 5), (9, 256, 23), (70, 256, 37)]:
         x = (rng.standard_normal((M, K)) * rng.uniform(0.1, 10, size=(M, 1))).astype(np.float32)
         w = random_weights(rng, GT.Q4_K, N, K)
         ref, mag, _, _ = int8_reference(x, w, GT.Q4_K, N)
