@@ -21,6 +21,11 @@ typedef struct {
     int64_t panel; /* W rows per task of the F16 GEMV */
 } matmul_job;
 
+void gn_add_bias_rows(float *y, int64_t ldy, int64_t M, int64_t rows, const float *bias) {
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t r = 0; r < rows; r++) y[m * ldy + r] += bias[r];
+}
+
 static void matmul_panel(void *arg, int64_t task, int thread_index) {
     matmul_job *j = (matmul_job *)arg;
     const int64_t n0 = task * PANEL_ROWS;
@@ -41,9 +46,7 @@ static void matmul_panel(void *arg, int64_t task, int thread_index) {
     }
     float *y = j->y + n0;
     gn_active->gemm_f32(j->M, rows, j->K, j->x, j->K, panel, j->K, y, j->N);
-    if (j->bias)
-        for (int64_t m = 0; m < j->M; m++)
-            for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
+    if (j->bias) gn_add_bias_rows(y, j->N, j->M, rows, j->bias + n0);
 }
 
 int64_t gn_gemv_panel_rows(gn_pool *pool, int64_t N) {
@@ -62,9 +65,7 @@ static void gemv_f16_panel(void *arg, int64_t task, int thread_index) {
     const int64_t rows = (j->N - n0) < panel ? (j->N - n0) : panel;
     float *y = j->y + n0;
     gn_active->gemv_f16(j->M, rows, j->K, j->x, (const uint16_t *)j->w + n0 * j->K, j->K, y, j->N);
-    if (j->bias)
-        for (int64_t m = 0; m < j->M; m++)
-            for (int64_t r = 0; r < rows; r++) y[m * j->N + r] += j->bias[n0 + r];
+    if (j->bias) gn_add_bias_rows(y, j->N, j->M, rows, j->bias + n0);
 }
 
 int gn_matmul_path(int wtype, int flags, int64_t M) {

@@ -37,6 +37,10 @@ size_t gn_dq_rows_bytes(int wtype);
 void gn_dequant_chunk(gn_dequant_fn dequant, int wtype, const uint8_t *src, int64_t w_row_bytes,
                       int64_t n, int64_t k0, int64_t len, float *dq);
 
+/* matmul.c, for the paths whose kernels take no bias: y[m * ldy + r] += bias[r] for m < M,
+ * r < rows, as one float32 addition after the product (every path rounds the same way). */
+void gn_add_bias_rows(float *y, int64_t ldy, int64_t M, int64_t rows, const float *bias);
+
 /* matmul_f32p.c: the exact float32 path on packed operands, where the active table has a
  * packed kernel and x has rows enough to pay for packing; any type with a dequantizer. */
 int gn_matmul_f32p_takes(int wtype, int64_t M);

@@ -73,9 +73,7 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
             for (int64_t m = 0; m < mr; m++)
                 memcpy(y + m * o->N + whole, t + m * g, (size_t)(rows - whole) * sizeof(float));
         }
-        if (o->bias)
-            for (int64_t m = 0; m < mr; m++)
-                for (int64_t r = 0; r < rows; r++) y[m * o->N + r] += o->bias[n0 + r];
+        if (o->bias) gn_add_bias_rows(y, o->N, mr, rows, o->bias + n0);
     }
 }
 
