@@ -19,16 +19,12 @@
  * sums: the per-block float step, in the scalar twin's order. */
 static GN_ALWAYS_INLINE __m256 add_block(__m256 facc, const block_q4_K_r16 *b, int h, __m256i isum,
                                          const block_q8_K *xb) {
-    /* x's per-16 sums -> per-32 sums, two int16 to a dword: dwords 0, 1, 4, 5 hold the pairs
-     * of sub-blocks (0, 1), (2, 3), (4, 5), (6, 7) */
-    const __m256i bs = _mm256_loadu_si256((const __m256i *)xb->bsums);
-    const __m256i pairs = _mm256_hadd_epi16(bs, bs);
     __m256i msum = _mm256_setzero_si256();
     for (int p = 0; p < 4; p++) {
-        /* per row, the mins of sub-blocks 2 p and 2 p + 1 as int16 */
+        /* per row, the mins of sub-blocks 2 p and 2 p + 1 as int16, against x's sums of those
+         * sub-blocks, one dword broadcast from memory */
         const __m256i mn = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->mins[p][HALF * h]));
-        const int dword = (p & 1) + 4 * (p >> 1);
-        msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn, _mm256_permutevar8x32_epi32(pairs, _mm256_set1_epi32(dword))));
+        msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn, _mm256_set1_epi32(gn_load_i32(&xb->sums32[2 * p]))));
     }
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->d[HALF * h]));
     const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->dmin[HALF * h]));

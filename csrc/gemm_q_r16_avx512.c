@@ -54,15 +54,10 @@ static GN_ALWAYS_INLINE void tile(const int C, const int prefetch, int64_t nb, c
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b->d));
         const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b->dmin));
         for (int c = 0; c < C; c++) {
-            /* x's per-16 sums -> per-32 sums, two int16 to a dword: dwords 0, 1, 4, 5 hold the
-             * pairs of sub-blocks (0, 1), (2, 3), (4, 5), (6, 7) */
-            const __m256i bs = _mm256_loadu_si256((const __m256i *)xb[c]->bsums);
-            const __m512i pairs = _mm512_castsi256_si512(_mm256_hadd_epi16(bs, bs));
+            /* x's sums of sub-blocks 2 p and 2 p + 1, one dword broadcast from memory */
             __m512i msum = _mm512_setzero_si512();
-            for (int p = 0; p < 4; p++) {
-                const int dword = (p & 1) + 4 * (p >> 1);
-                msum = _mm512_dpwssd_epi32(msum, mn[p], _mm512_permutexvar_epi32(_mm512_set1_epi32(dword), pairs));
-            }
+            for (int p = 0; p < 4; p++)
+                msum = _mm512_dpwssd_epi32(msum, mn[p], _mm512_set1_epi32(gn_load_i32(&xb[c]->sums32[2 * p])));
             const __m512 t = _mm512_fmsub_ps(_mm512_cvtepi32_ps(isum[c]), d,
                                              _mm512_mul_ps(_mm512_cvtepi32_ps(msum), dmin));
             facc[c] = _mm512_fmadd_ps(t, _mm512_set1_ps(xb[c]->d), facc[c]);

@@ -57,24 +57,34 @@ typedef struct {                                                               /
 } block_q8_K_r16;
 
 /* Activations quantized for integer dot products (internal, never stored in a file), one
- * row at a time. Q8_K pairs with the k-quants: one scale per 256 values and per-16 sums of
- * the quants, which fold Q4_K's min term into one multiply per sub-block. Q8_32 pairs with
+ * row at a time. Q8_K pairs with the k-quants: one scale per 256 values, and per-16 and
+ * per-32 sums of the quants, which fold Q6_K's and Q4_K's mins into one multiply per group
+ * (the interleaved Q4_K kernels read the per-32 sums two to a dword, as they pair mins). Q8_32 pairs with
  * Q4_0 and Q8_0: one scale per 32 and the sum that removes Q4_0's offset of 8.
  * Quantization rule (every ISA gives the same bytes): amax = max |x| over the block;
  * d = amax / 127; q = round-half-even(x * (127 / amax)), so q is in [-127, 127]; an all-zero
  * block has d = 0 and q = 0. The dot product of a W row with a quantized x row is
  * sum over blocks of (W block's dequantized values . q) * d. */
-typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } block_q8_K;  /* 292 B */
+typedef struct {                                                               /* 308 B */
+    float d;
+    int8_t qs[QK_K];
+    int16_t bsums[QK_K / 16];  /* sums of 16 quants */
+    int16_t sums32[QK_K / 32]; /* sums of 32: bsums[2 s] + bsums[2 s + 1] */
+} block_q8_K;
 typedef struct { float d; int32_t sum; int8_t qs[32]; } block_q8_32;                /* 40 B */
 
 /* The sums a quantizer stores beside its quants, from the quants (every ISA's sums must equal
  * these). */
+static inline void gn_q8_k_fill_sums32(block_q8_K *b) {
+    for (int s = 0; s < QK_K / 32; s++) b->sums32[s] = (int16_t)(b->bsums[2 * s] + b->bsums[2 * s + 1]);
+}
 static inline void gn_q8_k_fill_bsums(block_q8_K *b) {
     for (int g = 0; g < QK_K / 16; g++) {
         int sum = 0;
         for (int j = 0; j < 16; j++) sum += b->qs[16 * g + j];
         b->bsums[g] = (int16_t)sum;
     }
+    gn_q8_k_fill_sums32(b);
 }
 static inline void gn_q8_32_fill_sum(block_q8_32 *b) {
     int sum = 0;
@@ -82,7 +92,7 @@ static inline void gn_q8_32_fill_sum(block_q8_32 *b) {
     b->sum = sum;
 }
 
-_Static_assert(sizeof(block_q8_K) == 292, "block_q8_K layout");
+_Static_assert(sizeof(block_q8_K) == 308, "block_q8_K layout");
 _Static_assert(sizeof(block_q8_32) == 40, "block_q8_32 layout");
 _Static_assert(sizeof(block_q4_0) == 18, "block_q4_0 layout");
 _Static_assert(sizeof(block_q8_0) == 34, "block_q8_0 layout");
@@ -169,8 +179,9 @@ static inline void gn_q4k_scales_mins(const uint8_t *q, uint32_t sc[2], uint32_t
     mn[1] = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 6) & 0x03030303u) << 4;
 }
 
-/* 4 activation quants as one int32, to broadcast to every lane of an int8 dot product */
-static inline int32_t gn_load_i32(const int8_t *p) {
+/* 4 activation quants (or 2 of Q8_K's int16 sums) as one int32, to broadcast to every lane of
+ * an integer dot product */
+static inline int32_t gn_load_i32(const void *p) {
     int32_t v;
     memcpy(&v, p, 4);
     return v;

@@ -63,6 +63,7 @@ void gn_quantize_q8_k_avx2(const float *x, void *dst, int64_t k) {
     for (int64_t i = 0; i < k / QK_K; i++, x += QK_K) {
         b[i].d = quantize_block(x, b[i].qs, QK_K, sums);
         for (int g = 0; g < QK_K / 16; g++) b[i].bsums[g] = (int16_t)sums[g];
+        gn_q8_k_fill_sums32(&b[i]);
     }
 }
 

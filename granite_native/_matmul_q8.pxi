@@ -9,7 +9,7 @@ cdef extern from "gn_kernels.h" nogil:
     const gn_kernels *gn_active
 
 # kind -> (values per block, bytes per block) of block_q8_K / block_q8_32
-ACTIVATION_BLOCKS = {"q8_k": (256, 292), "q8_32": (32, 40)}
+ACTIVATION_BLOCKS = {"q8_k": (256, sizeof(block_q8_K)), "q8_32": (32, sizeof(block_q8_32))}
 
 
 def quantize_activations(str kind, const float[::1] x):

@@ -51,6 +51,13 @@ cdef extern from "gn.h" nogil:
                         const gn_matmul_out *outs, int n, int flags)
     int GN_MATMUL_INT8, GN_MATMUL_BF16
 
+# activation blocks of the int8 path, for their sizes
+cdef extern from "quant_blocks.h" nogil:
+    ctypedef struct block_q8_K:
+        float d
+    ctypedef struct block_q8_32:
+        float d
+
 
 cdef int check(int status, str what) except -1:
     if status == GN_OK:

@@ -72,7 +72,7 @@ def gemm_r16_scalar(int wtype, const uint8_t[::1] xq, int64_t M, const uint8_t[:
         raise ValueError(f"type {wtype} is not an interleaved layout")
     if M <= 0 or N <= 0 or N % 16 or K <= 0 or K % 256:
         raise ValueError(f"twin sizes M={M}, N={N}, K={K}: N a multiple of 16, K of 256")
-    cdef int64_t xrb = K // 256 * 292  # block_q8_K
+    cdef int64_t xrb = K // 256 * sizeof(block_q8_K)
     cdef int64_t wrb = gn_row_bytes(wtype, K)
     if xq.shape[0] != M * xrb or w.shape[0] != N * wrb:
         raise ValueError("x or W bytes do not match M, N, K")

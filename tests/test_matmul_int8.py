@@ -36,8 +36,10 @@ def reference_blocks(x, block):
 def reference_q8_k(x):
     d, q = reference_blocks(x, 256)
     bsums = q.astype(np.int16).reshape(-1, 16, 16).sum(axis=2).astype("<i2")
+    sums32 = q.astype(np.int16).reshape(-1, 8, 32).sum(axis=2).astype("<i2")
     return np.concatenate([d.astype("<f4").view(np.uint8).reshape(-1, 4), q.view(np.uint8),
-                           bsums.view(np.uint8).reshape(-1, 32)], axis=1).reshape(-1)
+                           bsums.view(np.uint8).reshape(-1, 32),
+                           sums32.view(np.uint8).reshape(-1, 16)], axis=1).reshape(-1)
 
 
 def reference_q8_32(x):
@@ -50,7 +52,7 @@ def reference_q8_32(x):
 def parse_activations(kind, raw):
     """Dequantized values (float64) of activation bytes: d * q per block."""
     if kind == "q8_k":
-        b = raw.reshape(-1, 292)
+        b = raw.reshape(-1, 308)
         d, q = b[:, :4].copy().view("<f4"), b[:, 4:260].view(np.int8)
     else:
         b = raw.reshape(-1, 40)
