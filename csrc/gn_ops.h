@@ -20,6 +20,15 @@ gn_status gn_rmsnorm(gn_pool *pool, const float *x, int64_t rows, int64_t d,
 enum { GN_ACT_NONE = -1, GN_ACT_SILU = 0, GN_ACT_GELU_ERF = 1, GN_ACT_SIGMOID = 2 };
 /* y = act(x) elementwise over n values; y may alias x. */
 gn_status gn_activation(gn_pool *pool, int act, const float *x, int64_t n, float *y);
+/* A feed-forward block: y [M, N] = act(x W_up^T + b_up) W_down^T + b_down, x [M, K], W_up
+ * [F, K], W_down [N, F] (biases optional), as gn_matmul (flags), gn_activation and gn_matmul
+ * compute it, bit for bit; where both products take the bfloat16 path, the hidden rows pass
+ * from one to the other in bfloat16 without being stored as float32. Each W is checked as
+ * gn_matmul checks it. */
+gn_status gn_ffn(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w_up,
+                 int up_type, int64_t F, size_t up_bytes, const float *up_bias, int act,
+                 const void *w_down, int down_type, int64_t N, size_t down_bytes,
+                 const float *down_bias, float *y, int flags);
 /* GLU over channels: x [rows, 2c] -> y [rows, c] = x[:, :c] * sigmoid(x[:, c:]). */
 gn_status gn_glu(gn_pool *pool, const float *x, int64_t rows, int64_t c, float *y);
 /* SwiGLU: y [rows, c] = silu(gate) * up, gate and up [rows, c]; y may alias either. */

@@ -3,7 +3,9 @@
  * buffer every thread reads; each task packs a panel of GN_BF16_PANEL W rows into per-thread
  * scratch, in the layout the kernel multiplies (gn_kernels.h), and runs every row of x over it,
  * so packing costs once per W row however many rows x has. W packed at load
- * (GN_TYPE_BF16_P64, gn_pack_bf16) is already in that layout and skips the step. */
+ * (GN_TYPE_BF16_P64, gn_pack_bf16) is already in that layout and skips the step. A product can
+ * also hand its rows, through an activation, straight to the next product in bfloat16
+ * (gn_matmul_bf16_rows, for gn_ffn). */
 #include <stdint.h>
 #include <string.h>
 
@@ -20,24 +22,48 @@ typedef struct {
 typedef struct {
     gn_pool *pool;
     bf16_kernels k;
-    const float *x;
     int64_t M, K, N;
-    int64_t kp; /* K rounded up to whole pairs */
-    uint16_t *xb;
+    int64_t kp;        /* K rounded up to whole pairs */
+    const uint16_t *xb; /* x [M, kp] in bfloat16 */
     const uint8_t *w;
     int wtype;
     int64_t w_row_bytes;
     const float *bias;
-    float *y;
+    float *y;         /* y [M, N], or NULL and: */
+    uint16_t *yb;     /* bf16(act(y)) [M, ldyb], ldyb >= N */
+    int64_t ldyb;
+    gn_unary_fn act;
     int failed; /* set by a task that could not get scratch memory */
 } bf16_job;
 
+/* Rows of a product that passes through act into bfloat16 go from the kernel to a per-thread
+ * tile of this many rows by a panel, and on while in L1: their y rows, N floats apart, would
+ * share a few cache sets (see matmul_q8.c's BIAS_ROWS). A multiple of every kernel's row tile. */
+#define ACT_ROWS 48
+
+typedef struct {
+    gn_to_bf16_fn to_bf16;
+    const float *x;
+    int64_t K, kp;
+    uint16_t *xb;
+} convert_job;
+
 static void convert_row(void *arg, int64_t m, int thread_index) {
     (void)thread_index;
-    bf16_job *j = (bf16_job *)arg;
+    const convert_job *j = (const convert_job *)arg;
     uint16_t *dst = j->xb + m * j->kp;
-    j->k.to_bf16(j->x + m * j->K, dst, j->K);
+    j->to_bf16(j->x + m * j->K, dst, j->K);
     if (j->kp > j->K) dst[j->K] = 0;
+}
+
+static void convert(gn_pool *pool, gn_to_bf16_fn to_bf16, const float *x, int64_t M, int64_t K,
+                    uint16_t *xb) {
+    convert_job job = {to_bf16, x, K, K + (K & 1), xb};
+    gn_pool_run(pool, convert_row, &job, M);
+}
+
+void gn_bf16_rows(gn_pool *pool, const float *x, int64_t M, int64_t K, uint16_t *xb) {
+    convert(pool, gn_active->to_bf16, x, M, K, xb);
 }
 
 static size_t panel_bytes(int64_t kp) { return (size_t)kp * GN_BF16_PANEL * sizeof(uint16_t); }
@@ -68,43 +94,87 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
     bf16_job *j = (bf16_job *)arg;
     const int64_t n0 = task * GN_BF16_PANEL;
     const int64_t rows = j->N - n0 < GN_BF16_PANEL ? j->N - n0 : GN_BF16_PANEL;
-    const uint16_t *panel;
-    if (j->wtype == GN_TYPE_BF16_P64) {
-        panel = (const uint16_t *)(j->w + n0 * j->w_row_bytes);
-    } else {
-        uint8_t *buf = (uint8_t *)gn_pool_scratch(
-            j->pool, thread_index, panel_bytes(j->kp) + gn_dq_rows_bytes(j->wtype));
+    const int packed = j->wtype == GN_TYPE_BF16_P64;
+    /* panel bytes and the dequantized rows' are multiples of 256: what follows stays aligned */
+    const size_t pack_bytes = packed ? 0 : panel_bytes(j->kp) + gn_dq_rows_bytes(j->wtype);
+    const size_t tile_bytes = j->yb ? (size_t)(ACT_ROWS * GN_BF16_PANEL) * sizeof(float) : 0;
+    uint8_t *buf = NULL;
+    if (pack_bytes + tile_bytes) {
+        buf = (uint8_t *)gn_pool_scratch(j->pool, thread_index, pack_bytes + tile_bytes);
         if (!buf) {
             j->failed = 1;
             return;
         }
-        /* panel bytes are a multiple of 256: the rows after them stay aligned */
+    }
+    const uint16_t *panel;
+    if (packed) {
+        panel = (const uint16_t *)(j->w + n0 * j->w_row_bytes);
+    } else {
         pack_panel(&j->k, j->w, j->wtype, j->w_row_bytes, j->K, j->kp, n0, rows,
                    (uint16_t *)buf, (float *)(buf + panel_bytes(j->kp)));
         panel = (const uint16_t *)buf;
     }
-    j->k.gemm(j->M, rows, j->kp, j->xb, j->kp, panel, j->bias ? j->bias + n0 : NULL, j->y + n0,
-              j->N);
+    const float *bias = j->bias ? j->bias + n0 : NULL;
+    if (!j->yb) {
+        j->k.gemm(j->M, rows, j->kp, j->xb, j->kp, panel, bias, j->y + n0, j->N);
+        return;
+    }
+    float *t = (float *)(buf + pack_bytes); /* [ACT_ROWS, GN_BF16_PANEL] */
+    for (int64_t m0 = 0; m0 < j->M; m0 += ACT_ROWS) {
+        const int64_t mr = j->M - m0 < ACT_ROWS ? j->M - m0 : ACT_ROWS;
+        j->k.gemm(mr, rows, j->kp, j->xb + m0 * j->kp, j->kp, panel, bias, t, GN_BF16_PANEL);
+        for (int64_t m = 0; m < mr; m++) {
+            float *r = t + m * GN_BF16_PANEL;
+            j->act(r, r, rows);
+            j->k.to_bf16(r, j->yb + (m0 + m) * j->ldyb + n0, rows);
+        }
+    }
 }
 
 static int float_weights(int wtype) {
     return wtype == GN_TYPE_F32 || wtype == GN_TYPE_F16 || wtype == GN_TYPE_BF16;
 }
 
+/* The product over x already in bfloat16 (xb, rows kp apart), into y or, through act, yb. */
+static void multiply(gn_pool *pool, const bf16_kernels *k, const uint16_t *xb, int64_t M,
+                     int64_t K, const void *w, int wtype, int64_t N, int64_t w_row_bytes,
+                     const float *bias, float *y, uint16_t *yb, int64_t ldyb, gn_unary_fn act,
+                     int *failed) {
+    bf16_job job = {pool, *k, M, K, N, K + (K & 1), xb, (const uint8_t *)w, wtype, w_row_bytes,
+                    bias, y, yb, ldyb, act, 0};
+    gn_pool_run(pool, gemm_panel, &job, (N + GN_BF16_PANEL - 1) / GN_BF16_PANEL);
+    *failed = job.failed;
+}
+
+static int too_big(int64_t M, int64_t K) {
+    const int64_t kp = K + (K & 1);
+    return kp > (int64_t)(SIZE_MAX / 4) / GN_BF16_PANEL || M > (int64_t)(SIZE_MAX / 4) / kp;
+}
+
 static gn_status run(gn_pool *pool, const bf16_kernels *k, const float *x, int64_t M, int64_t K,
                      const void *w, int wtype, int64_t N, int64_t w_row_bytes,
                      const float *bias, float *y) {
+    if (too_big(M, K)) return GN_ERR_NOMEM;
     const int64_t kp = K + (K & 1);
-    if (kp > (int64_t)(SIZE_MAX / 4) / GN_BF16_PANEL || M > (int64_t)(SIZE_MAX / 4) / kp)
-        return GN_ERR_NOMEM;
     uint16_t *xb = (uint16_t *)gn_pool_shared_take(pool, (size_t)(M * kp) * sizeof(uint16_t));
     if (!xb) return GN_ERR_NOMEM;
-    bf16_job job = {pool, *k, x, M, K, N, kp, xb, (const uint8_t *)w, wtype, w_row_bytes,
-                    bias, y, 0};
-    gn_pool_run(pool, convert_row, &job, M);
-    gn_pool_run(pool, gemm_panel, &job, (N + GN_BF16_PANEL - 1) / GN_BF16_PANEL);
+    convert(pool, k->to_bf16, x, M, K, xb);
+    int failed;
+    multiply(pool, k, xb, M, K, w, wtype, N, w_row_bytes, bias, y, NULL, 0, NULL, &failed);
     gn_pool_shared_give(pool, xb);
-    return job.failed ? GN_ERR_NOMEM : GN_OK;
+    return failed ? GN_ERR_NOMEM : GN_OK;
+}
+
+gn_status gn_matmul_bf16_rows(gn_pool *pool, const uint16_t *xb, int64_t M, int64_t K,
+                              const void *w, int wtype, int64_t N, int64_t w_row_bytes,
+                              const float *bias, float *y, uint16_t *yb, int64_t ldyb,
+                              gn_unary_fn act) {
+    if (too_big(M, K) || too_big(M, N)) return GN_ERR_NOMEM;
+    const bf16_kernels k = {gn_active->to_bf16, gn_active->pack_bf16, gn_active->gemm_bf16,
+                            gn_active->dequant[wtype]};
+    int failed;
+    multiply(pool, &k, xb, M, K, w, wtype, N, w_row_bytes, bias, y, yb, ldyb, act, &failed);
+    return failed ? GN_ERR_NOMEM : GN_OK;
 }
 
 static int kernels_present(void) {

@@ -19,6 +19,17 @@ int gn_matmul_bf16_available(int wtype);
 int gn_matmul_bf16_dequant_available(int wtype);
 gn_status gn_matmul_bf16(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
                          int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y);
+/* x [M, K] -> xb [M, K + (K & 1)] in bfloat16 (a last odd column padded with zero), as the
+ * bfloat16 path converts x, across the pool. */
+void gn_bf16_rows(gn_pool *pool, const float *x, int64_t M, int64_t K, uint16_t *xb);
+/* gn_matmul_bf16 over x already so converted (xb), into y [M, N]; or, where y is NULL, into
+ * yb [M, ldyb] (ldyb >= N) as bf16(act(y)), the rows as the next product would convert them,
+ * without storing y. Arguments as gn_matmul checks them, for a weight type that takes the
+ * bfloat16 path. */
+gn_status gn_matmul_bf16_rows(gn_pool *pool, const uint16_t *xb, int64_t M, int64_t K,
+                              const void *w, int wtype, int64_t N, int64_t w_row_bytes,
+                              const float *bias, float *y, uint16_t *yb, int64_t ldyb,
+                              gn_unary_fn act);
 /* The same arithmetic with the scalar twins, on any CPU, for tests. Takes gn_matmul's
  * arguments and checks them. */
 gn_status gn_matmul_bf16_scalar(gn_pool *pool, const float *x, int64_t M, int64_t K,

@@ -8,6 +8,10 @@ cdef extern from "gn_ops.h" nogil:
     int gn_rmsnorm(gn_pool *pool, const float *x, int64_t rows, int64_t d,
                    const float *w, float eps, float *y)
     int gn_activation(gn_pool *pool, int act, const float *x, int64_t n, float *y)
+    int gn_ffn(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w_up,
+               int up_type, int64_t F, size_t up_bytes, const float *up_bias, int act,
+               const void *w_down, int down_type, int64_t N, size_t down_bytes,
+               const float *down_bias, float *y, int flags)
     int gn_glu(gn_pool *pool, const float *x, int64_t rows, int64_t c, float *y)
     int gn_swiglu(gn_pool *pool, const float *gate, const float *up, int64_t rows, int64_t c,
                   float *y)
@@ -70,6 +74,43 @@ def activation(ThreadPool pool, str name, const float[::1] x, float[::1] out):
     with nogil:
         st = gn_activation(p, act, &x[0], x.shape[0], &out[0])
     check(st, name)
+
+
+def ffn(ThreadPool pool, const float[:, ::1] x, up, str act, down, int flags=0):
+    """act(x @ W_up^T + b_up) @ W_down^T + b_down -> [M, n_out of down], for up and down given
+    as (w bytes, wtype, n_out, bias or None) like matmul_group's; flags as matmul's. Bit for
+    bit the two matmuls and the activation, with the hidden rows kept in bfloat16 between them
+    where both take the bfloat16 path (gn_ffn)."""
+    if act not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {act!r}")
+    cdef const uint8_t[::1] wu, wd
+    cdef const float[::1] bu, bd
+    up_w, up_type, F, up_b = up
+    down_w, down_type, N, down_b = down
+    wu, wd = up_w, down_w
+    cdef int64_t M = x.shape[0], K = x.shape[1]
+    if M == 0 or K == 0 or F <= 0 or N <= 0 or wu.shape[0] == 0 or wd.shape[0] == 0:
+        raise ValueError(f"empty ffn: x is {M}x{K}, hidden {F}, out {N}")
+    cdef const float *pu = NULL
+    cdef const float *pd = NULL
+    if up_b is not None:
+        bu = up_b
+        need_len("up bias", bu.shape[0], F)
+        pu = &bu[0]
+    if down_b is not None:
+        bd = down_b
+        need_len("down bias", bd.shape[0], N)
+        pd = &bd[0]
+    out = np.empty((M, N), np.float32)
+    cdef float[:, ::1] y = out
+    cdef int a = ACTIVATIONS[act], ut = up_type, dt = down_type, st
+    cdef int64_t f = F, n = N
+    cdef gn_pool *p = pool_ptr(pool)
+    with nogil:
+        st = gn_ffn(p, &x[0, 0], M, K, &wu[0], ut, f, <size_t>wu.shape[0], pu, a, &wd[0], dt, n,
+                    <size_t>wd.shape[0], pd, &y[0, 0], flags)
+    check(st, "ffn")
+    return out
 
 
 def glu(ThreadPool pool, const float[:, ::1] x, float[:, ::1] out):

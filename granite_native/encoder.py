@@ -9,7 +9,7 @@ from functools import partial
 
 import numpy as np
 
-from .layers import act_, add_, glu, layernorm, linear, softmax_
+from .layers import add_, ffn, glu, layernorm, linear, softmax_
 from . import _native
 
 LN_EPS = 1e-5
@@ -121,8 +121,7 @@ class Encoder:
     def ffn(self, pool, f, h):
         norm_w, norm_b, up, up_b, down, down_b = f
         u = layernorm(pool, h, norm_w, norm_b, LN_EPS)
-        u = act_(pool, "silu", linear(pool, u, up, up_b, self.flags))  # [T, ff]
-        return linear(pool, u, down, down_b, self.flags)  # [T, d]
+        return ffn(pool, u, up, up_b, "silu", down, down_b, self.flags)  # [T, d], via [T, ff]
 
     def attention(self, pool, b, h):
         hp = self.hp

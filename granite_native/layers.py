@@ -14,6 +14,13 @@ def linear(pool, x, w, bias=None, flags=0):
     return _native.matmul(pool, x, w.data, w.type, w.shape[0], bias, flags=flags)
 
 
+def ffn(pool, x, up, up_b, act, down, down_b, flags=0):
+    """x [M, n_in] -> act(x @ Up^T + up_b) @ Down^T + down_b [M, n_out], bit for bit the two
+    linears and the activation, in bfloat16 between them where both products take that path."""
+    return _native.ffn(pool, x, (up.data, up.type, up.shape[0], up_b), act,
+                       (down.data, down.type, down.shape[0], down_b), flags)
+
+
 def layernorm(pool, x, weight, bias, eps):
     out = np.empty_like(x)
     _native.layernorm(pool, x, weight, bias, eps, out)

@@ -8,7 +8,7 @@ from functools import partial
 
 import numpy as np
 
-from .layers import act_, layernorm, linear
+from .layers import ffn, layernorm, linear
 from . import _native
 
 LN_EPS = 1e-12
@@ -66,6 +66,6 @@ class Projector:
                           *L.sa_norm, LN_EPS)
             x = layernorm(pool, x + self.attend(pool, L.ca, L.ca_b, x, frames, n_windows),
                           *L.ca_norm, LN_EPS)
-            i = act_(pool, "gelu_erf", linear(pool, x, L.up, L.up_b, self.flags))  # [W*n_query, ff]
-            x = layernorm(pool, x + linear(pool, i, L.down, L.down_b, self.flags), *L.ffn_norm, LN_EPS)
+            i = ffn(pool, x, L.up, L.up_b, "gelu_erf", L.down, L.down_b, self.flags)  # via [W*n_query, ff]
+            x = layernorm(pool, x + i, *L.ffn_norm, LN_EPS)
         return linear(pool, x, self.linear, self.linear_b, self.flags)  # [W*n_query, d_llm]
