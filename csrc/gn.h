@@ -184,9 +184,10 @@ typedef struct {
 } gn_matmul_out;
 #define GN_MATMUL_GROUP_MAX 4
 /* y_i = x @ W_i^T (+ bias_i) for the n (1..GN_MATMUL_GROUP_MAX) matrices of outs, as n calls of
- * gn_matmul would compute them, bit for bit, but in one pass over the pool where they take the
- * int8 path: x is quantized once and the threads stream through the matrices back to back
- * (a decoder layer's q, k, v, or its gate and up). */
+ * gn_matmul would compute them, bit for bit, but with x quantized or converted once where they
+ * all take the int8 or all the bfloat16 path; on the int8 path the threads also stream through
+ * the matrices back to back in one pass over the pool (a decoder layer's q, k, v, or its gate
+ * and up; the encoder's q, k, v). */
 gn_status gn_matmul_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
                           const gn_matmul_out *outs, int n, int flags);
 

@@ -132,6 +132,9 @@ gn_status gn_matmul_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
     if ((flags & GN_MATMUL_INT8) && gn_matmul_q8_group_ok(outs, n) &&
         gn_matmul_path(outs[0].type, flags, M) == GN_PATH_INT8)
         return gn_matmul_q8_group(pool, x, M, K, outs, n);
+    int bf16 = 1;
+    for (int i = 0; i < n; i++) bf16 &= gn_matmul_path(outs[i].type, flags, M) == GN_PATH_BF16;
+    if (bf16) return gn_matmul_bf16_group(pool, x, M, K, outs, n);
     for (int i = 0; i < n; i++) {
         const gn_status s = gn_matmul(pool, x, M, K, outs[i].w, outs[i].type, outs[i].N,
                                       outs[i].bytes, outs[i].bias, outs[i].y, flags);

@@ -177,6 +177,21 @@ gn_status gn_matmul_bf16_rows(gn_pool *pool, const uint16_t *xb, int64_t M, int6
     return failed ? GN_ERR_NOMEM : GN_OK;
 }
 
+gn_status gn_matmul_bf16_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                               const gn_matmul_out *outs, int n) {
+    if (too_big(M, K)) return GN_ERR_NOMEM;
+    uint16_t *xb = (uint16_t *)gn_pool_shared_take(pool, (size_t)(M * (K + (K & 1))) * sizeof(uint16_t));
+    if (!xb) return GN_ERR_NOMEM;
+    gn_bf16_rows(pool, x, M, K, xb);
+    gn_status s = GN_OK;
+    for (int i = 0; i < n && s == GN_OK; i++)
+        s = gn_matmul_bf16_rows(pool, xb, M, K, outs[i].w, outs[i].type, outs[i].N,
+                                gn_row_bytes(outs[i].type, K), outs[i].bias, outs[i].y, NULL, 0,
+                                NULL);
+    gn_pool_shared_give(pool, xb);
+    return s;
+}
+
 static int kernels_present(void) {
     return gn_active->to_bf16 && gn_active->pack_bf16 && gn_active->gemm_bf16;
 }

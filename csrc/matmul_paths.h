@@ -30,6 +30,9 @@ gn_status gn_matmul_bf16_rows(gn_pool *pool, const uint16_t *xb, int64_t M, int6
                               const void *w, int wtype, int64_t N, int64_t w_row_bytes,
                               const float *bias, float *y, uint16_t *yb, int64_t ldyb,
                               gn_unary_fn act);
+/* gn_matmul_group where every matrix takes the bfloat16 path: x converted once. */
+gn_status gn_matmul_bf16_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
+                               const gn_matmul_out *outs, int n);
 /* The same arithmetic with the scalar twins, on any CPU, for tests. Takes gn_matmul's
  * arguments and checks them. */
 gn_status gn_matmul_bf16_scalar(gn_pool *pool, const float *x, int64_t M, int64_t K,

@@ -9,7 +9,7 @@ from functools import partial
 
 import numpy as np
 
-from .layers import add_, ffn, glu, layernorm, linear, softmax_
+from .layers import add_, ffn, glu, layernorm, linear, linears, softmax_
 from . import _native
 
 LN_EPS = 1e-5
@@ -126,9 +126,7 @@ class Encoder:
     def attention(self, pool, b, h):
         hp = self.hp
         a = layernorm(pool, h, *b.attn_norm, LN_EPS)
-        q = linear(pool, a, b.attn_q, flags=self.flags)  # [T, H*dh]
-        k = linear(pool, a, b.attn_k, flags=self.flags)
-        v = linear(pool, a, b.attn_v, flags=self.flags)
+        q, k, v = linears(pool, a, (b.attn_q, b.attn_k, b.attn_v), self.flags)  # [T, H*dh] each
         o = np.empty_like(q)
         _native.attention_block_relpos(pool, q, k, v, hp.enc_n_heads, hp.enc_context_size,
                                        b.rel_pos, hp.enc_head_dim ** -0.5, o, self.flags)

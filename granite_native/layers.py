@@ -14,6 +14,11 @@ def linear(pool, x, w, bias=None, flags=0):
     return _native.matmul(pool, x, w.data, w.type, w.shape[0], bias, flags=flags)
 
 
+def linears(pool, x, ws, flags=0):
+    """[x @ W^T for W in ws] (no biases), sharing x's quantization or conversion (matmul_group)."""
+    return _native.matmul_group(pool, x, [(w.data, w.type, w.shape[0], None) for w in ws], flags)
+
+
 def ffn(pool, x, up, up_b, act, down, down_b, flags=0):
     """x [M, n_in] -> act(x @ Up^T + up_b) @ Down^T + down_b [M, n_out], bit for bit the two
     linears and the activation, in bfloat16 between them where both products take that path."""

@@ -7,7 +7,7 @@ import pytest
 from child_process import run_python
 from gguf import GGMLQuantizationType as GT
 from gguf.quants import dequantize as gguf_dequantize
-from test_matmul_int8 import random_weights
+from test_matmul_int8 import quantized_weights, random_weights
 
 from granite_native import _native
 
@@ -319,3 +319,28 @@ def test_packing_rejects_what_the_layout_cannot_hold(isa):
             isa(level)
             with pytest.raises(ValueError, match="unsupported"):
                 _native.pack_bf16(pool, w, GT.F32, 64, 32)
+
+
+@pytest.mark.parametrize("level", BF16_LEVELS)
+@pytest.mark.parametrize("shape", [(7, 33), (70, 64)], ids=str)
+def test_group_equals_separate_matmuls(isa, level, shape):
+    """gn_matmul_group on the bfloat16 path (x converted once, as the encoder's q, k, v) gives
+    the separate calls' bits, for float and packed matrices, and a group with a matrix off that
+    path falls back to separate calls."""
+    isa(level)
+    m, k = shape
+    rng = np.random.default_rng(m + k)
+    pool = _native.ThreadPool(2)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    mats = []
+    for gtype, n in ((GT.F32, 70), (GT.F16, 64), (GT.BF16, 17)):
+        raw, _ = weights(rng, gtype, n, k)
+        mats.append((raw, int(gtype), n, rng.standard_normal(n).astype(np.float32)))
+    if k % 2 == 0:
+        raw, _ = weights(rng, GT.F32, 128, k)
+        mats.append((_native.pack_bf16(pool, raw, GT.F32, 128, k), _native.BF16_P64, 128, None))
+    off_path = (quantized_weights(rng, GT.Q8_0, 32, 64), int(GT.Q8_0), 32, None)
+    for group in (mats, mats[:1], mats[1:3] + [off_path] if k == 64 else mats[1:3]):
+        got = _native.matmul_group(pool, x, group, flags=BF16)
+        for (w, t, n, b), y in zip(group, got):
+            assert np.array_equal(y, _native.matmul(pool, x, w, t, n, b, flags=BF16))
