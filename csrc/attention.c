@@ -204,12 +204,18 @@ gn_status gn_attention_block_relpos(gn_pool *pool, const float *q, const float *
 
 typedef struct {
     gn_pool *pool;
-    const float *q, *k, *v;
+    const float *q;
+    gn_kv k, v;
     float *out;
-    int64_t ldq, ldk, ldv, ldo, Lq, Lk, Hq, Hkv, dh, pos0;
+    int64_t ldq, ldo, Lq, Lk, Hq, Hkv, dh, pos0;
     float scale;
     int failed;
 } attn_job;
+
+/* First row of KV head hk of batch entry b. */
+static const float *kv_head(const gn_kv *kv, int64_t b, int64_t hk) {
+    return kv->data + b * kv->batch_stride + hk * kv->head_stride;
+}
 
 static void attn_task(void *arg, int64_t task, int thread_index) {
     attn_job *j = (attn_job *)arg;
@@ -219,14 +225,13 @@ static void attn_task(void *arg, int64_t task, int thread_index) {
         j->failed = 1;
         return;
     }
-    const float *kb = j->k + b * j->Lk * j->ldk + hk * j->dh;
-    const float *vb = j->v + b * j->Lk * j->ldv + hk * j->dh;
+    const float *kb = kv_head(&j->k, b, hk), *vb = kv_head(&j->v, b, hk);
     for (int64_t i = 0; i < j->Lq; i++) {
         const float *qi = j->q + (b * j->Lq + i) * j->ldq + h * j->dh;
         const int64_t n = j->pos0 >= 0 ? j->pos0 + i + 1 : j->Lk;
-        gn_active->gemm_f32(1, n, j->dh, qi, j->dh, kb, j->ldk, p, n);
+        gn_active->gemm_f32(1, n, j->dh, qi, j->dh, kb, j->k.row_stride, p, n);
         for (int64_t r = 0; r < n; r++) p[r] *= j->scale;
-        softmax_mix(p, n, vb, j->ldv, j->dh, j->out + (b * j->Lq + i) * j->ldo + h * j->dh);
+        softmax_mix(p, n, vb, j->v.row_stride, j->dh, j->out + (b * j->Lq + i) * j->ldo + h * j->dh);
     }
 }
 
@@ -242,28 +247,42 @@ static void attn_group_task(void *arg, int64_t task, int thread_index) {
         j->failed = 1;
         return;
     }
-    const float *kb = j->k + b * j->Lk * j->ldk + hk * j->dh;
-    const float *vb = j->v + b * j->Lk * j->ldv + hk * j->dh;
+    const float *kb = kv_head(&j->k, b, hk), *vb = kv_head(&j->v, b, hk);
     const float *qg = j->q + b * j->ldq + hk * g * j->dh; /* the group's heads are adjacent */
-    gn_active->gemm_f32(g, n, j->dh, qg, j->dh, kb, j->ldk, s, n);
+    gn_active->gemm_f32(g, n, j->dh, qg, j->dh, kb, j->k.row_stride, s, n);
     for (int64_t i = 0; i < g; i++) {
         float *p = s + i * n;
         for (int64_t r = 0; r < n; r++) p[r] *= j->scale;
-        softmax_mix(p, n, vb, j->ldv, j->dh, j->out + b * j->ldo + (hk * g + i) * j->dh);
+        softmax_mix(p, n, vb, j->v.row_stride, j->dh, j->out + b * j->ldo + (hk * g + i) * j->dh);
     }
 }
 
-gn_status gn_attention(gn_pool *pool, const float *q, int64_t ldq, const float *k, int64_t ldk,
-                       const float *v, int64_t ldv, int64_t batch, int64_t Lq, int64_t Lk,
-                       int64_t Hq, int64_t Hkv, int64_t dh, float scale, int64_t causal_pos0,
-                       float *out, int64_t ldo) {
-    if (!q || !k || !v || !out || batch < 0 || Lq < 0 || Lk <= 0 || Hq <= 0 || Hkv <= 0 || dh <= 0)
+/* kv's Lk x Hkv vectors of dh elements, per batch entry, do not overlap: rows of all heads
+ * side by side, or each head's rows one after another; and batch entries follow each other. */
+static int kv_ok(const gn_kv *kv, int64_t batch, int64_t Lk, int64_t Hkv, int64_t dh) {
+    if (!kv->data || kv->row_stride <= 0 || kv->head_stride <= 0 || kv->batch_stride < 0)
+        return 0;
+    const int64_t lim = INT64_MAX / 4;
+    if (kv->row_stride > lim / Lk || kv->head_stride > lim / Hkv || kv->batch_stride > lim / batch)
+        return 0;
+    const int64_t rows_extent = (Lk - 1) * kv->row_stride, heads_extent = (Hkv - 1) * kv->head_stride;
+    const int apart = (kv->head_stride >= dh && kv->row_stride >= heads_extent + dh) ||
+                      (kv->row_stride >= dh && kv->head_stride >= rows_extent + dh);
+    return apart && (batch == 1 || kv->batch_stride >= rows_extent + heads_extent + dh);
+}
+
+gn_status gn_attention(gn_pool *pool, const float *q, int64_t ldq, gn_kv k, gn_kv v,
+                       int64_t batch, int64_t Lq, int64_t Lk, int64_t Hq, int64_t Hkv,
+                       int64_t dh, float scale, int64_t causal_pos0, float *out, int64_t ldo) {
+    if (!q || !out || batch < 0 || Lq < 0 || Lk <= 0 || Hq <= 0 || Hkv <= 0 || dh <= 0)
         return GN_ERR_INVALID;
-    if (Hq % Hkv || Hq > INT64_MAX / dh) return GN_ERR_INVALID;
-    if (ldq < Hq * dh || ldo < Hq * dh || ldk < Hkv * dh || ldv < Hkv * dh) return GN_ERR_INVALID;
+    if (Hq % Hkv || Hq > INT64_MAX / dh || dh > INT64_MAX / 4 / Hkv) return GN_ERR_INVALID;
+    if (batch == 0 || Lq == 0) return GN_OK;
+    if (ldq < Hq * dh || ldo < Hq * dh || !kv_ok(&k, batch, Lk, Hkv, dh) || !kv_ok(&v, batch, Lk, Hkv, dh))
+        return GN_ERR_INVALID;
     if (causal_pos0 >= 0 && (causal_pos0 > INT64_MAX - Lq || causal_pos0 + Lq > Lk))
         return GN_ERR_INVALID;
-    attn_job j = {pool, q, k, v, out, ldq, ldk, ldv, ldo, Lq, Lk, Hq, Hkv, dh, causal_pos0, scale, 0};
+    attn_job j = {pool, q, k, v, out, ldq, ldo, Lq, Lk, Hq, Hkv, dh, causal_pos0, scale, 0};
     if (Lq == 1)
         gn_pool_run(pool, attn_group_task, &j, batch * Hkv);
     else

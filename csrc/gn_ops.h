@@ -60,16 +60,23 @@ gn_status gn_attention_block_relpos(gn_pool *pool, const float *q, const float *
                                     const float *rel, int64_t max_pos, float scale, int flags,
                                     float *out);
 
+/* A K or V operand of gn_attention: element i of KV head h at key position r of batch entry b
+ * is data[b * batch_stride + r * row_stride + h * head_stride + i] (strides in elements). The
+ * decoder's cache is head-major (row_stride dh, head_stride capacity * dh), so that a KV head's
+ * keys are one contiguous stream; rows of all heads side by side have head_stride dh. */
+typedef struct {
+    const float *data;
+    int64_t batch_stride, row_stride, head_stride;
+} gn_kv;
+
 /* Batched multi-head attention with grouped KV heads:
- *   q [batch, Lq, Hq*dh], k, v [batch, Lk, Hkv*dh], out [batch, Lq, Hq*dh].
+ *   q [batch, Lq, Hq*dh], k, v [batch, Lk, Hkv, dh] as their gn_kv say, out [batch, Lq, Hq*dh].
  * Query head h reads KV head h / (Hq / Hkv). With causal_pos0 >= 0, query i is at absolute
  * position causal_pos0 + i and sees keys 0 .. causal_pos0 + i (keys are positions 0..Lk-1);
- * with causal_pos0 < 0 every query sees every key. Row strides ldq/ldk/ldv/ldo (elements)
- * allow reading K/V out of a larger cache. */
-gn_status gn_attention(gn_pool *pool, const float *q, int64_t ldq, const float *k, int64_t ldk,
-                       const float *v, int64_t ldv, int64_t batch, int64_t Lq, int64_t Lk,
-                       int64_t Hq, int64_t Hkv, int64_t dh, float scale, int64_t causal_pos0,
-                       float *out, int64_t ldo);
+ * with causal_pos0 < 0 every query sees every key. Row strides ldq and ldo in elements. */
+gn_status gn_attention(gn_pool *pool, const float *q, int64_t ldq, gn_kv k, gn_kv v,
+                       int64_t batch, int64_t Lq, int64_t Lk, int64_t Hq, int64_t Hkv,
+                       int64_t dh, float scale, int64_t causal_pos0, float *out, int64_t ldo);
 
 /* NEOX rotary embedding in place: x [L, H*dh], row i at position pos0 + i; dimension j is
  * rotated with j + dh/2, frequency theta^(-2j/dh). */

@@ -1,6 +1,7 @@
 /* The Granite decoder forward pass over a float32 KV cache. Activations live in one buffer
- * allocated per call and sized from L; K and V are written by the matmuls straight into the
- * cache rows, and RoPE angles are computed once per call for every layer's Q and K. */
+ * allocated per call and sized from L; RoPE angles are computed once per call for every
+ * layer's Q and K. The cache is head-major (gn_llm.h), so the new K and V rows are scattered
+ * into it per KV head after their matmuls. */
 #include "gn_llm.h"
 #include "gn_ops.h"
 #include "rope.h"
@@ -69,8 +70,10 @@ gn_status gn_llm_create(const gn_llm_desc *desc, gn_llm **out) {
     llm->layers = layers;
     llm->q_width = desc->n_heads * desc->head_dim;
     llm->kv_width = desc->n_kv_heads * desc->head_dim;
-    /* h and a [d_model], q and attention output [q_width], gate and up [ff], RoPE [head_dim] */
-    llm->scratch_row = 2 * desc->d_model + 2 * llm->q_width + 2 * desc->ff_dim + desc->head_dim;
+    /* h and a [d_model], q and attention output [q_width], gate and up [ff], RoPE [head_dim],
+     * new K and V [kv_width] */
+    llm->scratch_row = 2 * desc->d_model + 2 * llm->q_width + 2 * desc->ff_dim + desc->head_dim +
+                       2 * llm->kv_width;
     *out = llm;
     return GN_OK;
 }
@@ -110,7 +113,7 @@ gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64
     float *h = (float *)malloc((size_t)(L * llm->scratch_row) * sizeof(float));
     if (!h) return GN_ERR_NOMEM;
     float *a = h + L * dm, *q = a + L * dm, *att = q + L * qw, *g = att + L * qw, *u = g + L * ff;
-    float *cs = u + L * ff;
+    float *cs = u + L * ff, *kn = cs + L * dh, *vn = kn + L * kvw;
     gn_status st;
 
     for (int64_t i = 0; i < L * dm; i++) h[i] = x[i] * d->embedding_multiplier;
@@ -118,17 +121,24 @@ gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64
     for (int64_t li = 0; li < d->n_layers; li++) {
         const gn_llm_layer *ly = &d->layers[li];
         float *k_all = cache_k + li * capacity * kvw, *v_all = cache_v + li * capacity * kvw;
-        float *k_new = k_all + pos0 * kvw, *v_new = v_all + pos0 * kvw;
 
         TRY(gn_rmsnorm(pool, h, L, dm, ly->attn_norm, d->rms_eps, a));
         const gn_matmul_out qkv[3] = {{ly->q.data, ly->q.type, qw, ly->q.bytes, NULL, q},
-                                      {ly->k.data, ly->k.type, kvw, ly->k.bytes, NULL, k_new},
-                                      {ly->v.data, ly->v.type, kvw, ly->v.bytes, NULL, v_new}};
+                                      {ly->k.data, ly->k.type, kvw, ly->k.bytes, NULL, kn},
+                                      {ly->v.data, ly->v.type, kvw, ly->v.bytes, NULL, vn}};
         TRY(gn_matmul_group(pool, a, L, dm, qkv, 3, d->matmul_flags));
         TRY(gn_rope_neox_apply(q, L, d->n_heads, dh, cs));
-        TRY(gn_rope_neox_apply(k_new, L, d->n_kv_heads, dh, cs));
-        TRY(gn_attention(pool, q, qw, k_all, kvw, v_all, kvw, 1, L, pos0 + L, d->n_heads,
-                         d->n_kv_heads, dh, d->attention_multiplier, pos0, att, qw));
+        TRY(gn_rope_neox_apply(kn, L, d->n_kv_heads, dh, cs));
+        for (int64_t hk = 0; hk < d->n_kv_heads; hk++)
+            for (int64_t i = 0; i < L; i++) {
+                const int64_t at = (hk * capacity + pos0 + i) * dh, from = i * kvw + hk * dh;
+                memcpy(k_all + at, kn + from, (size_t)dh * sizeof(float));
+                memcpy(v_all + at, vn + from, (size_t)dh * sizeof(float));
+            }
+        const gn_kv kc = {k_all, capacity * kvw, dh, capacity * dh};
+        const gn_kv vc = {v_all, capacity * kvw, dh, capacity * dh};
+        TRY(gn_attention(pool, q, qw, kc, vc, 1, L, pos0 + L, d->n_heads, d->n_kv_heads, dh,
+                         d->attention_multiplier, pos0, att, qw));
         TRY(matmul(pool, llm, att, L, qw, &ly->o, dm, a));
         add_scaled(h, a, d->residual_multiplier, L * dm);
 

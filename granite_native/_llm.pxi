@@ -58,11 +58,12 @@ cdef int set_matrix(gn_llm_matrix *m, list keep, object spec, int64_t rows, int6
     return 0
 
 
-cdef int check_cache(str name, float[:, :, ::1] c, int64_t n_layers, int64_t cap,
-                     int64_t width) except -1:
-    if c.shape[0] != n_layers or c.shape[1] != cap or c.shape[2] != width:
-        raise ValueError(f"{name} is {c.shape[0]}x{c.shape[1]}x{c.shape[2]}, expected "
-                         f"{n_layers}x{cap}x{width}")
+cdef int check_cache(str name, float[:, :, :, ::1] c, int64_t n_layers, int64_t kv_heads,
+                     int64_t cap, int64_t head_dim) except -1:
+    if (c.shape[0] != n_layers or c.shape[1] != kv_heads or c.shape[2] != cap
+            or c.shape[3] != head_dim):
+        raise ValueError(f"{name} is {'x'.join(str(c.shape[i]) for i in range(4))}, expected "
+                         f"{n_layers}x{kv_heads}x{cap}x{head_dim}")
     return 0
 
 
@@ -76,7 +77,7 @@ cdef class LLM:
     """
     cdef gn_llm *llm
     cdef list keep
-    cdef readonly int64_t n_layers, d_model, kv_width, vocab
+    cdef readonly int64_t n_layers, d_model, n_kv_heads, head_dim, vocab
 
     def __cinit__(self, layers, output_norm, output, *, int64_t d_model, int64_t n_heads,
                   int64_t n_kv_heads, int64_t head_dim, int64_t ff_dim, int64_t vocab,
@@ -130,22 +131,23 @@ cdef class LLM:
                              f"{logits_scaling} and flags {flags} must be finite, positive "
                              f"where a scale, and known")
         check(st, "decoder description")
-        self.n_layers, self.d_model, self.kv_width, self.vocab = len(layers), d_model, kvw, vocab
+        self.n_layers, self.d_model, self.vocab = len(layers), d_model, vocab
+        self.n_kv_heads, self.head_dim = n_kv_heads, head_dim
 
     def __dealloc__(self):
         gn_llm_destroy(self.llm)
 
-    def forward(self, ThreadPool pool, const float[:, ::1] x, float[:, :, ::1] cache_k,
-                float[:, :, ::1] cache_v, int64_t pos0, float[:, ::1] logits):
-        """Runs x [L, d_model] at positions pos0.. through every layer, writing K and V rows
-        pos0..pos0+L-1 of the caches [n_layers, capacity, kv_width]; logits [R, vocab]
-        receives the logits of the last R positions."""
-        cdef int64_t L = x.shape[0], R = logits.shape[0], cap = cache_k.shape[1]
+    def forward(self, ThreadPool pool, const float[:, ::1] x, float[:, :, :, ::1] cache_k,
+                float[:, :, :, ::1] cache_v, int64_t pos0, float[:, ::1] logits):
+        """Runs x [L, d_model] at positions pos0.. through every layer, writing K and V of
+        positions pos0..pos0+L-1 into the caches [n_layers, n_kv_heads, capacity, head_dim];
+        logits [R, vocab] receives the logits of the last R positions."""
+        cdef int64_t L = x.shape[0], R = logits.shape[0], cap = cache_k.shape[2]
         if L == 0:
             raise ValueError("decoder input has no rows")
         need_len("decoder input width", x.shape[1], self.d_model)
-        check_cache("K cache", cache_k, self.n_layers, cap, self.kv_width)
-        check_cache("V cache", cache_v, self.n_layers, cap, self.kv_width)
+        check_cache("K cache", cache_k, self.n_layers, self.n_kv_heads, cap, self.head_dim)
+        check_cache("V cache", cache_v, self.n_layers, self.n_kv_heads, cap, self.head_dim)
         if not 1 <= R <= L:
             raise ValueError(f"{R} logits rows requested for {L} input rows")
         need_len("logits width", logits.shape[1], self.vocab)
@@ -156,7 +158,7 @@ cdef class LLM:
         cdef gn_pool *p = pool_ptr(pool)
         cdef int st
         with nogil:
-            st = gn_llm_forward(p, self.llm, &x[0, 0], L, &cache_k[0, 0, 0], &cache_v[0, 0, 0],
+            st = gn_llm_forward(p, self.llm, &x[0, 0], L, &cache_k[0, 0, 0, 0], &cache_v[0, 0, 0, 0],
                                 cap, pos0, R, &logits[0, 0])
         check(st, "decoder forward")
 

@@ -23,10 +23,12 @@ cdef extern from "gn_ops.h" nogil:
                                   int64_t T, int64_t H, int64_t dh, int64_t block,
                                   const float *rel, int64_t max_pos, float scale, int flags,
                                   float *out)
-    int gn_attention(gn_pool *pool, const float *q, int64_t ldq, const float *k, int64_t ldk,
-                     const float *v, int64_t ldv, int64_t batch, int64_t Lq, int64_t Lk,
-                     int64_t Hq, int64_t Hkv, int64_t dh, float scale, int64_t causal_pos0,
-                     float *out, int64_t ldo)
+    ctypedef struct gn_kv:
+        const float *data
+        int64_t batch_stride, row_stride, head_stride
+    int gn_attention(gn_pool *pool, const float *q, int64_t ldq, gn_kv k, gn_kv v,
+                     int64_t batch, int64_t Lq, int64_t Lk, int64_t Hq, int64_t Hkv,
+                     int64_t dh, float scale, int64_t causal_pos0, float *out, int64_t ldo)
     int gn_rope_neox(float *x, int64_t L, int64_t H, int64_t dh, int64_t pos0, float theta)
 
 ACTIVATIONS = {"silu": GN_ACT_SILU, "gelu_erf": GN_ACT_GELU_ERF, "sigmoid": GN_ACT_SIGMOID}
@@ -205,30 +207,57 @@ def attention_block_relpos(ThreadPool pool, const float[:, ::1] q, const float[:
     check(st, "block attention")
 
 
-def attention(ThreadPool pool, const float[:, :, ::1] q, const float[:, :, :] k,
-              const float[:, :, :] v, int64_t heads, int64_t kv_heads, float scale,
-              int64_t causal_pos0, float[:, :, ::1] out):
-    """q [B, Lq, H*dh]; k, v [B, Lk, Hkv*dh] (rows may be strided views of a cache)."""
-    cdef int64_t B = q.shape[0], Lq = q.shape[1], Lk = k.shape[1]
+cdef gn_kv kv_operand(str name, a, int64_t B, int64_t Hkv, int64_t dh) except *:
+    """gn_kv over K or V (a 3- or 4-D numpy array) given as [B, Lk, Hkv*dh] (rows of all heads
+    side by side) or [B, Hkv, Lk, dh] (head-major, as the decoder's cache), either possibly a
+    strided view with contiguous vectors of dh."""
+    cdef const float[:, :, :] a3
+    cdef const float[:, :, :, :] a4
+    cdef gn_kv kv
+    if a.ndim == 3:
+        a3 = a
+        need_len(name + " batch", a3.shape[0], B); need_len(name + " width", a3.shape[2], Hkv * dh)
+        if a3.strides[2] != 4:
+            raise ValueError(f"{name} rows must be contiguous")
+        kv.data = &a3[0, 0, 0] if a3.shape[0] and a3.shape[1] else NULL
+        kv.batch_stride, kv.row_stride, kv.head_stride = a3.strides[0] // 4, a3.strides[1] // 4, dh
+    else:
+        a4 = a
+        need_len(name + " batch", a4.shape[0], B); need_len(name + " heads", a4.shape[1], Hkv)
+        need_len(name + " head width", a4.shape[3], dh)
+        if a4.strides[3] != 4:
+            raise ValueError(f"{name} head vectors must be contiguous")
+        kv.data = &a4[0, 0, 0, 0] if a4.shape[0] and a4.shape[1] and a4.shape[2] else NULL
+        kv.batch_stride, kv.head_stride, kv.row_stride = a4.strides[0] // 4, a4.strides[1] // 4, a4.strides[2] // 4
+    return kv
+
+
+def attention(ThreadPool pool, const float[:, :, ::1] q, k, v, int64_t heads, int64_t kv_heads,
+              float scale, int64_t causal_pos0, float[:, :, ::1] out):
+    """q [B, Lq, H*dh]; k, v [B, Lk, Hkv*dh] or head-major [B, Hkv, Lk, dh] (views of a cache
+    may be strided)."""
+    cdef int64_t B = q.shape[0], Lq = q.shape[1]
     if heads <= 0 or kv_heads <= 0 or q.shape[2] % heads:
         raise ValueError(f"query width {q.shape[2]} does not split into {heads} heads")
     cdef int64_t dh = q.shape[2] // heads
-    for name, a in (("k", k), ("v", v)):
-        need_len(name + " batch", a.shape[0], B); need_len(name + " length", a.shape[1], Lk)
-        need_len(name + " width", a.shape[2], kv_heads * dh)
-        if a.strides[2] != 4 or (a.shape[0] > 1 and a.strides[0] != a.shape[1] * a.strides[1]):
-            raise ValueError(f"{name} must have contiguous rows and a dense batch stride")
+    k, v = np.asarray(k), np.asarray(v)
+    for name, a in (("k", k), ("v", v)):  # before reading shapes: tuples are not bounds-checked
+        if a.ndim not in (3, 4):
+            raise ValueError(f"{name} must be [B, Lk, Hkv*dh] or [B, Hkv, Lk, dh], not {a.ndim}-D")
+        if any(s % 4 for s in a.strides):
+            raise ValueError(f"{name}'s strides {a.strides} are not whole floats")
+    cdef int64_t Lk = k.shape[1] if k.ndim == 3 else k.shape[2]
+    cdef gn_kv kk = kv_operand("k", k, B, kv_heads, dh), vv = kv_operand("v", v, B, kv_heads, dh)
+    need_len("v length", v.shape[1] if v.ndim == 3 else v.shape[2], Lk)
     need_len("out batch", out.shape[0], B); need_len("out length", out.shape[1], Lq)
     need_len("out width", out.shape[2], q.shape[2])
-    cdef int64_t ldk = k.strides[1] // 4, ldv = v.strides[1] // 4
     cdef gn_pool *p = pool_ptr(pool)
     cdef int st
     if B == 0 or Lq == 0:
         return
     with nogil:
-        st = gn_attention(p, &q[0, 0, 0], q.shape[2], &k[0, 0, 0], ldk, &v[0, 0, 0], ldv,
-                          B, Lq, Lk, heads, kv_heads, dh, scale, causal_pos0, &out[0, 0, 0],
-                          out.shape[2])
+        st = gn_attention(p, &q[0, 0, 0], q.shape[2], kk, vv, B, Lq, Lk, heads, kv_heads, dh,
+                          scale, causal_pos0, &out[0, 0, 0], out.shape[2])
     check(st, "attention")
 
 

@@ -17,11 +17,12 @@ LAYER_TENSORS = {"attn_norm": "attn_norm", "ffn_norm": "ffn_norm", "q": "attn_q"
 
 
 class KVCache:
-    """K and V for every layer: [n_layers, capacity, n_kv_heads * head_dim] float32."""
+    """K and V for every layer: [n_layers, n_kv_heads, capacity, head_dim] float32, head-major
+    (gn_llm.h says why)."""
 
     def __init__(self, hp, capacity):
-        width = hp.llm_n_kv_heads * hp.llm_head_dim
-        self.k = np.zeros((hp.llm_n_layers, capacity, width), np.float32)
+        shape = (hp.llm_n_layers, hp.llm_n_kv_heads, capacity, hp.llm_head_dim)
+        self.k = np.zeros(shape, np.float32)
         self.v = np.zeros_like(self.k)
         self.capacity = capacity
         self.length = 0

@@ -93,7 +93,7 @@ def test_prefill_then_decode_equals_one_prefill(model):
     got = [d.forward(model.pool, x[:15], parts)]
     got += [d.forward(model.pool, x[i:i + 1], parts) for i in range(15, 20)]
     np.testing.assert_allclose(np.concatenate(got[1:]), want, atol=1e-5 * np.abs(want).max(), rtol=0)
-    np.testing.assert_allclose(parts.k[:, :20], whole.k, atol=1e-5 * np.abs(whole.k).max(), rtol=0)
+    np.testing.assert_allclose(parts.k[:, :, :20], whole.k, atol=1e-5 * np.abs(whole.k).max(), rtol=0)
 
 
 def test_embedding_rows_and_placeholder(model):
@@ -130,7 +130,7 @@ def test_forward_arguments_are_checked(model):
     n = d.native
     x, logits = inputs(model, 1), np.empty((1, n.vocab), np.float32)
     with pytest.raises(ValueError, match="V cache is"):
-        n.forward(pool, x, cache.k, cache.v[:, :3].copy(), 0, logits)
+        n.forward(pool, x, cache.k, cache.v[:, :, :3].copy(), 0, logits)
     with pytest.raises(ValueError, match="K cache is"):
         n.forward(pool, x, cache.k[:1].copy(), cache.v[:1].copy(), 0, logits)
     with pytest.raises(ValueError, match="start position -2 is negative"):
@@ -267,7 +267,7 @@ def test_repacked_decoder_with_a_padded_output_matrix():
     got = []
     for layers, out in ((file_layers, file_out), (packed_layers, packed_out)):
         llm = _native.LLM(layers, out_norm, out, **kw, flags=flags)
-        k = np.zeros((n_layers, 8, Hkv * dh), np.float32)
+        k = np.zeros((n_layers, Hkv, 8, dh), np.float32)
         v = np.zeros_like(k)
         prompt, step = np.empty((3, V), np.float32), np.empty((1, V), np.float32)
         llm.forward(pool, x[:7], k, v, 0, prompt)  # 3 logits rows: the short group's scratch

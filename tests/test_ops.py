@@ -172,15 +172,37 @@ def ref_attention(q, k, v, H, Hkv, scale, pos0):
     return out
 
 
+@pytest.mark.parametrize("layout", ["rows", "cache rows", "head-major cache"])
 @pytest.mark.parametrize("pos0,Lq", [(-1, 3), (0, 9), (5, 4), (12, 1)])
-def test_gqa_attention(pool, pos0, Lq):
+def test_gqa_attention(pool, pos0, Lq, layout):
+    """K and V as dense rows of all heads, as strided views of a larger cache of such rows, and
+    as views of a head-major cache [B, Hkv, capacity, dh] (the decoder's)."""
     B, H, Hkv, dh, Lk = 2, 8, 2, 16, 13 if pos0 < 0 else pos0 + Lq
     q = randn(B, Lq, H * dh)
-    cache_k, cache_v = randn(B, Lk + 3, Hkv * dh + 8), randn(B, Lk + 3, Hkv * dh + 8)
-    k, v = np.ascontiguousarray(cache_k[:, :Lk, :Hkv * dh]), np.ascontiguousarray(cache_v[:, :Lk, :Hkv * dh])
+    if layout == "head-major cache":
+        k4, v4 = randn(B, Hkv, Lk + 3, dh)[:, :, :Lk], randn(B, Hkv, Lk + 3, dh)[:, :, :Lk]
+        k, v = (a.transpose(0, 2, 1, 3).reshape(B, Lk, Hkv * dh) for a in (k4, v4))
+        args = k4, v4
+    else:
+        cache_k, cache_v = randn(B, Lk + 3, Hkv * dh + 8), randn(B, Lk + 3, Hkv * dh + 8)
+        k, v = cache_k[:, :Lk, :Hkv * dh], cache_v[:, :Lk, :Hkv * dh]
+        args = (k, v) if layout == "cache rows" else (np.ascontiguousarray(k), np.ascontiguousarray(v))
     out = np.empty_like(q)
-    N.attention(pool, q, k, v, H, Hkv, 1 / 128, pos0, out)
+    N.attention(pool, q, *args, H, Hkv, 1 / 128, pos0, out)
     assert_close(out, ref_attention(q, k, v, H, Hkv, 1 / 128, pos0), 1e-5)
+
+
+def test_attention_rejects_overlapping_kv(pool):
+    """A K view whose heads and rows overlap (neither layout) is refused, as is a 2-D one."""
+    q, v = randn(1, 1, 4 * 8), randn(1, 2, 4, 8)
+    k = np.lib.stride_tricks.as_strided(randn(1, 2, 4, 8), strides=(256, 16, 32, 4))
+    with pytest.raises(ValueError, match="attention"):
+        N.attention(pool, q, k, v, 4, 2, 1.0, -1, np.empty_like(q))
+    with pytest.raises(ValueError, match="must be"):
+        N.attention(pool, q, v[0, 0], v, 4, 2, 1.0, -1, np.empty_like(q))
+    odd = np.lib.stride_tricks.as_strided(randn(1, 2, 4, 8), strides=(256, 128, 30, 4))
+    with pytest.raises(ValueError, match="whole floats"):
+        N.attention(pool, q, odd, v, 4, 2, 1.0, -1, np.empty_like(q))
 
 
 def test_rope_neox():
