@@ -217,21 +217,35 @@ static const float *kv_head(const gn_kv *kv, int64_t b, int64_t hk) {
     return kv->data + b * kv->batch_stride + hk * kv->head_stride;
 }
 
+/* Query rows whose scores one GEMM call computes: each K row loaded serves them all (the
+ * kernels' 4-row tile), where a call per row reloaded it per row (prompt attention 0.98 ->
+ * 0.80 ms per full-size layer at 127 tokens, AVX-512). Causal rows of a block see different
+ * numbers of keys; the block computes up to its last row's, and each row uses its own
+ * prefix. Which keys end a call decides how the kernels reduce a few scores, so the last bits
+ * depend on the block, never on the threads. */
+#define Q_ROWS 4
+
 static void attn_task(void *arg, int64_t task, int thread_index) {
     attn_job *j = (attn_job *)arg;
     const int64_t b = task / j->Hq, h = task % j->Hq, hk = h / (j->Hq / j->Hkv);
-    float *p = (float *)gn_pool_scratch(j->pool, thread_index, (size_t)j->Lk * sizeof(float));
-    if (!p) {
+    float *s = (float *)gn_pool_scratch(j->pool, thread_index, (size_t)(Q_ROWS * j->Lk) * sizeof(float));
+    if (!s) {
         j->failed = 1;
         return;
     }
     const float *kb = kv_head(&j->k, b, hk), *vb = kv_head(&j->v, b, hk);
-    for (int64_t i = 0; i < j->Lq; i++) {
-        const float *qi = j->q + (b * j->Lq + i) * j->ldq + h * j->dh;
-        const int64_t n = j->pos0 >= 0 ? j->pos0 + i + 1 : j->Lk;
-        gn_active->gemm_f32(1, n, j->dh, qi, j->dh, kb, j->k.row_stride, p, n);
-        for (int64_t r = 0; r < n; r++) p[r] *= j->scale;
-        softmax_mix(p, n, vb, j->v.row_stride, j->dh, j->out + (b * j->Lq + i) * j->ldo + h * j->dh);
+    for (int64_t i0 = 0; i0 < j->Lq; i0 += Q_ROWS) {
+        const int64_t rows = j->Lq - i0 < Q_ROWS ? j->Lq - i0 : Q_ROWS;
+        const float *qi = j->q + (b * j->Lq + i0) * j->ldq + h * j->dh;
+        const int64_t nmax = j->pos0 >= 0 ? j->pos0 + i0 + rows : j->Lk;
+        gn_active->gemm_f32(rows, nmax, j->dh, qi, j->ldq, kb, j->k.row_stride, s, nmax);
+        for (int64_t i = 0; i < rows; i++) {
+            float *p = s + i * nmax;
+            const int64_t n = j->pos0 >= 0 ? j->pos0 + i0 + i + 1 : j->Lk;
+            for (int64_t r = 0; r < n; r++) p[r] *= j->scale;
+            softmax_mix(p, n, vb, j->v.row_stride, j->dh,
+                        j->out + (b * j->Lq + i0 + i) * j->ldo + h * j->dh);
+        }
     }
 }
 
