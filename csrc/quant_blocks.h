@@ -59,8 +59,9 @@ typedef struct {                                                               /
 /* Activations quantized for integer dot products (internal, never stored in a file), one
  * row at a time. Q8_K pairs with the k-quants: one scale per 256 values, and per-16 and
  * per-32 sums of the quants, which fold Q6_K's and Q4_K's mins into one multiply per group
- * (the interleaved Q4_K kernels read the per-32 sums two to a dword, as they pair mins). Q8_32 pairs with
- * Q4_0 and Q8_0: one scale per 32 and the sum that removes Q4_0's offset of 8.
+ * (the interleaved Q4_K kernels read the per-32 sums two to a dword, as they pair mins).
+ * Q8_32 pairs with Q4_0 and Q8_0: one scale per 32 and the sum that removes Q4_0's offset
+ * of 8.
  * Quantization rule (every ISA gives the same bytes): amax = max |x| over the block;
  * d = amax / 127; q = round-half-even(x * (127 / amax)), so q is in [-127, 127]; an all-zero
  * block has d = 0 and q = 0. The dot product of a W row with a quantized x row is

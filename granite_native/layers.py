@@ -38,13 +38,6 @@ def rmsnorm(pool, x, weight, eps):
     return out
 
 
-def act_(pool, name, x):
-    """Activation in place on a contiguous array."""
-    flat = x.reshape(-1)
-    _native.activation(pool, name, flat, flat)
-    return x
-
-
 def add_(pool, h, y, alpha=1.0):
     """h += alpha * y in place (a residual connection)."""
     _native.add_scaled(pool, h, y, alpha)
