@@ -102,7 +102,7 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
         const gn_matmul_out one = {w, wtype, N, w_bytes, bias, y};
         return gn_matmul_q8_group(pool, x, M, K, &one, 1);
     }
-    case GN_PATH_BF16: return gn_matmul_bf16(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
+    case GN_PATH_BF16: return gn_matmul_bf16(pool, x, M, K, w, wtype, N, bias, y);
     default: break;
     }
     if (!gn_active->dequant[wtype]) return GN_ERR_UNSUPPORTED; /* a repacked layout */

@@ -16,8 +16,15 @@ typedef struct {
     gn_to_bf16_fn to_bf16;
     gn_pack_bf16_fn pack;
     gn_gemm_bf16_fn gemm;
-    gn_dequant_fn dequant; /* of the weight type; unused for F32 rows, packed in place */
+    const gn_dequant_fn *dequant; /* by weight type; F32 rows are packed in place */
 } bf16_kernels;
+
+/* The active level's kernels. */
+static bf16_kernels active(void) {
+    const bf16_kernels k = {gn_active->to_bf16, gn_active->pack_bf16, gn_active->gemm_bf16,
+                            gn_active->dequant};
+    return k;
+}
 
 typedef struct {
     gn_pool *pool;
@@ -85,7 +92,7 @@ static void pack_panel(const bf16_kernels *k, const uint8_t *w, int wtype, int64
         /* a chunk lands at its pairs' place: the panel from pair k0 / 2 on */
         for (int64_t k0 = 0; k0 < K; k0 += GN_DQ_CHUNK) {
             const int64_t len = K - k0 < GN_DQ_CHUNK ? K - k0 : GN_DQ_CHUNK;
-            gn_dequant_chunk(k->dequant, wtype, src, w_row_bytes, n, k0, len, dq);
+            gn_dequant_chunk(k->dequant[wtype], wtype, src, w_row_bytes, n, k0, len, dq);
             k->pack(dq, GN_DQ_CHUNK, n, len, panel + k0 * GN_BF16_PANEL, r0);
         }
     }
@@ -152,16 +159,17 @@ static int too_big(int64_t M, int64_t K) {
     return kp > (int64_t)(SIZE_MAX / 4) / GN_BF16_PANEL || M > (int64_t)(SIZE_MAX / 4) / kp;
 }
 
+/* y_i = x W_i^T (+ bias_i) for the n matrices of outs, x converted once. */
 static gn_status run(gn_pool *pool, const bf16_kernels *k, const float *x, int64_t M, int64_t K,
-                     const void *w, int wtype, int64_t N, int64_t w_row_bytes,
-                     const float *bias, float *y) {
+                     const gn_matmul_out *outs, int n) {
     if (too_big(M, K)) return GN_ERR_NOMEM;
-    const int64_t kp = K + (K & 1);
-    uint16_t *xb = (uint16_t *)gn_pool_shared_take(pool, (size_t)(M * kp) * sizeof(uint16_t));
+    uint16_t *xb = (uint16_t *)gn_pool_shared_take(pool, (size_t)(M * (K + (K & 1))) * sizeof(uint16_t));
     if (!xb) return GN_ERR_NOMEM;
     convert(pool, k->to_bf16, x, M, K, xb);
-    int failed;
-    multiply(pool, k, xb, M, K, w, wtype, N, w_row_bytes, bias, y, NULL, 0, NULL, &failed);
+    int failed = 0;
+    for (int i = 0; i < n && !failed; i++)
+        multiply(pool, k, xb, M, K, outs[i].w, outs[i].type, outs[i].N,
+                 gn_row_bytes(outs[i].type, K), outs[i].bias, outs[i].y, NULL, 0, NULL, &failed);
     gn_pool_shared_give(pool, xb);
     return failed ? GN_ERR_NOMEM : GN_OK;
 }
@@ -171,8 +179,7 @@ gn_status gn_matmul_bf16_rows(gn_pool *pool, const uint16_t *xb, int64_t M, int6
                               const float *bias, float *y, uint16_t *yb, int64_t ldyb,
                               gn_unary_fn act) {
     if (too_big(M, K) || too_big(M, N)) return GN_ERR_NOMEM;
-    const bf16_kernels k = {gn_active->to_bf16, gn_active->pack_bf16, gn_active->gemm_bf16,
-                            gn_active->dequant[wtype]};
+    const bf16_kernels k = active();
     int failed;
     multiply(pool, &k, xb, M, K, w, wtype, N, w_row_bytes, bias, y, yb, ldyb, act, &failed);
     return failed ? GN_ERR_NOMEM : GN_OK;
@@ -180,17 +187,8 @@ gn_status gn_matmul_bf16_rows(gn_pool *pool, const uint16_t *xb, int64_t M, int6
 
 gn_status gn_matmul_bf16_group(gn_pool *pool, const float *x, int64_t M, int64_t K,
                                const gn_matmul_out *outs, int n) {
-    if (too_big(M, K)) return GN_ERR_NOMEM;
-    uint16_t *xb = (uint16_t *)gn_pool_shared_take(pool, (size_t)(M * (K + (K & 1))) * sizeof(uint16_t));
-    if (!xb) return GN_ERR_NOMEM;
-    gn_bf16_rows(pool, x, M, K, xb);
-    gn_status s = GN_OK;
-    for (int i = 0; i < n && s == GN_OK; i++)
-        s = gn_matmul_bf16_rows(pool, xb, M, K, outs[i].w, outs[i].type, outs[i].N,
-                                gn_row_bytes(outs[i].type, K), outs[i].bias, outs[i].y, NULL, 0,
-                                NULL);
-    gn_pool_shared_give(pool, xb);
-    return s;
+    const bf16_kernels k = active();
+    return run(pool, &k, x, M, K, outs, n);
 }
 
 static int kernels_present(void) {
@@ -206,12 +204,11 @@ int gn_matmul_bf16_dequant_available(int wtype) {
 }
 
 gn_status gn_matmul_bf16(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
-                         int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y) {
+                         int wtype, int64_t N, const float *bias, float *y) {
     if (!gn_matmul_bf16_available(wtype) && !gn_matmul_bf16_dequant_available(wtype))
         return GN_ERR_UNSUPPORTED;
-    const bf16_kernels k = {gn_active->to_bf16, gn_active->pack_bf16, gn_active->gemm_bf16,
-                            gn_active->dequant[wtype]};
-    return run(pool, &k, x, M, K, w, wtype, N, w_row_bytes, bias, y);
+    const gn_matmul_out one = {w, wtype, N, 0, bias, y};
+    return gn_matmul_bf16_group(pool, x, M, K, &one, 1);
 }
 
 gn_status gn_matmul_bf16_scalar(gn_pool *pool, const float *x, int64_t M, int64_t K,
@@ -221,9 +218,11 @@ gn_status gn_matmul_bf16_scalar(gn_pool *pool, const float *x, int64_t M, int64_
     const gn_status s = gn_matmul_check(x, M, K, w, wtype, N, w_bytes, y, &w_row_bytes);
     if (s != GN_OK) return s;
     if (!float_weights(wtype)) return GN_ERR_UNSUPPORTED;
-    const bf16_kernels k = {gn_to_bf16_scalar, gn_pack_bf16_scalar, gn_gemm_bf16_scalar,
-                            wtype == GN_TYPE_F16 ? gn_dequant_f16_scalar : gn_dequant_bf16_scalar};
-    return run(pool, &k, x, M, K, w, wtype, N, w_row_bytes, bias, y);
+    static const gn_dequant_fn dequant[GN_TYPE_COUNT] = {
+        [GN_TYPE_F16] = gn_dequant_f16_scalar, [GN_TYPE_BF16] = gn_dequant_bf16_scalar};
+    const bf16_kernels k = {gn_to_bf16_scalar, gn_pack_bf16_scalar, gn_gemm_bf16_scalar, dequant};
+    const gn_matmul_out one = {w, wtype, N, w_bytes, bias, y};
+    return run(pool, &k, x, M, K, &one, 1);
 }
 
 typedef struct {
@@ -259,9 +258,7 @@ gn_status gn_pack_bf16(gn_pool *pool, int type, const void *src, size_t src_byte
         return GN_ERR_INVALID;
     if ((uint64_t)(N * src_rb) != (uint64_t)src_bytes || (uint64_t)(N * dst_rb) != (uint64_t)dst_bytes)
         return GN_ERR_INVALID;
-    pack_job job = {pool, {gn_active->to_bf16, gn_active->pack_bf16, gn_active->gemm_bf16,
-                           gn_active->dequant[type]},
-                    (const uint8_t *)src, type, K, src_rb, (uint16_t *)dst, 0};
+    pack_job job = {pool, active(), (const uint8_t *)src, type, K, src_rb, (uint16_t *)dst, 0};
     gn_pool_run(pool, pack_task, &job, N / GN_BF16_PANEL);
     return job.failed ? GN_ERR_NOMEM : GN_OK;
 }

@@ -18,7 +18,7 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
 int gn_matmul_bf16_available(int wtype);
 int gn_matmul_bf16_dequant_available(int wtype);
 gn_status gn_matmul_bf16(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w,
-                         int wtype, int64_t N, int64_t w_row_bytes, const float *bias, float *y);
+                         int wtype, int64_t N, const float *bias, float *y);
 /* x [M, K] -> xb [M, K + (K & 1)] in bfloat16 (a last odd column padded with zero), as the
  * bfloat16 path converts x, across the pool. */
 void gn_bf16_rows(gn_pool *pool, const float *x, int64_t M, int64_t K, uint16_t *xb);
