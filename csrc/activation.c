@@ -21,15 +21,19 @@ static void act_chunk(void *arg, int64_t t, int thread_index) {
     j->unary(j->x + i0, j->y + i0, len);
 }
 
+gn_unary_fn gn_act_fn(int act) {
+    switch (act) {
+    case GN_ACT_SILU: return gn_active->silu;
+    case GN_ACT_GELU_ERF: return gn_active->gelu_erf;
+    case GN_ACT_SIGMOID: return gn_active->sigmoid;
+    default: return NULL;
+    }
+}
+
 gn_status gn_activation(gn_pool *pool, int act, const float *x, int64_t n, float *y) {
     if (!x || !y || n < 0) return GN_ERR_INVALID;
-    act_job j = {NULL, NULL, x, NULL, y, n, 0, 0};
-    switch (act) {
-    case GN_ACT_SILU: j.unary = gn_active->silu; break;
-    case GN_ACT_GELU_ERF: j.unary = gn_active->gelu_erf; break;
-    case GN_ACT_SIGMOID: j.unary = gn_active->sigmoid; break;
-    default: return GN_ERR_INVALID;
-    }
+    act_job j = {gn_act_fn(act), NULL, x, NULL, y, n, 0, 0};
+    if (!j.unary) return GN_ERR_INVALID;
     gn_pool_run(pool, act_chunk, &j, (n + CHUNK - 1) / CHUNK);
     return GN_OK;
 }

@@ -35,14 +35,8 @@ gn_status gn_conv_dw(gn_pool *pool, const float *x, int64_t T, int64_t C, const 
                      int64_t k, const float *scale, const float *shift, int act, float *y) {
     if (!x || !w || !y || x == y || T < 0 || C <= 0 || k <= 0 || k % 2 == 0) return GN_ERR_INVALID;
     if (!scale != !shift) return GN_ERR_INVALID;
-    gn_unary_fn act_fn;
-    switch (act) {
-    case GN_ACT_NONE: act_fn = NULL; break;
-    case GN_ACT_SILU: act_fn = gn_active->silu; break;
-    case GN_ACT_GELU_ERF: act_fn = gn_active->gelu_erf; break;
-    case GN_ACT_SIGMOID: act_fn = gn_active->sigmoid; break;
-    default: return GN_ERR_INVALID;
-    }
+    const gn_unary_fn act_fn = act == GN_ACT_NONE ? NULL : gn_act_fn(act);
+    if (act != GN_ACT_NONE && !act_fn) return GN_ERR_INVALID;
     if (T > INT64_MAX / C || k > (int64_t)(SIZE_MAX / sizeof(float)) / C) return GN_ERR_INVALID;
     float *wt = (float *)malloc((size_t)(k * C) * sizeof(float));
     if (!wt) return GN_ERR_NOMEM;

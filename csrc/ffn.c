@@ -10,15 +10,6 @@
 #include "gn_ops.h"
 #include "matmul_paths.h"
 
-static gn_unary_fn act_fn(int act) {
-    switch (act) {
-    case GN_ACT_SILU: return gn_active->silu;
-    case GN_ACT_GELU_ERF: return gn_active->gelu_erf;
-    case GN_ACT_SIGMOID: return gn_active->sigmoid;
-    default: return NULL;
-    }
-}
-
 static gn_status fused(gn_pool *pool, const float *x, int64_t M, int64_t K, const void *w_up,
                        int up_type, int64_t F, int64_t up_rb, const float *up_bias,
                        gn_unary_fn act, const void *w_down, int down_type, int64_t N,
@@ -45,7 +36,7 @@ gn_status gn_ffn(gn_pool *pool, const float *x, int64_t M, int64_t K, const void
                  int up_type, int64_t F, size_t up_bytes, const float *up_bias, int act,
                  const void *w_down, int down_type, int64_t N, size_t down_bytes,
                  const float *down_bias, float *y, int flags) {
-    const gn_unary_fn f = act_fn(act);
+    const gn_unary_fn f = gn_act_fn(act);
     if (!f || (flags & ~(GN_MATMUL_INT8 | GN_MATMUL_BF16))) return GN_ERR_INVALID;
     int64_t up_rb, down_rb;
     gn_status s = gn_matmul_check(x, M, K, w_up, up_type, F, up_bytes, y, &up_rb);

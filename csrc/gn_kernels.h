@@ -97,6 +97,9 @@ typedef void (*gn_gemm_q_fn)(int64_t M, int64_t N, int64_t K,
 /* Rows of the model operations (gn_ops.h), n >= 1 contiguous floats each; sizes are validated by
  * the caller. y may alias the inputs. */
 typedef void (*gn_unary_fn)(const float *x, float *y, int64_t n);
+/* The active level's kernel of activation `act` (gn_ops.h's GN_ACT_*), NULL for an unknown id
+ * (activation.c). */
+gn_unary_fn gn_act_fn(int act);
 /* swiglu: y = silu(a) * b; glu: y = a * sigmoid(b) */
 typedef void (*gn_binary_fn)(const float *a, const float *b, float *y, int64_t n);
 typedef void (*gn_softmax_fn)(float *x, int64_t n); /* in place */
