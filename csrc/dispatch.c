@@ -172,6 +172,7 @@ static const gn_kernels neon_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_neon,
     },
     .gemm_f32 = gn_gemm_f32_neon,
+    .gemv_f16 = gn_gemv_f16_neon,
     .quantize_q8_k = gn_quantize_q8_k_neon,
     .quantize_q8_32 = gn_quantize_q8_32_neon,
     .gemm_q = {

@@ -355,6 +355,8 @@ uint64_t gn_probe_read_neon(const void *buf, size_t bytes);
 int64_t gn_probe_fma_neon(int64_t iters, float *sink);
 void gn_gemm_f32_neon(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                       const float *w, int64_t ldw, float *y, int64_t ldy);
+void gn_gemv_f16_neon(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
+                      int64_t ldw, float *y, int64_t ldy);
 void gn_quantize_q8_k_neon(const float *x, void *dst, int64_t k);
 void gn_quantize_q8_32_neon(const float *x, void *dst, int64_t k);
 void gn_gemm_q4_0_neon(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,

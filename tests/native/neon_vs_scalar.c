@@ -122,6 +122,43 @@ static int check_gemm(void) {
     return failures;
 }
 
+/* The F16 GEMV against its scalar twin, every x row count it takes, row counts around its
+ * 4-row tile and widths around its 8-column step, within the rounding of any summation
+ * order. */
+static int check_gemv_f16(void) {
+    const int64_t shapes[][2] = {{1, 1}, {3, 7}, {4, 8}, {5, 37}, {9, 64}, {6, 2048}};
+    int failures = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int64_t M = 1; M <= GN_GEMV_MAX_M; M++) {
+            const int64_t N = shapes[s][0], K = shapes[s][1], ldw = K + 3;
+            float *x = malloc((size_t)(M * K) * sizeof(float));
+            uint16_t *w = malloc((size_t)(N * ldw) * sizeof(uint16_t));
+            float *ys = malloc((size_t)(M * N) * sizeof(float)), *yn = malloc((size_t)(M * N) * sizeof(float));
+            if (!x || !w || !ys || !yn) return 1;
+            for (int64_t i = 0; i < M * K; i++) x[i] = frand();
+            for (int64_t i = 0; i < N * ldw; i++) w[i] = finite_half();
+            gn_gemv_f16_scalar(M, N, K, x, w, ldw, ys, N);
+            gn_gemv_f16_neon(M, N, K, x, w, ldw, yn, N);
+            for (int64_t m = 0; m < M; m++)
+                for (int64_t n = 0; n < N; n++) {
+                    double mag = 0;
+                    for (int64_t k = 0; k < K; k++)
+                        mag += fabs((double)x[m * K + k] * gn_f16_to_f32(w[n * ldw + k]));
+                    if (fabs((double)ys[m * N + n] - yn[m * N + n]) > 1e-6 * mag + 1e-30) {
+                        printf("FAIL gemv_f16 M=%lld N=%lld K=%lld at (%lld,%lld): %g vs %g\n",
+                               (long long)M, (long long)N, (long long)K, (long long)m,
+                               (long long)n, ys[m * N + n], yn[m * N + n]);
+                        failures++;
+                        m = M;
+                        break;
+                    }
+                }
+            free(x), free(w), free(ys), free(yn);
+        }
+    printf("gemv_f16 checked\n");
+    return failures;
+}
+
 /* Largest difference between a and b in units of `unit` (a, b finite or NaN together). */
 static double max_diff(const float *a, const float *b, int64_t n, double unit) {
     double worst = 0;
@@ -427,7 +464,7 @@ static int check_dispatch(void) {
         printf("FAIL neon not selectable\n");
         return 1;
     }
-    if (gn_active->gemm_f32 != gn_gemm_f32_neon ||
+    if (gn_active->gemm_f32 != gn_gemm_f32_neon || gn_active->gemv_f16 != gn_gemv_f16_neon ||
         gn_active->dequant[GN_TYPE_Q6_K] != gn_dequant_q6_k_neon ||
         gn_active->quantize_q8_k != gn_quantize_q8_k_neon || gn_active->silu != gn_silu_neon ||
         gn_active->conv_dw != gn_conv_dw_rows_neon) {
@@ -447,7 +484,7 @@ static int check_dispatch(void) {
 }
 
 int main(void) {
-    const int failures = check_dequant() + check_gemm() + check_activations() +
+    const int failures = check_dequant() + check_gemm() + check_gemv_f16() + check_activations() +
                          check_norms_conv() + check_probes() + check_quantize() +
                          check_gemm_q() + check_dispatch();
     printf(failures ? "FAILED\n" : "OK\n");
