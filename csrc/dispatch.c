@@ -183,6 +183,7 @@ static const gn_kernels neon_table = {
     },
     .probe_read = gn_probe_read_neon,
     .probe_fma = gn_probe_fma_neon,
+    .probe_int8 = gn_probe_int8_neon,
     .silu = gn_silu_neon,
     .sigmoid = gn_sigmoid_neon,
     .gelu_erf = gn_gelu_erf_neon,
@@ -259,6 +260,7 @@ gn_status gn_isa_select(int isa) {
         r.gemm_q[GN_TYPE_Q8_0] = gn_gemm_q8_0_dotprod;
         r.gemm_q[GN_TYPE_Q4_K] = gn_gemm_q4_k_dotprod;
         r.gemm_q[GN_TYPE_Q6_K] = gn_gemm_q6_k_dotprod;
+        r.probe_int8 = gn_probe_int8_dotprod;
     }
 #endif
     for (int i = 0; i < GN_TYPE_COUNT; i++)

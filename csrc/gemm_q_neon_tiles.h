@@ -7,7 +7,8 @@
  * rows by C x rows shares every load: M = 1 (decode) walks W one row at a time, one
  * sequential stream read at memory speed; larger M takes 2 x 4 tiles, so each unpacked W
  * block serves four x rows and each x block two W rows.
- * GN_Q_SUFFIX names the public functions (gn_gemm_q4_k_<suffix>, ...). */
+ * GN_Q_SUFFIX names the public functions (gn_gemm_q4_k_<suffix>, ...) and the level's int8
+ * probe (gn_probe_int8_<suffix>), which times the same gn_dot16. */
 #include <arm_neon.h>
 
 #include "gn_kernels.h"
@@ -222,3 +223,20 @@ static GN_ALWAYS_INLINE void q4_0_tile(const int R, const int C, int64_t nb, con
 }
 
 #include "gemm_q_walk.h"
+
+/* PROBE_ACC independent chains of gn_dot16 adding 1*1 + 1*(-1) + ... = 0 per lane: 16 byte
+ * products (32 integer ops) per call, the ceiling of this level's int8 kernels
+ * (gn_probe_fma_fn). */
+#define PROBE_ACC 12
+int64_t GN_Q_CAT(gn_probe_int8_, GN_Q_SUFFIX)(int64_t iters, float *sink) {
+    int32x4_t acc[PROBE_ACC];
+    const int8x16_t ones = vdupq_n_s8(1);
+    const int8x16_t alt = vreinterpretq_s8_s16(vdupq_n_s16((int16_t)0xff01)); /* bytes 1, -1 */
+    for (int k = 0; k < PROBE_ACC; k++) acc[k] = vdupq_n_s32(k);
+    for (int64_t i = 0; i < iters; i++)
+        for (int k = 0; k < PROBE_ACC; k++) acc[k] = gn_dot16(acc[k], ones, alt);
+    int32x4_t s = acc[0];
+    for (int k = 1; k < PROBE_ACC; k++) s = vaddq_s32(s, acc[k]);
+    *sink = (float)vaddvq_s32(s);
+    return iters * PROBE_ACC * 16 * 2;
+}

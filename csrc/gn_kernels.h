@@ -353,6 +353,7 @@ void gn_dequant_q4_k_neon(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_neon(const void *src, float *dst, int64_t n);
 uint64_t gn_probe_read_neon(const void *buf, size_t bytes);
 int64_t gn_probe_fma_neon(int64_t iters, float *sink);
+int64_t gn_probe_int8_neon(int64_t iters, float *sink);
 void gn_gemm_f32_neon(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                       const float *w, int64_t ldw, float *y, int64_t ldy);
 void gn_gemv_f16_neon(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
@@ -376,6 +377,7 @@ void gn_gemm_q4_k_dotprod(int64_t M, int64_t N, int64_t K, const void *xq, int64
                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 void gn_gemm_q6_k_dotprod(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
                           const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
+int64_t gn_probe_int8_dotprod(int64_t iters, float *sink);
 void gn_silu_neon(const float *x, float *y, int64_t n);
 void gn_sigmoid_neon(const float *x, float *y, int64_t n);
 void gn_gelu_erf_neon(const float *x, float *y, int64_t n);

@@ -315,6 +315,10 @@ static int check_probes(void) {
     int failures = gn_probe_read_neon(buf, bytes) != gn_probe_read_scalar(buf, bytes);
     float sink = 0.0f;
     failures += gn_probe_fma_neon(100, &sink) != 100 * 12 * 4 * 2 || !isfinite(sink);
+    /* the int8 chains add 0 per product pair, so each ends at its start: 12 chains 0 .. 11 */
+    failures += gn_probe_int8_neon(100, &sink) != 100 * 12 * 16 * 2 || sink != 4 * 66;
+    if (gn_cpu()->dotprod)
+        failures += gn_probe_int8_dotprod(100, &sink) != 100 * 12 * 16 * 2 || sink != 4 * 66;
     free(buf);
     printf(failures ? "FAIL probes\n" : "probes checked\n");
     return failures;
@@ -471,9 +475,10 @@ static int check_dispatch(void) {
         printf("FAIL neon table not in force\n");
         return 1;
     }
-    /* the SDOT kernels exactly where the CPU has the instruction */
+    /* the SDOT kernels and probe exactly where the CPU has the instruction */
     const gn_gemm_q_fn want = gn_cpu()->dotprod ? gn_gemm_q4_k_dotprod : gn_gemm_q4_k_neon;
-    if (gn_active->gemm_q[GN_TYPE_Q4_K] != want ||
+    const gn_probe_fma_fn probe = gn_cpu()->dotprod ? gn_probe_int8_dotprod : gn_probe_int8_neon;
+    if (gn_active->gemm_q[GN_TYPE_Q4_K] != want || gn_active->probe_int8 != probe ||
         gn_matmul_path(GN_TYPE_Q4_K, GN_MATMUL_INT8, 1) != GN_PATH_INT8 ||
         gn_matmul_path(GN_TYPE_Q4_K, GN_MATMUL_INT8, 64) != GN_PATH_INT8) {
         printf("FAIL int8 kernels not in force\n");
