@@ -106,6 +106,7 @@ static const gn_kernels avx2_table = {
         [GN_TYPE_Q4_K_R16] = gn_gemm_q_q4_k_r16_avx2,
         [GN_TYPE_Q8_K_R16] = gn_gemm_q_q8_k_r16_avx2,
     },
+    .repack_q4_k_r16 = gn_repack_q4_k_r16_avx2,
     .probe_read = gn_probe_read_avx2,
     .probe_fma = gn_probe_fma_avx2,
     .probe_int8 = gn_probe_int8_avx2,
@@ -144,6 +145,7 @@ static const gn_kernels avx512_table = {
         [GN_TYPE_Q4_K_R16] = gn_gemm_q_q4_k_r16_avx512,
         [GN_TYPE_Q8_K_R16] = gn_gemm_q_q8_k_r16_avx512,
     },
+    .repack_q4_k_r16 = gn_repack_q4_k_r16_avx512,
     .probe_read = gn_probe_read_avx512,
     .probe_fma = gn_probe_fma_avx512,
     .probe_int8 = gn_probe_int8_avx512,
@@ -293,6 +295,7 @@ gn_status gn_isa_select(int isa) {
          * repacked: load skips the copy. */
         r.quant_bf16_rows = 16;
         r.gemm_q[GN_TYPE_Q4_K_R16] = NULL;
+        r.repack_q4_k_r16 = NULL;
         /* and the tiles beat 8-bit weights too: precision "fastest" is "fast" here */
         r.gemm_q[GN_TYPE_Q8_K_R16] = NULL;
     }

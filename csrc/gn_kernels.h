@@ -94,6 +94,12 @@ typedef void (*gn_gemm_q_fn)(int64_t M, int64_t N, int64_t K,
                              const void *w, int64_t w_row_bytes,
                              float *y, int64_t ldy);
 
+/* Q4_K rows -> Q4_K_R16 (gn_repack): rows (<= 16) rows of nb super-blocks, row r at
+ * src + r * row_bytes, into nb block_q4_K_r16 at dst; lanes of rows past `rows` are left as
+ * they are. Every level writes the scalar twin's bytes. */
+typedef void (*gn_repack_fn)(const uint8_t *src, int64_t row_bytes, int rows, int64_t nb,
+                             void *dst);
+
 /* Rows of the model operations (gn_ops.h), n >= 1 contiguous floats each; sizes are validated by
  * the caller. y may alias the inputs. */
 typedef void (*gn_unary_fn)(const float *x, float *y, int64_t n);
@@ -155,6 +161,7 @@ typedef struct {
      * Q4_K_R16 and Q8_K_R16 (AVX2, AVX-512). For those, N is a multiple of 16 and
      * W points at a 16-row block boundary. */
     gn_gemm_q_fn gemm_q[GN_TYPE_COUNT];
+    gn_repack_fn repack_q4_k_r16; /* with the Q4_K_R16 kernel, NULL without it */
     gn_unary_fn silu, sigmoid, gelu_erf;
     gn_binary_fn swiglu, glu;
     gn_softmax_fn softmax;
@@ -207,11 +214,13 @@ void gn_gemm_q_q4_k_scalar(int64_t M, int64_t N, int64_t K, const void *xq, int6
                            const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
 void gn_gemm_q_q6_k_scalar(int64_t M, int64_t N, int64_t K, const void *xq, int64_t xq_row_bytes,
                            const void *w, int64_t w_row_bytes, float *y, int64_t ldy);
-/* Twin of the repacked-Q4_K kernels, kept out of the scalar table: repacking pays only
- * where an ISA has a kernel for the layout (gn_repack_type). */
+/* Twins of the repacked-Q4_K kernel and of the repacking, kept out of the scalar table:
+ * repacking pays only where an ISA has a kernel for the layout (gn_repack_type). */
 void gn_gemm_q_q4_k_r16_scalar(int64_t M, int64_t N, int64_t K, const void *xq,
                                int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
                                int64_t ldy);
+void gn_repack_q4_k_r16_scalar(const uint8_t *src, int64_t row_bytes, int rows, int64_t nb,
+                               void *dst);
 /* Twin of the kernel for float weights quantized at load to 8 bits (AVX2). */
 void gn_gemm_q_q8_k_r16_scalar(int64_t M, int64_t N, int64_t K, const void *xq,
                                int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
@@ -250,6 +259,8 @@ void gn_dequant_q6_k_avx2(const void *src, float *dst, int64_t n);
 uint64_t gn_probe_read_avx2(const void *buf, size_t bytes);
 int64_t gn_probe_fma_avx2(int64_t iters, float *sink);
 int64_t gn_probe_int8_avx2(int64_t iters, float *sink);
+void gn_repack_q4_k_r16_avx2(const uint8_t *src, int64_t row_bytes, int rows, int64_t nb,
+                             void *dst);
 void gn_gemv_f16_avx2(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
                       int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_avx2(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
@@ -295,6 +306,8 @@ void gn_dequant_q4_k_avx512(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_avx512(const void *src, float *dst, int64_t n);
 uint64_t gn_probe_read_avx512(const void *buf, size_t bytes);
 int64_t gn_probe_fma_avx512(int64_t iters, float *sink);
+void gn_repack_q4_k_r16_avx512(const uint8_t *src, int64_t row_bytes, int rows, int64_t nb,
+                               void *dst);
 void gn_gemv_f16_avx512(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
                         int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,

@@ -9,7 +9,9 @@
 #include "quant_blocks.h"
 
 int gn_repack_type(int type) {
-    return type == GN_TYPE_Q4_K && gn_active->gemm_q[GN_TYPE_Q4_K_R16] ? GN_TYPE_Q4_K_R16 : -1;
+    return type == GN_TYPE_Q4_K && gn_active->gemm_q[GN_TYPE_Q4_K_R16] && gn_active->repack_q4_k_r16
+               ? GN_TYPE_Q4_K_R16
+               : -1;
 }
 
 typedef struct {
@@ -20,17 +22,13 @@ typedef struct {
     int64_t row_bytes; /* of a source row */
 } repack_job;
 
-/* Rows 16 g .. 16 g + 15, block by block; rows past N stay zero (scales 0: their results are
- * 0). */
-static void repack_group(void *arg, int64_t g, int thread_index) {
-    (void)thread_index;
-    const repack_job *j = (const repack_job *)arg;
-    block_q4_K_r16 *out = (block_q4_K_r16 *)j->dst + g * j->nb;
-    const int rows = j->N - g * GN_R16 < GN_R16 ? (int)(j->N - g * GN_R16) : GN_R16;
-    if (rows < GN_R16) memset(out, 0, (size_t)j->nb * sizeof *out);
-    for (int64_t i = 0; i < j->nb; i++, out++) {
+/* The scalar twin of gn_repack_fn: rows 0 .. rows - 1 of src, block by block. */
+void gn_repack_q4_k_r16_scalar(const uint8_t *src, int64_t row_bytes, int rows, int64_t nb,
+                               void *dst) {
+    block_q4_K_r16 *out = (block_q4_K_r16 *)dst;
+    for (int64_t i = 0; i < nb; i++, out++) {
         for (int r = 0; r < rows; r++) {
-            const block_q4_K *b = (const block_q4_K *)(j->src + (g * GN_R16 + r) * j->row_bytes) + i;
+            const block_q4_K *b = (const block_q4_K *)(src + r * row_bytes) + i;
             out->d[r] = b->d;
             out->dmin[r] = b->dmin;
             for (int s = 0; s < 8; s++) {
@@ -52,6 +50,16 @@ static void repack_group(void *arg, int64_t g, int thread_index) {
             }
         }
     }
+}
+
+/* Rows 16 g .. 16 g + 15; rows past N stay zero (scales 0: their results are 0). */
+static void repack_group(void *arg, int64_t g, int thread_index) {
+    (void)thread_index;
+    const repack_job *j = (const repack_job *)arg;
+    block_q4_K_r16 *out = (block_q4_K_r16 *)j->dst + g * j->nb;
+    const int rows = j->N - g * GN_R16 < GN_R16 ? (int)(j->N - g * GN_R16) : GN_R16;
+    if (rows < GN_R16) memset(out, 0, (size_t)j->nb * sizeof *out);
+    gn_active->repack_q4_k_r16(j->src + g * GN_R16 * j->row_bytes, j->row_bytes, rows, j->nb, out);
 }
 
 gn_status gn_repack(gn_pool *pool, int type, const void *src, size_t src_bytes, int64_t N,

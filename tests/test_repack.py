@@ -1,6 +1,7 @@
 """Weights repacked at load (gn_repack: Q4_K -> Q4_K_R16 where the active ISA has a kernel for
-it), against independent references: the gguf package's dequantization of the original bytes
-for the values, and the scalar twin of the repacked kernel bit for bit."""
+it), against independent references: the layout built in numpy from the Q4_K bytes by the
+format's rules, the gguf package's dequantization of the original bytes for the values, and
+the scalar twin of the repacked kernel bit for bit."""
 import numpy as np
 import pytest
 from gguf import GGMLQuantizationType as GT
@@ -32,6 +33,44 @@ def test_repacking_is_offered_exactly_where_a_kernel_reads_it(isa):
         for other in (GT.F32, GT.F16, GT.Q4_0, GT.Q8_0, GT.Q6_K):
             assert _native.repack_type(int(other)) is None
     assert all(_native.row_group(int(t)) == 1 for t in (GT.F32, GT.F16, GT.Q4_0, GT.Q4_K))
+
+
+def r16_layout(w, N, K):
+    """Q4_K bytes of W [N, K] -> block_q4_K_r16 bytes (csrc/quant_blocks.h), rows padded with
+    zeros to whole groups of 16, in numpy."""
+    nb, groups = K // 256, -(-N // 16)
+    b = np.zeros((groups * 16, nb, 144), np.uint8)
+    b[:N] = w.reshape(N, nb, 144)
+    d, dmin, sc, qs = b[..., 0:2], b[..., 2:4], b[..., 4:16].astype(np.int32), b[..., 16:]
+    # 6-bit scale and min of sub-block j (ggml's get_scale_min_k4)
+    scales = np.concatenate([sc[..., 0:4] & 63,
+                             (sc[..., 8:12] & 0xF) | ((sc[..., 0:4] >> 6) << 4)], -1)
+    mins = np.concatenate([sc[..., 4:8] & 63,
+                           (sc[..., 8:12] >> 4) | ((sc[..., 4:8] >> 6) << 4)], -1)
+    # values of sub-block 2c: low nibbles of bytes 32c .. 32c + 31; of 2c + 1: high nibbles
+    q = qs.reshape(groups * 16, nb, 4, 32)
+    sub = np.stack([q & 0xF, q >> 4], 3).reshape(groups * 16, nb, 8, 32)
+    packed = (sub[..., :16] | (sub[..., 16:] << 4)).astype(np.uint8)  # byte 4v + j
+    g = lambda a: a.reshape(groups, 16, nb, *a.shape[2:])  # [group, row, block, ...]
+    parts = [g(d).transpose(0, 2, 1, 3), g(dmin).transpose(0, 2, 1, 3),
+             g(scales.astype(np.uint8)).transpose(0, 2, 3, 1),
+             g(mins.astype(np.uint8).reshape(-1, nb, 4, 2)).transpose(0, 2, 3, 1, 4),
+             g(packed.reshape(-1, nb, 8, 4, 4)).transpose(0, 2, 3, 4, 1, 5)]
+    return np.concatenate([p.reshape(groups, nb, -1) for p in parts], -1).reshape(-1)
+
+
+@pytest.mark.parametrize("level", REPACKING)
+def test_repacked_bytes_match_the_layout_built_in_numpy(isa, level):
+    """Every level's repacking (SIMD for whole groups of 16 rows, the scalar twin for a short
+    last group) writes exactly the documented layout."""
+    isa(level)
+    rng = np.random.default_rng(70)
+    for N, K in [(16, 256), (48, 512), (37, 768), (5, 256), (32, 2048)]:
+        w = random_weights(rng, GT.Q4_K, N, K)
+        wr, _ = repacked(GT.Q4_K, w, N, K)
+        want = r16_layout(w, N, K)
+        assert wr.nbytes == want.nbytes == -(-N // 16) * 16 * 148 * K // 256
+        assert np.array_equal(wr, want), (level, N, K)
 
 
 @pytest.mark.parametrize("level", REPACKING)
