@@ -306,8 +306,6 @@ void gn_dequant_q4_k_avx512(const void *src, float *dst, int64_t n);
 void gn_dequant_q6_k_avx512(const void *src, float *dst, int64_t n);
 uint64_t gn_probe_read_avx512(const void *buf, size_t bytes);
 int64_t gn_probe_fma_avx512(int64_t iters, float *sink);
-void gn_repack_q4_k_r16_avx512(const uint8_t *src, int64_t row_bytes, int rows, int64_t nb,
-                               void *dst);
 void gn_gemv_f16_avx512(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
                         int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
