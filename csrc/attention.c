@@ -251,7 +251,7 @@ static void attn_task(void *arg, int64_t task, int thread_index) {
 
 /* One query row (a decode step) for the whole group of query heads sharing KV head hk: one
  * GEMM reads that head's K rows once for the group, where a task per query head reads them
- * once per head. */
+ * once per head, and from memory (gemm_f32_stream). */
 static void attn_group_task(void *arg, int64_t task, int thread_index) {
     attn_job *j = (attn_job *)arg;
     const int64_t b = task / j->Hkv, hk = task % j->Hkv, g = j->Hq / j->Hkv;
@@ -263,7 +263,7 @@ static void attn_group_task(void *arg, int64_t task, int thread_index) {
     }
     const float *kb = kv_head(&j->k, b, hk), *vb = kv_head(&j->v, b, hk);
     const float *qg = j->q + b * j->ldq + hk * g * j->dh; /* the group's heads are adjacent */
-    gn_active->gemm_f32(g, n, j->dh, qg, j->dh, kb, j->k.row_stride, s, n);
+    gn_active->gemm_f32_stream(g, n, j->dh, qg, j->dh, kb, j->k.row_stride, s, n);
     for (int64_t i = 0; i < g; i++) {
         float *p = s + i * n;
         for (int64_t r = 0; r < n; r++) p[r] *= j->scale;

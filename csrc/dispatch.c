@@ -93,6 +93,7 @@ static const gn_kernels avx2_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx2,
     },
     .gemm_f32 = gn_gemm_f32_avx2,
+    .gemm_f32_stream = gn_gemm_f32_stream_avx2,
     .gemm_f32p = gn_gemm_f32p_avx2,
     .pack_f32p = gn_pack_f32p_avx2,
     .gemv_f16 = gn_gemv_f16_avx2,
@@ -132,6 +133,7 @@ static const gn_kernels avx512_table = {
         [GN_TYPE_Q6_K] = gn_dequant_q6_k_avx512,
     },
     .gemm_f32 = gn_gemm_f32_avx512,
+    .gemm_f32_stream = gn_gemm_f32_stream_avx512,
     .gemm_f32p = gn_gemm_f32p_avx512,
     .pack_f32p = gn_pack_f32p_avx512,
     .gemv_f16 = gn_gemv_f16_avx512,
@@ -271,6 +273,7 @@ gn_status gn_isa_select(int isa) {
     for (int i = 0; i < GN_TYPE_COUNT; i++)
         if (!r.gemm_q[i]) r.gemm_q[i] = scalar_table.gemm_q[i];
     if (!r.gemm_f32) r.gemm_f32 = scalar_table.gemm_f32;
+    if (!r.gemm_f32_stream) r.gemm_f32_stream = r.gemm_f32;
     if (!r.gemv_f16) r.gemv_f16 = scalar_table.gemv_f16;
     if (!r.quantize_q8_k) r.quantize_q8_k = scalar_table.quantize_q8_k;
     if (!r.quantize_q8_32) r.quantize_q8_32 = scalar_table.quantize_q8_32;

@@ -22,7 +22,7 @@ static GN_ALWAYS_INLINE void rows_tile(int64_t M, int64_t R, int64_t K, const fl
         for (int r = 0; r < ROWS; r++) acc[m][r] = _mm256_setzero_ps();
     int64_t k = 0;
     for (; k + 8 <= K; k += 8) {
-        if ((k & 31) == 0) gn_prefetch_rows(w, ldw, ROWS, k);
+        if ((k & 31) == 0) gn_prefetch_rows(w, 2 * ldw, ROWS, 2 * k);
         __m256 wv[ROWS];
         for (int r = 0; r < ROWS; r++)
             wv[r] = r < R ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + r * ldw + k)))

@@ -16,7 +16,7 @@ static GN_ALWAYS_INLINE void rows_tile(int64_t M, int64_t R, int64_t K, const fl
         for (int r = 0; r < ROWS; r++) acc[m][r] = _mm512_setzero_ps();
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) {
-        if ((k & 31) == 0) gn_prefetch_rows(w, ldw, ROWS, k);
+        if ((k & 31) == 0) gn_prefetch_rows(w, 2 * ldw, ROWS, 2 * k);
         __m512 wv[ROWS];
         for (int r = 0; r < ROWS; r++)
             wv[r] = r < R ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(w + r * ldw + k)))

@@ -34,16 +34,19 @@ static GN_ALWAYS_INLINE void gn_prefetch_part(const void *p, size_t bytes, int p
     const uintptr_t a = (uintptr_t)p + GN_STREAM_PREFETCH + 64 * per_part * (size_t)part;
     for (size_t k = 0; k < per_part; k++) _mm_prefetch((const char *)(a + 64 * k), _MM_HINT_T1);
 }
-/* The F16 GEMVs read `rows` W rows side by side, so `rows` streams a row apart, each new to
- * the hardware prefetcher at every tile: a 2048-wide row is one 4 KB page, and the stream
- * prefetchers stop at page edges. Called at every 32nd column k, this fetches that column's
- * cache line of the rows GN_F16_ROWS_AHEAD tiles on into L2. Zen 4, two threads over a decode
- * step's matrices: 31.7 -> 39.2 GB/s with AVX-512, 25.1 -> 32.0 with AVX2; one tile ahead
- * gained less, and into L1 lost. */
-#define GN_F16_ROWS_AHEAD 2
-static GN_ALWAYS_INLINE void gn_prefetch_rows(const uint16_t *w, int64_t ldw, int rows, int64_t k) {
-    const uintptr_t a = (uintptr_t)(w + k) + (uintptr_t)(GN_F16_ROWS_AHEAD * rows * ldw) * 2;
-    for (int r = 0; r < rows; r++) _mm_prefetch((const char *)(a + (uintptr_t)(r * ldw) * 2), _MM_HINT_T1);
+/* The F16 GEMVs and the float32 dot-product GEMMs read a tile of `rows` W rows side by side,
+ * so `rows` streams a row apart, each new to the hardware prefetcher at every tile (a 2048-wide
+ * F16 row is one 4 KB page, and the stream prefetchers stop at page edges). Called once per
+ * cache line of a tile's rows (row_bytes apart, col_bytes into them), this fetches the same
+ * line of the rows GN_ROWS_AHEAD tiles on into L2. Zen 4, two threads over a decode step's
+ * F16 matrices: 31.7 -> 39.2 GB/s with AVX-512, 25.1 -> 32.0 with AVX2; one tile ahead gained
+ * less, and into L1 lost. A decode step's attention scores (K rows from memory, 4 query rows):
+ * one core 6.3 -> 19 GB/s, the one-core read probe's rate; into L1 only 8 (gemm_f32_stream). */
+#define GN_ROWS_AHEAD 2
+static GN_ALWAYS_INLINE void gn_prefetch_rows(const void *w, int64_t row_bytes, int rows,
+                                              int64_t col_bytes) {
+    const uintptr_t a = (uintptr_t)w + (uintptr_t)col_bytes + (uintptr_t)(GN_ROWS_AHEAD * rows * row_bytes);
+    for (int r = 0; r < rows; r++) _mm_prefetch((const char *)(a + (uintptr_t)(r * row_bytes)), _MM_HINT_T1);
 }
 #endif
 
@@ -151,6 +154,9 @@ typedef struct {
     int isa;
     gn_dequant_fn dequant[GN_TYPE_COUNT];
     gn_gemm_f32_fn gemm_f32;
+    /* gemm_f32 for a w read once, from memory (a decode step's attention scores): prefetches
+     * its rows; the same arithmetic */
+    gn_gemm_f32_fn gemm_f32_stream;
     /* NULL where the level has none (no scalar fallback: gemm_f32 is the plain path there) */
     gn_gemm_f32p_fn gemm_f32p;
     gn_pack_f32p_fn pack_f32p;
@@ -265,6 +271,8 @@ void gn_gemv_f16_avx2(int64_t M, int64_t N, int64_t K, const float *x, const uin
                       int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_avx2(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                       const float *w, int64_t ldw, float *y, int64_t ldy);
+void gn_gemm_f32_stream_avx2(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
+                             const float *w, int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32p_avx2(int64_t M, int64_t cols, int64_t K, const float *xp, const float *panel,
                        const float *bias, float *y, int64_t ldy);
 void gn_pack_f32p_avx2(const float *rows, int64_t ld, int64_t n, int64_t len, float *dst,
@@ -310,6 +318,8 @@ void gn_gemv_f16_avx512(int64_t M, int64_t N, int64_t K, const float *x, const u
                         int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
                         const float *w, int64_t ldw, float *y, int64_t ldy);
+void gn_gemm_f32_stream_avx512(int64_t M, int64_t N, int64_t K, const float *x, int64_t ldx,
+                               const float *w, int64_t ldw, float *y, int64_t ldy);
 void gn_gemm_f32p_avx512(int64_t M, int64_t cols, int64_t K, const float *xp, const float *panel,
                          const float *bias, float *y, int64_t ldy);
 void gn_pack_f32p_avx512(const float *rows, int64_t ld, int64_t n, int64_t len, float *dst,
