@@ -33,12 +33,14 @@ void gn_glu_scalar(const float *a, const float *g, float *y, int64_t n) {
 }
 
 /* The SIMD twins fuse each multiply-add; fmaf does the same here, so all levels agree. */
-void gn_mix_scalar(const float *p, int64_t n, const float *v, int64_t ldv, float *out, int64_t d) {
-    for (int64_t i = 0; i < d; i++) {
-        float a = 0.0f;
-        for (int64_t r = 0; r < n; r++) a = fmaf(p[r], v[r * ldv + i], a);
-        out[i] = a;
-    }
+void gn_mix_scalar(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
+                   int64_t ldv, float *out, int64_t ldo, int64_t d) {
+    for (int64_t h = 0; h < heads; h++)
+        for (int64_t i = 0; i < d; i++) {
+            float a = 0.0f;
+            for (int64_t r = 0; r < n; r++) a = fmaf(p[h * ldp + r], v[r * ldv + i], a);
+            out[h * ldo + i] = a;
+        }
 }
 
 void gn_softmax_scalar(float *x, int64_t n) {

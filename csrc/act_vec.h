@@ -112,31 +112,58 @@ void GN_VEC_NAME(gn_glu)(const float *a, const float *g, float *y, int64_t n) {
     GN_VEC_MAP2(v_glu, a, g, y, n);
 }
 
-/* out[0:d] = sum over r < n, in order, of p[r] * v[r * ldv + 0:d]: attention's weighted sum of
- * value rows. Four vectors of out stay in registers while every row passes. */
-void GN_VEC_NAME(gn_mix)(const float *p, int64_t n, const float *v, int64_t ldv, float *out,
-                         int64_t d) {
-    int64_t i = 0;
-    for (; i + 4 * VW <= d; i += 4 * VW) {
-        vec a0 = v_set1(0.0f), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t r = 0; r < n; r++) {
-            const vec w = v_set1(p[r]);
-            const float *vr = v + r * ldv + i;
-            a0 = v_fma(w, v_load(vr), a0);
-            a1 = v_fma(w, v_load(vr + VW), a1);
-            a2 = v_fma(w, v_load(vr + 2 * VW), a2);
-            a3 = v_fma(w, v_load(vr + 3 * VW), a3);
+/* MIX_VECS vectors of out for each of hn heads (1 or MIX_HEADS, a constant once inlined, so
+ * the accumulators stay in registers), every value row passing once: its vectors meet each
+ * head's weight. */
+static GN_ALWAYS_INLINE void mix_block(int hn, const float *p, int64_t ldp, int64_t n,
+                                       const float *v, int64_t ldv, float *out, int64_t ldo) {
+    vec a[MIX_HEADS][MIX_VECS];
+    for (int h = 0; h < MIX_HEADS; h++)
+        for (int c = 0; c < MIX_VECS; c++) a[h][c] = v_set1(0.0f);
+    for (int64_t r = 0; r < n; r++) {
+        vec x[MIX_VECS];
+        for (int c = 0; c < MIX_VECS; c++) x[c] = v_load(v + r * ldv + c * VW);
+        for (int h = 0; h < MIX_HEADS; h++) {
+            if (h >= hn) break;
+            const vec w = v_set1(p[h * ldp + r]);
+            for (int c = 0; c < MIX_VECS; c++) a[h][c] = v_fma(w, x[c], a[h][c]);
         }
-        v_store(out + i, a0);
-        v_store(out + i + VW, a1);
-        v_store(out + i + 2 * VW, a2);
-        v_store(out + i + 3 * VW, a3);
     }
-    for (; i < d; i += VW) {
-        const int64_t m = d - i < VW ? d - i : VW;
-        vec a = v_set1(0.0f);
-        for (int64_t r = 0; r < n; r++) a = v_fma(v_set1(p[r]), v_load_part(v + r * ldv + i, m), a);
-        v_store_part(out + i, a, m);
+    for (int h = 0; h < MIX_HEADS; h++) {
+        if (h >= hn) break;
+        for (int c = 0; c < MIX_VECS; c++) v_store(out + h * ldo + c * VW, a[h][c]);
+    }
+}
+
+/* Attention's weighted sum of value rows for the heads that share them: out[h * ldo + 0:d] =
+ * sum over r < n, in order, of p[h * ldp + r] * v[r * ldv + 0:d]. Up to MIX_HEADS heads take
+ * one pass over the rows per block of columns, so the value rows are read once for the group
+ * rather than once per head: a decode step's attention (4 heads a KV head) on Zen 4 took
+ * 0.80-0.94x the time with AVX-512, 0.94-0.98x with AVX2 (2 heads a pass; 4 heads of 2
+ * vectors, 8 strided passes over the rows, took 1.1-1.26x). */
+void GN_VEC_NAME(gn_mix)(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
+                         int64_t ldv, float *out, int64_t ldo, int64_t d) {
+    for (int64_t h0 = 0; h0 < heads; h0 += MIX_HEADS) {
+        const int hn = heads - h0 < MIX_HEADS ? (int)(heads - h0) : MIX_HEADS;
+        const float *ph = p + h0 * ldp;
+        float *oh = out + h0 * ldo;
+        int64_t i = 0;
+        for (; i + MIX_VECS * VW <= d; i += MIX_VECS * VW) {
+            if (hn == MIX_HEADS)
+                mix_block(MIX_HEADS, ph, ldp, n, v + i, ldv, oh + i, ldo);
+            else /* the heads past the last whole group, or a single head */
+                for (int h = 0; h < hn; h++)
+                    mix_block(1, ph + h * ldp, ldp, n, v + i, ldv, oh + h * ldo + i, ldo);
+        }
+        for (; i < d; i += VW) { /* the columns past the last whole block, a vector at a time */
+            const int64_t m = d - i < VW ? d - i : VW;
+            for (int h = 0; h < hn; h++) {
+                vec a = v_set1(0.0f);
+                for (int64_t r = 0; r < n; r++)
+                    a = v_fma(v_set1(ph[h * ldp + r]), v_load_part(v + r * ldv + i, m), a);
+                v_store_part(oh + h * ldo + i, a, m);
+            }
+        }
     }
 }
 

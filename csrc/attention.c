@@ -12,7 +12,7 @@
 /* p[0:n] = softmax(p[0:n]); out[0:dh] = sum_r p[r] * v[r * ldv] */
 static void softmax_mix(float *p, int64_t n, const float *v, int64_t ldv, int64_t dh, float *out) {
     gn_active->softmax(p, n);
-    gn_active->mix(p, n, v, ldv, out, dh);
+    gn_active->mix(p, n, 1, n, v, ldv, out, dh, dh);
 }
 
 /* Query rows whose relative-position dot products one GEMM call computes: the rows share all
@@ -251,7 +251,7 @@ static void attn_task(void *arg, int64_t task, int thread_index) {
 
 /* One query row (a decode step) for the whole group of query heads sharing KV head hk: one
  * GEMM reads that head's K rows once for the group, where a task per query head reads them
- * once per head, and from memory (gemm_f32_stream). */
+ * once per head, and from memory (gemm_f32_stream); one mix reads its V rows once. */
 static void attn_group_task(void *arg, int64_t task, int thread_index) {
     attn_job *j = (attn_job *)arg;
     const int64_t b = task / j->Hkv, hk = task % j->Hkv, g = j->Hq / j->Hkv;
@@ -267,8 +267,10 @@ static void attn_group_task(void *arg, int64_t task, int thread_index) {
     for (int64_t i = 0; i < g; i++) {
         float *p = s + i * n;
         for (int64_t r = 0; r < n; r++) p[r] *= j->scale;
-        softmax_mix(p, n, vb, j->v.row_stride, j->dh, j->out + b * j->ldo + (hk * g + i) * j->dh);
+        gn_active->softmax(p, n);
     }
+    gn_active->mix(s, n, g, n, vb, j->v.row_stride, j->out + b * j->ldo + hk * g * j->dh, j->dh,
+                   j->dh);
 }
 
 /* kv's Lk x Hkv vectors of dh elements, per batch entry, do not overlap: rows of all heads

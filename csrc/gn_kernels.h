@@ -112,9 +112,11 @@ gn_unary_fn gn_act_fn(int act);
 /* swiglu: y = silu(a) * b; glu: y = a * sigmoid(b) */
 typedef void (*gn_binary_fn)(const float *a, const float *b, float *y, int64_t n);
 typedef void (*gn_softmax_fn)(float *x, int64_t n); /* in place */
-/* out[0:d] = sum over r < n of p[r] * v[r * ldv + 0:d] (fused multiply-adds, r in order) */
-typedef void (*gn_mix_fn)(const float *p, int64_t n, const float *v, int64_t ldv, float *out,
-                          int64_t d);
+/* out[h * ldo + 0:d] = sum over r < n of p[h * ldp + r] * v[r * ldv + 0:d] for h < heads
+ * (fused multiply-adds, r in order): the attention heads that share these value rows, which
+ * the kernel reads once for all of them */
+typedef void (*gn_mix_fn)(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
+                          int64_t ldv, float *out, int64_t ldo, int64_t d);
 typedef void (*gn_layernorm_fn)(const float *x, const float *w, const float *b, float eps,
                                 float *y, int64_t d);
 typedef void (*gn_rmsnorm_fn)(const float *x, const float *w, float eps, float *y, int64_t d);
@@ -245,7 +247,8 @@ void gn_gelu_erf_scalar(const float *x, float *y, int64_t n);
 void gn_swiglu_scalar(const float *g, const float *u, float *y, int64_t n);
 void gn_glu_scalar(const float *a, const float *g, float *y, int64_t n);
 void gn_softmax_scalar(float *x, int64_t n);
-void gn_mix_scalar(const float *p, int64_t n, const float *v, int64_t ldv, float *out, int64_t d);
+void gn_mix_scalar(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
+                   int64_t ldv, float *out, int64_t ldo, int64_t d);
 void gn_layernorm_row_scalar(const float *x, const float *w, const float *b, float eps, float *y,
                         int64_t d);
 void gn_rmsnorm_row_scalar(const float *x, const float *w, float eps, float *y, int64_t d);
@@ -299,7 +302,8 @@ void gn_gelu_erf_avx2(const float *x, float *y, int64_t n);
 void gn_swiglu_avx2(const float *g, const float *u, float *y, int64_t n);
 void gn_glu_avx2(const float *a, const float *g, float *y, int64_t n);
 void gn_softmax_avx2(float *x, int64_t n);
-void gn_mix_avx2(const float *p, int64_t n, const float *v, int64_t ldv, float *out, int64_t d);
+void gn_mix_avx2(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
+                 int64_t ldv, float *out, int64_t ldo, int64_t d);
 void gn_layernorm_row_avx2(const float *x, const float *w, const float *b, float eps, float *y,
                         int64_t d);
 void gn_rmsnorm_row_avx2(const float *x, const float *w, float eps, float *y, int64_t d);
@@ -341,7 +345,8 @@ void gn_gelu_erf_avx512(const float *x, float *y, int64_t n);
 void gn_swiglu_avx512(const float *g, const float *u, float *y, int64_t n);
 void gn_glu_avx512(const float *a, const float *g, float *y, int64_t n);
 void gn_softmax_avx512(float *x, int64_t n);
-void gn_mix_avx512(const float *p, int64_t n, const float *v, int64_t ldv, float *out, int64_t d);
+void gn_mix_avx512(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
+                   int64_t ldv, float *out, int64_t ldo, int64_t d);
 void gn_layernorm_row_avx512(const float *x, const float *w, const float *b, float eps, float *y,
                         int64_t d);
 void gn_rmsnorm_row_avx512(const float *x, const float *w, float eps, float *y, int64_t d);
@@ -405,7 +410,8 @@ void gn_gelu_erf_neon(const float *x, float *y, int64_t n);
 void gn_swiglu_neon(const float *g, const float *u, float *y, int64_t n);
 void gn_glu_neon(const float *a, const float *g, float *y, int64_t n);
 void gn_softmax_neon(float *x, int64_t n);
-void gn_mix_neon(const float *p, int64_t n, const float *v, int64_t ldv, float *out, int64_t d);
+void gn_mix_neon(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
+                 int64_t ldv, float *out, int64_t ldo, int64_t d);
 void gn_layernorm_row_neon(const float *x, const float *w, const float *b, float eps, float *y,
                         int64_t d);
 void gn_rmsnorm_row_neon(const float *x, const float *w, float eps, float *y, int64_t d);

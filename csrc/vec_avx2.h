@@ -8,6 +8,10 @@
 
 #define VW 8
 #define GN_VEC_NAME(name) name##_avx2
+/* gn_mix's pass over the value rows: MIX_HEADS heads by MIX_VECS vectors of a row,
+ * 8 accumulators of 16 registers */
+#define MIX_HEADS 2
+#define MIX_VECS 4
 
 typedef __m256 vec;
 typedef __m256i veci;

@@ -8,6 +8,10 @@
 
 #define VW 16
 #define GN_VEC_NAME(name) name##_avx512
+/* gn_mix's pass over the value rows: MIX_HEADS heads by MIX_VECS vectors of a row,
+ * 16 accumulators of 32 registers */
+#define MIX_HEADS 4
+#define MIX_VECS 4
 
 typedef __m512 vec;
 typedef __m512i veci;

@@ -9,6 +9,10 @@
 
 #define VW 4
 #define GN_VEC_NAME(name) name##_neon
+/* gn_mix's pass over the value rows: MIX_HEADS heads by MIX_VECS vectors of a row,
+ * 16 accumulators of 32 registers */
+#define MIX_HEADS 4
+#define MIX_VECS 4
 
 typedef float32x4_t vec;
 typedef int32x4_t veci;

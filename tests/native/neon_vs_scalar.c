@@ -122,6 +122,33 @@ static int check_gemm(void) {
     return failures;
 }
 
+/* Attention's weighted sum of value rows for 1 to 5 heads at once (one pass of 4 heads, then
+ * the rest), widths around its blocks and tails: bit for bit the twin's fused multiply-add
+ * chains, nothing written past each head's d outputs. */
+static int check_mix(void) {
+    const int64_t ns[] = {1, 7, 40}, ds[] = {4, 16, 19, 72, 128};
+    enum { MAXN = 40, MAXD = 128, LDO = MAXD + 4 };
+    static float p[5 * MAXN], v[MAXN * (MAXD + 3)], ys[5 * LDO], yn[5 * LDO];
+    int failures = 0;
+    for (int64_t heads = 1; heads <= 5; heads++)
+        for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+            for (size_t b = 0; b < sizeof ds / sizeof ds[0]; b++) {
+                const int64_t n = ns[a], d = ds[b], ldv = d + 3;
+                for (int64_t i = 0; i < heads * n; i++) p[i] = frand();
+                for (int64_t i = 0; i < n * ldv; i++) v[i] = frand();
+                for (int64_t i = 0; i < 5 * LDO; i++) ys[i] = yn[i] = 7.0f;
+                gn_mix_scalar(p, n, heads, n, v, ldv, ys, LDO, d);
+                gn_mix_neon(p, n, heads, n, v, ldv, yn, LDO, d);
+                if (memcmp(ys, yn, sizeof ys) != 0) {
+                    printf("FAIL mix heads=%lld n=%lld d=%lld\n", (long long)heads, (long long)n,
+                           (long long)d);
+                    failures++;
+                }
+            }
+    printf("mix checked\n");
+    return failures;
+}
+
 /* The F16 GEMV against its scalar twin, every x row count it takes, row counts around its
  * 4-row tile and widths around its 8-column step, within the rounding of any summation
  * order. */
@@ -489,7 +516,8 @@ static int check_dispatch(void) {
 }
 
 int main(void) {
-    const int failures = check_dequant() + check_gemm() + check_gemv_f16() + check_activations() +
+    const int failures = check_dequant() + check_gemm() + check_gemv_f16() + check_mix() +
+                         check_activations() +
                          check_norms_conv() + check_probes() + check_quantize() +
                          check_gemm_q() + check_dispatch();
     printf(failures ? "FAILED\n" : "OK\n");
