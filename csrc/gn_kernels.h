@@ -45,8 +45,11 @@ static GN_ALWAYS_INLINE void gn_prefetch_part(const void *p, size_t bytes, int p
 #define GN_ROWS_AHEAD 2
 static GN_ALWAYS_INLINE void gn_prefetch_rows(const void *w, int64_t row_bytes, int rows,
                                               int64_t col_bytes) {
-    const uintptr_t a = (uintptr_t)w + (uintptr_t)col_bytes + (uintptr_t)(GN_ROWS_AHEAD * rows * row_bytes);
-    for (int r = 0; r < rows; r++) _mm_prefetch((const char *)(a + (uintptr_t)(r * row_bytes)), _MM_HINT_T1);
+    /* integer arithmetic: past the last tile this points beyond w, and prefetches never fault */
+    const uintptr_t a = (uintptr_t)w + (uintptr_t)col_bytes +
+                        (uintptr_t)(GN_ROWS_AHEAD * rows * row_bytes);
+    for (int r = 0; r < rows; r++)
+        _mm_prefetch((const char *)(a + (uintptr_t)(r * row_bytes)), _MM_HINT_T1);
 }
 #endif
 

@@ -58,7 +58,8 @@ void gn_repack_q4_k_r16_avx2(const uint8_t *src, int64_t row_bytes, int rows, in
             for (int h = 0; h < 2; h++) { /* rows 8 h .. 8 h + 7 */
                 __m256i even[8], odd[8];
                 for (int r = 0; r < 8; r++) {
-                    const uint8_t *q = ((const block_q4_K *)(src + (8 * h + r) * row_bytes) + i)->qs + 64 * p;
+                    const block_q4_K *b = (const block_q4_K *)(src + (8 * h + r) * row_bytes) + i;
+                    const uint8_t *q = b->qs + 64 * p;
                     const __m256i c0 = _mm256_loadu_si256((const __m256i *)q);
                     const __m256i c1 = _mm256_loadu_si256((const __m256i *)(q + 32));
                     const __m256i a = _mm256_permute2x128_si256(c0, c1, 0x20);
