@@ -9,12 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* p[0:n] = softmax(p[0:n]); out[0:dh] = sum_r p[r] * v[r * ldv] */
-static void softmax_mix(float *p, int64_t n, const float *v, int64_t ldv, int64_t dh, float *out) {
-    gn_active->softmax(p, n);
-    gn_active->mix(p, n, 1, n, v, ldv, out, dh, dh);
-}
-
 /* Query rows whose relative-position dot products one GEMM call computes: the rows share all
  * but REL_ROWS - 1 of the table rows they read, so little is computed twice. */
 #define REL_ROWS 16
@@ -221,8 +215,9 @@ static const float *kv_head(const gn_kv *kv, int64_t b, int64_t hk) {
  * kernels' 4-row tile), where a call per row reloaded it per row (prompt attention 0.98 ->
  * 0.80 ms per full-size layer at 127 tokens, AVX-512). Causal rows of a block see different
  * numbers of keys; the block computes up to its last row's, and each row uses its own
- * prefix. Which keys end a call decides how the kernels reduce a few scores, so the last bits
- * depend on the block, never on the threads. */
+ * prefix (zero weights past it in the one mix of the block's rows). Which keys end a call
+ * decides how the kernels reduce a few scores, so the last bits depend on the block, never on
+ * the threads. */
 #define Q_ROWS 4
 
 static void attn_task(void *arg, int64_t task, int thread_index) {
@@ -243,9 +238,13 @@ static void attn_task(void *arg, int64_t task, int thread_index) {
             float *p = s + i * nmax;
             const int64_t n = j->pos0 >= 0 ? j->pos0 + i0 + i + 1 : j->Lk;
             for (int64_t r = 0; r < n; r++) p[r] *= j->scale;
-            softmax_mix(p, n, vb, j->v.row_stride, j->dh,
-                        j->out + (b * j->Lq + i0 + i) * j->ldo + h * j->dh);
+            gn_active->softmax(p, n);
+            /* a row's keys past its own prefix weigh 0, so one mix serves the block, each V
+             * row read once for its rows: adding 0 * v leaves a finite sum as it was */
+            for (int64_t r = n; r < nmax; r++) p[r] = 0.0f;
         }
+        gn_active->mix(s, nmax, rows, nmax, vb, j->v.row_stride,
+                       j->out + (b * j->Lq + i0) * j->ldo + h * j->dh, j->ldo, j->dh);
     }
 }
 
