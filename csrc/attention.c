@@ -240,7 +240,9 @@ static void attn_task(void *arg, int64_t task, int thread_index) {
             for (int64_t r = 0; r < n; r++) p[r] *= j->scale;
             gn_active->softmax(p, n);
             /* a row's keys past its own prefix weigh 0, so one mix serves the block, each V
-             * row read once for its rows: adding 0 * v leaves a finite sum as it was */
+             * row read once for its rows: adding 0 * v leaves a finite sum as it was (a
+             * non-finite v there would turn it into NaN, where it already makes the block's
+             * later rows non-finite) */
             for (int64_t r = n; r < nmax; r++) p[r] = 0.0f;
         }
         gn_active->mix(s, nmax, rows, nmax, vb, j->v.row_stride,
