@@ -206,6 +206,12 @@ typedef struct {
     int failed;
 } attn_job;
 
+/* p[0:n] = softmax(scale * p[0:n]): one query row's attention weights. */
+static void scaled_softmax(float *p, int64_t n, float scale) {
+    for (int64_t r = 0; r < n; r++) p[r] *= scale;
+    gn_active->softmax(p, n);
+}
+
 /* First row of KV head hk of batch entry b. */
 static const float *kv_head(const gn_kv *kv, int64_t b, int64_t hk) {
     return kv->data + b * kv->batch_stride + hk * kv->head_stride;
@@ -237,8 +243,7 @@ static void attn_task(void *arg, int64_t task, int thread_index) {
         for (int64_t i = 0; i < rows; i++) {
             float *p = s + i * nmax;
             const int64_t n = j->pos0 >= 0 ? j->pos0 + i0 + i + 1 : j->Lk;
-            for (int64_t r = 0; r < n; r++) p[r] *= j->scale;
-            gn_active->softmax(p, n);
+            scaled_softmax(p, n, j->scale);
             /* a row's keys past its own prefix weigh 0, so one mix serves the block, each V
              * row read once for its rows: adding 0 * v leaves a finite sum as it was (a
              * non-finite v there would turn it into NaN, where it already makes the block's
@@ -265,11 +270,7 @@ static void attn_group_task(void *arg, int64_t task, int thread_index) {
     const float *kb = kv_head(&j->k, b, hk), *vb = kv_head(&j->v, b, hk);
     const float *qg = j->q + b * j->ldq + hk * g * j->dh; /* the group's heads are adjacent */
     gn_active->gemm_f32_stream(g, n, j->dh, qg, j->dh, kb, j->k.row_stride, s, n);
-    for (int64_t i = 0; i < g; i++) {
-        float *p = s + i * n;
-        for (int64_t r = 0; r < n; r++) p[r] *= j->scale;
-        gn_active->softmax(p, n);
-    }
+    for (int64_t i = 0; i < g; i++) scaled_softmax(s + i * n, n, j->scale);
     gn_active->mix(s, n, g, n, vb, j->v.row_stride, j->out + b * j->ldo + hk * g * j->dh, j->dh,
                    j->dh);
 }
