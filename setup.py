@@ -1,8 +1,9 @@
 """Build of granite_native._native: one Cython extension over the C kernels in csrc/.
 
 Each csrc file is compiled with the flags of the ISA its name ends in (``*_avx2.c``,
-``*_avx512.c``, ``*_amx.c``, ``*_neon.c``, ``*_dotprod.c``); every other file gets none, so
-nothing that runs before run-time dispatch can contain an instruction the CPU may lack.
+``*_avx512.c``, ``*_amx.c``, ``*_avxvnni.c``, ``*_neon.c``, ``*_dotprod.c``); every other file
+gets none, so nothing that runs before run-time dispatch can contain an instruction the CPU may
+lack.
 """
 import os
 import sysconfig
@@ -23,12 +24,21 @@ GCC_FLAGS = {
                "-mavx512dq", "-mavx512vnni", "-mavx512bf16"],
     "amx": ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq",
             "-mavx512vnni", "-mavx512bf16", "-mamx-tile", "-mamx-bf16"],
+    "avxvnni": ["-mavx2", "-mfma", "-mf16c", "-mavxvnni"],
     "neon": [],
     "dotprod": ["-march=armv8.2-a+dotprod"],
 }
 MSVC_FLAGS = {"avx2": ["/arch:AVX2"], "avx512": ["/arch:AVX512"], "amx": ["/arch:AVX512"],
-              "neon": [], "dotprod": []}
-ISA_ARCH = {"avx2": "x86", "avx512": "x86", "amx": "x86", "neon": "arm", "dotprod": "arm"}
+              "avxvnni": ["/arch:AVX2"], "neon": [], "dotprod": []}
+ISA_ARCH = {"avx2": "x86", "avx512": "x86", "amx": "x86", "avxvnni": "x86", "neon": "arm",
+            "dotprod": "arm"}
+# Extensions that older compilers lack (AMX: GCC < 11; AVX-VNNI: GCC < 11, clang < 12): a
+# snippet the compiler must build with the ISA's flags, and the flags its files get instead,
+# without their kernels (their getters return NULL, and the kernels are not offered).
+NEWER_ISAS = {
+    "amx": ("void f(void) { _tile_release(); }", "avx512"),
+    "avxvnni": ("__m256i f(__m256i a) { return _mm256_dpbusd_avx_epi32(a, a, a); }", "avx2"),
+}
 
 
 def target_arch():
@@ -67,10 +77,8 @@ class BuildExt(build_ext):
         objects = []
         for isa, sources in groups.items():
             flags = base + ((MSVC_FLAGS if msvc else GCC_FLAGS)[isa] if isa else [])
-            if isa == "amx" and not msvc and not self.accepts(flags):
-                # a compiler without AMX (GCC < 11): the file builds without its kernels and
-                # the level is not offered
-                flags = base + GCC_FLAGS["avx512"]
+            if isa in NEWER_ISAS and not msvc and not self.accepts(isa, flags):
+                flags = base + GCC_FLAGS[NEWER_ISAS[isa][1]]
             objects += self.compiler.compile(
                 sources, output_dir=self.build_temp, include_dirs=[CSRC],
                 extra_postargs=flags, depends=[str(p) for p in (ROOT / CSRC).glob("*.h")])
@@ -83,10 +91,10 @@ class BuildExt(build_ext):
             ext.extra_link_args = ["-pthread"]
         super().build_extension(ext)
 
-    def accepts(self, flags):
-        probe = Path(self.build_temp) / "amx_probe.c"
+    def accepts(self, isa, flags):
+        probe = Path(self.build_temp) / f"{isa}_probe.c"
         probe.parent.mkdir(parents=True, exist_ok=True)
-        probe.write_text("#include <immintrin.h>\nvoid f(void) { _tile_release(); }\n")
+        probe.write_text(f"#include <immintrin.h>\n{NEWER_ISAS[isa][0]}\n")
         try:
             self.compiler.compile([str(probe)], output_dir=self.build_temp, extra_postargs=flags)
             return True

@@ -69,14 +69,16 @@ static void detect(gn_cpu_features *f) {
     cpuid(7, 0, r);
     const unsigned ebx7 = r[1], ecx7 = r[2], edx7 = r[3];
     f->avx2 = (ebx7 >> 5) & 1;
+    cpuid(7, 1, r);
+    const unsigned eax71 = r[0];
+    f->avxvnni = (eax71 >> 4) & 1;
     if (!f->os_zmm) return;
     f->avx512f = (ebx7 >> 16) & 1;
     f->avx512dq = (ebx7 >> 17) & 1;
     f->avx512bw = (ebx7 >> 30) & 1;
     f->avx512vl = (ebx7 >> 31) & 1;
     f->avx512vnni = (ecx7 >> 11) & 1;
-    cpuid(7, 1, r);
-    f->avx512bf16 = (r[0] >> 5) & 1;
+    f->avx512bf16 = (eax71 >> 5) & 1;
     /* AMX-TILE (bit 24), AMX-BF16 (bit 22); XCR0 bits 17-18: tile configuration and data */
     if (((edx7 >> 24) & 1) && ((edx7 >> 22) & 1) && (xcr0 & 0x60000) == 0x60000)
         f->amx_bf16 = amx_permitted();

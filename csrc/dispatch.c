@@ -280,6 +280,13 @@ gn_status gn_isa_select(int isa) {
     if (!r.probe_read) r.probe_read = scalar_table.probe_read;
     if (!r.probe_fma) r.probe_fma = scalar_table.probe_fma;
 #ifdef GN_BUILD_X86
+    /* AVX-VNNI without AVX-512 (Alder Lake on): the AVX2 level's R16 int8 kernels and probe
+     * with vpdpbusd; the other int8 kernels keep maddubs */
+    if (isa == GN_ISA_AVX2 && gn_cpu()->avxvnni && gn_avxvnni_q4_k_r16()) {
+        r.gemm_q[GN_TYPE_Q4_K_R16] = gn_avxvnni_q4_k_r16();
+        r.gemm_q[GN_TYPE_Q8_K_R16] = gn_avxvnni_q8_k_r16();
+        r.probe_int8 = gn_avxvnni_probe_int8();
+    }
     /* Zen 4 and Sapphire Rapids have AVX-512 BF16, Ice Lake has not: the level does not
      * require it, its kernels come with it */
     if ((isa == GN_ISA_AVX512 || isa == GN_ISA_AMX) && gn_cpu()->avx512bf16) {

@@ -1,6 +1,6 @@
-/* The part of the Q8_K_R16 int8 GEMMs (AVX2, AVX-512) that no instruction set changes: one
- * instantiation per x-row count of the includer's tile(C, nb, w, xq, x_rb, y, ldy) (C <=
- * TILE_C, 2 or 4), and the walk over the output, named GN_Q8_K_R16_NAME by the includer.
+/* The part of the Q8_K_R16 int8 GEMMs (AVX2, AVX-VNNI, AVX-512) that no instruction set
+ * changes: one instantiation per x-row count of the includer's tile(C, nb, w, xq, x_rb, y, ldy)
+ * (C <= TILE_C, 2 or 4), and the walk over the output, named GN_Q8_K_R16_NAME by the includer.
  *
  * TILE_C x rows at a time, from L1, meet every 16-row block of the panel, from L2: the
  * encoder's x (550 rows, 0.6-2.5 MB) would not stay in L2 while a block passed over it

@@ -14,25 +14,6 @@
 
 #define TILE_C 2
 
-/* facc + (isum * d - msum * dmin) * x.d for rows h * 8 .. h * 8 + 7 of block b, where isum
- * holds each row's scaled integer dot and msum, formed here, its mins times x's sub-block
- * sums: the per-block float step, in the scalar twin's order. */
-static GN_ALWAYS_INLINE __m256 add_block(__m256 facc, const block_q4_K_r16 *b, int h, __m256i isum,
-                                         const block_q8_K *xb) {
-    __m256i msum = _mm256_setzero_si256();
-    for (int p = 0; p < 4; p++) {
-        /* per row, the mins of sub-blocks 2 p and 2 p + 1 as int16, against x's sums of those
-         * sub-blocks, one dword broadcast from memory */
-        const __m256i mn = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)b->mins[p][HALF * h]));
-        msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mn, _mm256_set1_epi32(gn_load_i32(&xb->sums32[2 * p]))));
-    }
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->d[HALF * h]));
-    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)&b->dmin[HALF * h]));
-    const __m256 t = _mm256_fmsub_ps(_mm256_cvtepi32_ps(isum), d,
-                                     _mm256_mul_ps(_mm256_cvtepi32_ps(msum), dmin));
-    return _mm256_fmadd_ps(t, _mm256_set1_ps(xb->d), facc);
-}
-
 /* Rows h * 8 .. h * 8 + 7 of a 16-row block panel against C x rows. */
 static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q4_K_r16 *w,
                                   const uint8_t *xq, int64_t x_rb, float *y, int64_t ldy) {
@@ -61,7 +42,7 @@ static GN_ALWAYS_INLINE void tile(const int C, int h, int64_t nb, const block_q4
                 isum[c] = _mm256_add_epi32(isum[c], _mm256_madd_epi16(dot, sc));
             }
         }
-        for (int c = 0; c < C; c++) facc[c] = add_block(facc[c], b, h, isum[c], xb[c]);
+        for (int c = 0; c < C; c++) facc[c] = q4k_add_block(facc[c], b, h, isum[c], xb[c]);
     }
     for (int c = 0; c < C; c++) _mm256_storeu_ps(y + c * ldy + HALF * h, facc[c]);
 }
@@ -98,7 +79,7 @@ static void gemv(int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq, float *
             for (int h = 0; h < 2; h++)
                 isum[h] = _mm256_add_epi32(isum[h], _mm256_madd_epi16(dot[h], row_scales(b->scales, s, h)));
         }
-        for (int h = 0; h < 2; h++) facc[h] = add_block(facc[h], b, h, isum[h], xb);
+        for (int h = 0; h < 2; h++) facc[h] = q4k_add_block(facc[h], b, h, isum[h], xb);
     }
     _mm256_storeu_ps(y, facc[0]);
     _mm256_storeu_ps(y + HALF, facc[1]);

@@ -71,6 +71,7 @@ typedef struct {
     /* x86: instruction set reported by CPUID *and* register state enabled by the OS (XGETBV) */
     int sse3, ssse3, avx, avx2, fma, f16c;
     int avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16;
+    int avxvnni; /* the VEX-encoded vpdpbusd of AVX-VNNI, with or without AVX-512 */
     int os_ymm, os_zmm; /* XCR0 bits: the OS saves YMM / ZMM state */
     /* AMX-TILE and AMX-BF16, the OS saving tile state, and (Linux) this process granted it */
     int amx_bf16;

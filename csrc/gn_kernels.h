@@ -338,6 +338,12 @@ void gn_pack_bf16_avx512(const float *rows, int64_t ld, int64_t n, int64_t K, ui
 void gn_gemm_bf16_avx512(int64_t M, int64_t cols, int64_t K, const uint16_t *x, int64_t ldx,
                          const uint16_t *panel, const float *bias, float *y, int64_t ldy);
 int64_t gn_probe_bf16_avx512(int64_t iters, float *sink);
+/* AVX-VNNI (gemm_q_r16_avxvnni.c, gemm_q8_k_r16_avxvnni.c, probe_avxvnni.c): the AVX2
+ * level's int8 kernels where gn_cpu()->avxvnni, or NULL where the compiler could not build
+ * them. */
+gn_gemm_q_fn gn_avxvnni_q4_k_r16(void);
+gn_gemm_q_fn gn_avxvnni_q8_k_r16(void);
+gn_probe_fma_fn gn_avxvnni_probe_int8(void);
 /* AMX (gemm_bf16_amx.c): the kernels, or NULL where the compiler could not build them. */
 gn_gemm_bf16_fn gn_amx_gemm_bf16(void);
 gn_probe_fma_fn gn_amx_probe_bf16(void);

@@ -12,7 +12,7 @@ cdef extern from "gn.h" nogil:
         int64_t row_group
     ctypedef struct gn_cpu_features:
         int sse3, ssse3, avx, avx2, fma, f16c
-        int avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16
+        int avx512f, avx512bw, avx512vl, avx512dq, avx512vnni, avx512bf16, avxvnni
         int os_ymm, os_zmm, amx_bf16, intel
         int neon, dotprod, fp16
     ctypedef struct gn_pool:
@@ -84,6 +84,7 @@ def cpu_features():
         "fma": bool(f.fma), "f16c": bool(f.f16c), "avx512f": bool(f.avx512f),
         "avx512bw": bool(f.avx512bw), "avx512vl": bool(f.avx512vl), "avx512dq": bool(f.avx512dq),
         "avx512vnni": bool(f.avx512vnni), "avx512bf16": bool(f.avx512bf16),
+        "avxvnni": bool(f.avxvnni),
         "os_ymm": bool(f.os_ymm), "os_zmm": bool(f.os_zmm), "amx_bf16": bool(f.amx_bf16),
         "intel": bool(f.intel),
         "neon": bool(f.neon), "dotprod": bool(f.dotprod), "fp16": bool(f.fp16),

@@ -217,3 +217,18 @@ def test_cpu_vendor_matches_the_kernel_report():
     vendor = next(line.split(":", 1)[1].strip() for line in info.read_text().splitlines()
                   if line.startswith("vendor_id"))
     assert _native.cpu_features()["intel"] == (vendor == "GenuineIntel")
+
+
+def test_cpu_extensions_match_the_kernel_report():
+    """The extensions whose kernels dispatch chooses at run time are the ones Linux read from
+    CPUID ("avx_vnni": the AVX2 level's VEX int8 kernels, test_kernels_avxvnni.py)."""
+    info = Path("/proc/cpuinfo")
+    if not info.exists() or not _native.cpu_features()["sse3"]:
+        pytest.skip("needs Linux on x86")
+    flags = next(line.split(":", 1)[1].split() for line in info.read_text().splitlines()
+                 if line.startswith("flags"))
+    f = _native.cpu_features()
+    for ours, linux in (("avx2", "avx2"), ("fma", "fma"), ("f16c", "f16c"),
+                        ("avx512vnni", "avx512_vnni"), ("avx512bf16", "avx512_bf16"),
+                        ("avxvnni", "avx_vnni")):
+        assert f[ours] == (linux in flags), ours
