@@ -8,7 +8,9 @@
  * adds 128 * scale * (sum of x over the sub-block) to each row; x's per-16 sums (bsums) take
  * it off again once per super-block, with one vpdpwssd per pair of sub-blocks. The integers
  * wrap in between but end at the scalar twin's exact sum, which turns into float once per
- * super-block in the twin's order, so the two agree bit for bit. */
+ * super-block in the twin's order, so the two agree bit for bit. Each x row's dot over a
+ * sub-block runs as two chains (even and odd groups of 4 values), so 8 vpdpbusd are in flight:
+ * one core of Zen 4, 128 x 256 x 1024, 357 against 341 GOP/s with one chain. */
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -29,17 +31,18 @@ static GN_ALWAYS_INLINE void tile(const int C, int64_t nb, const block_q8_K_r16 
         __m512i isum[TILE_C];
         for (int c = 0; c < C; c++) isum[c] = _mm512_setzero_si512();
         for (int s = 0; s < 8; s++) {
-            __m512i q[8]; /* q[v]: values 4 v .. 4 v + 3 of the sub-block plus 128, a row a lane */
-            for (int v = 0; v < 8; v++)
-                q[v] = _mm512_xor_si512(_mm512_loadu_si512(b->qs[s][v]), offset);
-            const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)b->scales[s]));
-            for (int c = 0; c < C; c++) {
-                const int8_t *a = xb[c]->qs + 32 * s;
-                __m512i dot = _mm512_setzero_si512();
-                for (int v = 0; v < 8; v++)
-                    dot = _mm512_dpbusd_epi32(dot, q[v], _mm512_set1_epi32(gn_load_i32(a + 4 * v)));
-                isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(dot, sc));
+            __m512i dot[TILE_C][2]; /* per x row, over even and over odd groups of 4 values */
+            for (int c = 0; c < C; c++) dot[c][0] = dot[c][1] = _mm512_setzero_si512();
+            for (int v = 0; v < 8; v++) {
+                /* values 4 v .. 4 v + 3 of the sub-block plus 128, a row a lane */
+                const __m512i q = _mm512_xor_si512(_mm512_loadu_si512(b->qs[s][v]), offset);
+                for (int c = 0; c < C; c++)
+                    dot[c][v & 1] = _mm512_dpbusd_epi32(dot[c][v & 1], q,
+                                                        _mm512_set1_epi32(gn_load_i32(xb[c]->qs + 32 * s + 4 * v)));
             }
+            const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)b->scales[s]));
+            for (int c = 0; c < C; c++)
+                isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(_mm512_add_epi32(dot[c][0], dot[c][1]), sc));
         }
         /* sp[p]: per row, the scales of sub-blocks 2 p and 2 p + 1 as two int16 */
         __m512i sp[4];
