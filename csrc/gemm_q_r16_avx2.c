@@ -85,34 +85,6 @@ static void gemv(int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq, float *
     _mm256_storeu_ps(y + HALF, facc[1]);
 }
 
-typedef void (*tile_fn)(int h, int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq,
-                        int64_t x_rb, float *y, int64_t ldy);
-#define TILE(C)                                                                                  \
-    static void tile_##C(int h, int64_t nb, const block_q4_K_r16 *w, const uint8_t *xq,           \
-                         int64_t x_rb, float *y, int64_t ldy) {                                  \
-        tile(C, h, nb, w, xq, x_rb, y, ldy);                                                     \
-    }
-TILE(1) TILE(2)
-static const tile_fn tiles[TILE_C] = {tile_1, tile_2};
-
-/* Each half of a 16-row block panel meets every x row, TILE_C at a time, while the panel is in
- * L1/L2; the second half reads the cache lines the first brought in. */
-void gn_gemm_q_q4_k_r16_avx2(int64_t M, int64_t N, int64_t K, const void *xq,
-                             int64_t xq_row_bytes, const void *w, int64_t w_row_bytes, float *y,
-                             int64_t ldy) {
-    const int64_t nb = K / QK_K;
-    const uint8_t *x8 = (const uint8_t *)xq;
-    for (int64_t n = 0; n < N; n += GN_R16) {
-        const block_q4_K_r16 *wg = (const block_q4_K_r16 *)((const uint8_t *)w + n * w_row_bytes);
-        if (M == 1) {
-            gemv(nb, wg, x8, y + n);
-            continue;
-        }
-        for (int h = 0; h < 2; h++)
-            for (int64_t m = 0; m < M; m += TILE_C) {
-                const int c = (int)(M - m < TILE_C ? M - m : TILE_C);
-                tiles[c - 1](h, nb, wg, x8 + m * xq_row_bytes, xq_row_bytes, y + m * ldy + n, ldy);
-            }
-    }
-}
+#define GN_Q4_K_R16_NAME gn_gemm_q_q4_k_r16_avx2
+#include "gemm_q_r16_walk256.h"
 #endif

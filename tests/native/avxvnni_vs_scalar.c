@@ -12,15 +12,7 @@
 #include "gn_kernels.h"
 #include "quant_blocks.h"
 #include "quantize_rows.h"
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint32_t rnd(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 32);
-}
+#include "rng.h"
 
 static float uniform(void) { return (float)rnd() / 4294967296.0f * 2.0f - 1.0f; }
 

@@ -11,15 +11,7 @@
 
 #include "gn_kernels.h"
 #include "quant_blocks.h"
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-
-static uint32_t rnd(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state >> 32);
-}
+#include "rng.h"
 
 /* A random finite half (any sign, exponent, mantissa, subnormals included). */
 static uint16_t finite_half(void) {
