@@ -266,6 +266,7 @@ gn_status gn_isa_select(int isa) {
         r.gemm_q[GN_TYPE_Q4_K] = gn_gemm_q4_k_dotprod;
         r.gemm_q[GN_TYPE_Q6_K] = gn_gemm_q6_k_dotprod;
         r.probe_int8 = gn_probe_int8_dotprod;
+        r.extensions = "dotprod";
     }
 #endif
     for (int i = 0; i < GN_TYPE_COUNT; i++)
@@ -286,6 +287,7 @@ gn_status gn_isa_select(int isa) {
         r.gemm_q[GN_TYPE_Q4_K_R16] = gn_avxvnni_q4_k_r16();
         r.gemm_q[GN_TYPE_Q8_K_R16] = gn_avxvnni_q8_k_r16();
         r.probe_int8 = gn_avxvnni_probe_int8();
+        r.extensions = "avxvnni";
     }
     /* Zen 4 and Sapphire Rapids have AVX-512 BF16, Ice Lake has not: the level does not
      * require it, its kernels come with it */
@@ -294,6 +296,7 @@ gn_status gn_isa_select(int isa) {
         r.pack_bf16 = gn_pack_bf16_avx512;
         r.gemm_bf16 = gn_gemm_bf16_avx512;
         r.probe_bf16 = gn_probe_bf16_avx512;
+        r.extensions = "avx512bf16";
     }
     if (isa == GN_ISA_AMX) { /* supported: the kernels exist */
         r.isa = GN_ISA_AMX;
@@ -327,3 +330,5 @@ gn_status gn_isa_select(int isa) {
 }
 
 int gn_isa_current(void) { return gn_active->isa; }
+
+const char *gn_isa_extensions(void) { return gn_active->extensions ? gn_active->extensions : ""; }

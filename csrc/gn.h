@@ -92,6 +92,10 @@ int gn_isa_best(void);
  * cannot run here. Not meant to be called while kernels run on other threads. */
 gn_status gn_isa_select(int isa);
 int gn_isa_current(void);
+/* The extensions beyond the current level whose kernels it runs, space-separated (the AVX2
+ * level's AVX-VNNI int8 kernels, the AVX-512 level's bfloat16 ones, the NEON level's SDOT
+ * ones), or "". */
+const char *gn_isa_extensions(void);
 
 /* ---- thread pool -------------------------------------------------------------------- */
 

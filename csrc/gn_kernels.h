@@ -157,6 +157,9 @@ typedef void (*gn_gemm_bf16_fn)(int64_t M, int64_t cols, int64_t K, const uint16
 
 typedef struct {
     int isa;
+    /* the CPU extensions beyond the level whose kernels the table took, space-separated
+     * ("avx512bf16", "avxvnni", "dotprod"; "" for none): gn_isa_extensions */
+    const char *extensions;
     gn_dequant_fn dequant[GN_TYPE_COUNT];
     gn_gemm_f32_fn gemm_f32;
     /* gemm_f32 for a w read once, from memory (a decode step's attention scores): prefetches

@@ -29,11 +29,13 @@ def supported_levels():
 
 
 def cpu_info():
-    """Detected CPU features, the levels this build can run here, and the level in use."""
+    """Detected CPU features, the levels this build can run here, the level in use, and the
+    extensions beyond it whose kernels that level runs (e.g. "avxvnni" on avx2)."""
     return {
         "features": {k: v for k, v in _native.cpu_features().items() if v},
         "supported": supported_levels(),
         "best": _native.isa_best(),
         "selected": _native.isa_current(),
+        "extensions": list(_native.isa_extensions()),
         "forced": os.environ.get(ENV) or None,
     }

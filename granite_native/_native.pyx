@@ -29,6 +29,7 @@ cdef extern from "gn.h" nogil:
     int gn_isa_best()
     int gn_isa_select(int isa)
     int gn_isa_current()
+    const char *gn_isa_extensions()
     gn_pool *gn_pool_create(int n_threads)
     void gn_pool_destroy(gn_pool *pool)
     int gn_pool_threads(const gn_pool *pool)
@@ -108,6 +109,12 @@ def isa_best():
 
 def isa_current():
     return ISA_NAMES[gn_isa_current()]
+
+
+def isa_extensions():
+    """The CPU extensions beyond the current level whose kernels it runs (e.g. "avxvnni" on
+    the avx2 level), as a tuple of cpu_features() names."""
+    return tuple(gn_isa_extensions().decode().split())
 
 
 def set_isa(str name):

@@ -154,7 +154,8 @@ def _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids
     return {
         "model": model_path, "audio": audio_path, "audio_seconds": seconds,
         "threads": pool.threads, "decode_threads": model.decode_threads or pool.threads,
-        "isa": cpu_info()["selected"], "repeat": len(runs),
+        "isa": cpu_info()["selected"], "isa_extensions": cpu_info()["extensions"],
+        "repeat": len(runs),
         "precision": model.precision, "matmul_paths": paths,
         "load_s": load_s, "mel_frames": frames, "prompt_tokens": n_prompt,
         "audio_tokens": sum(1 for i in ids if i == hp.audio_token_index),
@@ -198,8 +199,9 @@ def format_report(r):
     lines = [
         f"model      {r['model']}",
         f"audio      {r['audio']} ({r['audio_seconds']:.2f} s)",
-        (f"threads    {r['threads']}, {r['decode_threads']} for decode ({r['isa']}), median "
-         f"of {r['repeat']} after a warm-up"),
+        (f"threads    {r['threads']}, {r['decode_threads']} for decode "
+         f"({'+'.join([r['isa'], *r['isa_extensions']])}), median of {r['repeat']} after a "
+         f"warm-up"),
         f"precision  {r['precision']}: matmuls " + ", ".join(
             f"{stage} {'+'.join(p)}" for stage, p in r["matmul_paths"].items()),
         f"load       {r['load_s'] * 1e3:9.1f} ms",

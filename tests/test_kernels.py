@@ -228,7 +228,25 @@ def test_cpu_extensions_match_the_kernel_report():
     flags = next(line.split(":", 1)[1].split() for line in info.read_text().splitlines()
                  if line.startswith("flags"))
     f = _native.cpu_features()
-    for ours, linux in (("avx2", "avx2"), ("fma", "fma"), ("f16c", "f16c"),
-                        ("avx512vnni", "avx512_vnni"), ("avx512bf16", "avx512_bf16"),
-                        ("avxvnni", "avx_vnni")):
+    for ours, linux in (("avx2", "avx2"), ("fma", "fma"), ("avx512vnni", "avx512_vnni"),
+                        ("avx512bf16", "avx512_bf16"), ("avxvnni", "avx_vnni")):
         assert f[ours] == (linux in flags), ours
+
+
+def test_each_level_names_the_extensions_whose_kernels_it_took():
+    """isa_extensions() (shown by `bench`) lists what a level runs beyond itself, each a CPU
+    feature this machine has: AVX-512 BF16 on avx512 and amx, AVX-VNNI on avx2 (where this build
+    has the kernels), SDOT on neon; nothing on scalar."""
+    f = _native.cpu_features()
+    extra = {"avx512": "avx512bf16", "amx": "avx512bf16", "avx2": "avxvnni", "neon": "dotprod"}
+    before = _native.isa_current()
+    try:
+        for level in (i for i in _native.ISA_NAMES if _native.isa_supported(i)):
+            _native.set_isa(level)
+            got, want = _native.isa_extensions(), extra.get(level)
+            if level == "avx2" and f["avxvnni"]:  # the kernels exist where the compiler built them
+                assert got in ((), ("avxvnni",))
+            else:
+                assert got == ((want,) if want and f[want] else ()), level
+    finally:
+        _native.set_isa(before)
