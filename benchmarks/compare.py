@@ -265,8 +265,9 @@ def machine():
         pass
     from granite_native import cpu_info
     from granite_native.cpus import usable_cpus
+    info = cpu_info()
     return f"{model}, {os.cpu_count()} logical CPUs ({usable_cpus()} usable), " \
-           f"granite-native ISA {cpu_info()['selected']}"
+           f"granite-native ISA {'+'.join([info['selected'], *info['extensions']])}"
 
 
 def commit():
