@@ -5,6 +5,7 @@
 #include "gn_kernels.h"
 #include "matmul_paths.h"
 #include "quant_blocks.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,10 @@
  * the interleaved layouts hold whole blocks. */
 #define PANEL_ROWS 64
 #define BIAS_ROWS 32
+/* A decode GEMV's unit of work (whole 16-row groups), and the most threads that split one by
+ * ranges (gemv_range); more take gn_gemv_panel_rows' panels one by one. */
+#define CHUNK_ROWS 64
+#define MAX_RANGES 64
 
 static int64_t panel_rows(gn_pool *pool, int64_t M, int64_t N) {
     return M > 1 ? PANEL_ROWS : gn_gemv_panel_rows(pool, N);
@@ -33,6 +38,11 @@ typedef struct {
     int64_t panel[GN_MATMUL_GROUP_MAX];
     int64_t first_task[GN_MATMUL_GROUP_MAX + 1]; /* tasks of matrix i: first_task[i]..[i+1] */
     int failed; /* set by a task that could not get scratch memory */
+    /* a decode GEMV: the chunks of all n matrices in a row, and per thread a range of them,
+     * (first << 32) | end */
+    int64_t first_chunk[GN_MATMUL_GROUP_MAX + 1];
+    int n_ranges;
+    _Atomic uint64_t range[MAX_RANGES];
 } q8_job;
 
 static void quantize_rows(void *arg, int64_t m, int thread_index) {
@@ -41,13 +51,10 @@ static void quantize_rows(void *arg, int64_t m, int thread_index) {
     j->quantize(j->x + m * j->K, j->xq + m * j->xq_row_bytes, j->K);
 }
 
-static void gemm_panel(void *arg, int64_t task, int thread_index) {
-    q8_job *j = (q8_job *)arg;
-    int i = 0;
-    while (task >= j->first_task[i + 1]) i++;
+/* y rows n0 .. n0 + rows - 1 of matrix i, for every x row. */
+static void product_rows(q8_job *j, int i, int64_t n0, int64_t rows, int thread_index) {
     const gn_matmul_out *o = &j->outs[i];
-    const int64_t n0 = (task - j->first_task[i]) * j->panel[i], rb = j->w_row_bytes[i];
-    const int64_t rows = (o->N - n0) < j->panel[i] ? (o->N - n0) : j->panel[i];
+    const int64_t rb = j->w_row_bytes[i];
     const uint8_t *w = (const uint8_t *)o->w + n0 * rb;
     const gn_gemm_q_fn gemm = gn_active->gemm_q[o->type];
     /* an interleaved layout's kernel writes whole row groups: the matrix's short last group
@@ -77,6 +84,45 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
     }
 }
 
+static void gemm_panel(void *arg, int64_t task, int thread_index) {
+    q8_job *j = (q8_job *)arg;
+    int i = 0;
+    while (task >= j->first_task[i + 1]) i++;
+    const int64_t n0 = (task - j->first_task[i]) * j->panel[i], N = j->outs[i].N;
+    product_rows(j, i, n0, N - n0 < j->panel[i] ? N - n0 : j->panel[i], thread_index);
+}
+
+/* The next chunk of range r from its front (the owner's) or its end (a helper's), or -1. */
+static int64_t take(_Atomic uint64_t *r, int from_end) {
+    uint64_t old = atomic_load(r);
+    for (;;) {
+        const uint64_t first = old >> 32, end = old & 0xFFFFFFFFu;
+        if (first >= end) return -1;
+        const uint64_t next = from_end ? (first << 32) | (end - 1) : ((first + 1) << 32) | end;
+        if (atomic_compare_exchange_weak(r, &old, next)) return (int64_t)(from_end ? end - 1 : first);
+    }
+}
+
+static void chunk_rows(q8_job *j, int64_t c, int thread_index) {
+    int i = 0;
+    while (c >= j->first_chunk[i + 1]) i++;
+    const int64_t n0 = (c - j->first_chunk[i]) * CHUNK_ROWS, N = j->outs[i].N;
+    product_rows(j, i, n0, N - n0 < CHUNK_ROWS ? N - n0 : CHUNK_ROWS, thread_index);
+}
+
+/* A decode GEMV streams W at memory speed, and every new stream costs the hardware prefetcher
+ * a ramp: task `task` walks its own contiguous range of chunks front to back, one stream, and
+ * then takes chunks from the ends of the others' ranges, so the threads finish together
+ * without cutting the matrices into many panels. */
+static void gemv_range(void *arg, int64_t task, int thread_index) {
+    q8_job *j = (q8_job *)arg;
+    for (int64_t c; (c = take(&j->range[task], 0)) >= 0;) chunk_rows(j, c, thread_index);
+    for (int k = 1; k < j->n_ranges; k++) {
+        _Atomic uint64_t *r = &j->range[(task + k) % j->n_ranges];
+        for (int64_t c; (c = take(r, 1)) >= 0;) chunk_rows(j, c, thread_index);
+    }
+}
+
 int gn_matmul_q8_available(int wtype) {
     const gn_type_traits *t = gn_type_info(wtype);
     return t && t->int8_act && gn_active->gemm_q[wtype] != NULL;
@@ -101,7 +147,7 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
     if (M > (int64_t)(SIZE_MAX / 2) / xq_row_bytes) return GN_ERR_NOMEM;
     q8_job job = {pool, x, M, K, NULL, xq_row_bytes,
                   k_quant ? gn_active->quantize_q8_k : gn_active->quantize_q8_32, n, outs,
-                  {0}, {0}, {0}, 0};
+                  {0}, {0}, {0}, 0, {0}, 0, {0}};
     for (int i = 0; i < n; i++) {
         job.w_row_bytes[i] = gn_row_bytes(outs[i].type, K);
         job.panel[i] = panel_rows(pool, M, outs[i].N);
@@ -110,7 +156,19 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
     job.xq = (uint8_t *)malloc((size_t)(M * xq_row_bytes));
     if (!job.xq) return GN_ERR_NOMEM;
     gn_pool_run(pool, quantize_rows, &job, M);
-    gn_pool_run(pool, gemm_panel, &job, job.first_task[n]);
+    const int threads = gn_pool_active(pool);
+    if (M == 1 && threads <= MAX_RANGES) {
+        for (int i = 0; i < n; i++)
+            job.first_chunk[i + 1] = job.first_chunk[i] + (outs[i].N + CHUNK_ROWS - 1) / CHUNK_ROWS;
+        const uint64_t chunks = (uint64_t)job.first_chunk[n];
+        job.n_ranges = threads;
+        for (int t = 0; t < threads; t++)
+            atomic_init(&job.range[t], (chunks * (uint64_t)t / (uint64_t)threads) << 32 |
+                                           chunks * (uint64_t)(t + 1) / (uint64_t)threads);
+        gn_pool_run(pool, gemv_range, &job, threads);
+    } else {
+        gn_pool_run(pool, gemm_panel, &job, job.first_task[n]);
+    }
     free(job.xq);
     return job.failed ? GN_ERR_NOMEM : GN_OK;
 }
