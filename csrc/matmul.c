@@ -2,6 +2,7 @@
  * (gn_matmul_path), and the exact float32 path. Work is split over panels of output rows:
  * each task dequantizes its panel of W once into per-thread scratch and multiplies every
  * row of x against it, so the cost of dequantization is shared by all M rows of x. */
+#include "gemv_ranges.h"
 #include "gn_kernels.h"
 #include "matmul_paths.h"
 #include <stdint.h>
@@ -18,7 +19,7 @@ typedef struct {
     const float *bias;
     float *y;
     int failed;    /* set by a task that could not get scratch memory */
-    int64_t panel; /* W rows per task of the F16 GEMV */
+    gn_ranges ranges; /* the F16 GEMV's chunks of GEMV_CHUNK rows */
 } matmul_job;
 
 void gn_add_bias_rows(float *y, int64_t ldy, int64_t M, int64_t rows, const float *bias) {
@@ -49,23 +50,23 @@ static void matmul_panel(void *arg, int64_t task, int thread_index) {
     if (j->bias) gn_add_bias_rows(y, j->N, j->M, rows, j->bias + n0);
 }
 
-int64_t gn_gemv_panel_rows(gn_pool *pool, int64_t N) {
-    const int64_t tasks = 4 * (int64_t)gn_pool_active(pool);
-    const int64_t rows = ((N + tasks - 1) / tasks + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS;
-    return rows > 256 ? 256 : rows;
-}
-
 /* A decode-sized x against F16 W streams W once at 2 bytes per weight instead of widening
- * panels into scratch first, in gn_gemv_panel_rows' long panels. */
-static void gemv_f16_panel(void *arg, int64_t task, int thread_index) {
-    (void)thread_index;
-    matmul_job *j = (matmul_job *)arg;
-    const int64_t panel = j->panel;
-    const int64_t n0 = task * panel;
-    const int64_t rows = (j->N - n0) < panel ? (j->N - n0) : panel;
+ * panels into scratch first: rows n0 .. n0 + len - 1 (fewer at the end of W). */
+static void gemv_f16_rows(matmul_job *j, int64_t n0, int64_t len) {
+    const int64_t rows = (j->N - n0) < len ? (j->N - n0) : len;
     float *y = j->y + n0;
     gn_active->gemv_f16(j->M, rows, j->K, j->x, (const uint16_t *)j->w + n0 * j->K, j->K, y, j->N);
     if (j->bias) gn_add_bias_rows(y, j->N, j->M, rows, j->bias + n0);
+}
+
+#define GEMV_CHUNK 64
+
+static void gemv_f16_range(void *arg, int64_t task, int thread_index) {
+    (void)thread_index;
+    matmul_job *j = (matmul_job *)arg;
+    int k = 0;
+    for (int64_t c; (c = gn_ranges_next(&j->ranges, task, &k)) >= 0;)
+        gemv_f16_rows(j, c * GEMV_CHUNK, GEMV_CHUNK);
 }
 
 int gn_matmul_path(int wtype, int flags, int64_t M) {
@@ -109,12 +110,15 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     if (gn_matmul_f32p_takes(wtype, M))
         return gn_matmul_f32p(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
     if (wtype == GN_TYPE_F16 && M <= GN_GEMV_MAX_M) {
-        const int64_t panel = gn_gemv_panel_rows(pool, N);
-        matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, panel};
-        gn_pool_run(pool, gemv_f16_panel, &job, (N + panel - 1) / panel);
+        const int64_t chunks = (N + GEMV_CHUNK - 1) / GEMV_CHUNK;
+        if (chunks > GN_RANGES_CHUNKS_MAX) return GN_ERR_INVALID;
+        matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, {0}};
+        const int threads = gn_pool_active(pool);
+        gn_ranges_init(&job.ranges, chunks, threads);
+        gn_pool_run(pool, gemv_f16_range, &job, threads);
         return GN_OK;
     }
-    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, 0};
+    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, {0}};
     gn_pool_run(pool, matmul_panel, &job, (N + PANEL_ROWS - 1) / PANEL_ROWS);
     return job.failed ? GN_ERR_NOMEM : GN_OK;
 }

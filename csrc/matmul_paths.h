@@ -65,13 +65,6 @@ gn_status gn_matmul_f32p_scalar(gn_pool *pool, const float *x, int64_t M, int64_
                                 const void *w, int wtype, int64_t N, size_t w_bytes,
                                 const float *bias, float *y);
 
-/* matmul.c: W rows per task of a decode-sized product (a GEMV streaming W). Its kernels
- * prefetch ahead inside their panel: short panels, dealt out in turn to the threads, break
- * each thread's stream every few KB and measured at half the read bandwidth with 2 threads,
- * where 256-row panels reached 93-100% of it. So panels run up to 256 rows (a multiple of
- * 16), while still making 4 tasks per thread to balance them. */
-int64_t gn_gemv_panel_rows(gn_pool *pool, int64_t N);
-
 /* matmul.c: gn_matmul's argument checks; *w_row_bytes receives the bytes of one W row. */
 gn_status gn_matmul_check(const float *x, int64_t M, int64_t K, const void *w, int wtype,
                           int64_t N, size_t w_bytes, const float *y, int64_t *w_row_bytes);

@@ -1,29 +1,21 @@
 /* The int8 path of gn_matmul: block-quantized W times int8-quantized x, as ggml multiplies
  * k-quants. Each x row is quantized once, into one buffer every thread reads, then panels of
- * W rows are split over the pool; the kernel walks all M rows of x for its panel, so a panel
- * read from memory once serves every row. */
+ * W rows are split over the pool (for one x row, by ranges: gemv_ranges.h); the kernel walks
+ * all M rows of x for its panel, so a panel read from memory once serves every row. */
+#include "gemv_ranges.h"
 #include "gn_kernels.h"
 #include "matmul_paths.h"
 #include "quant_blocks.h"
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows of W per task. With several x rows, a kernel keeps 16 rows of W in L1 while every x row
- * passes over them (Q4_K: 18 KB at 2048 columns), or, where x is too long for L2 (the
- * encoder's 550 rows), a few x rows in L1 while the panel, in L2, passes over them; a decode
- * GEMV takes gn_gemv_panel_rows' long panels instead. Both are multiples of 16, so panels of
- * the interleaved layouts hold whole blocks. */
+/* Rows of W per piece of work, a multiple of 16, so that pieces of the interleaved layouts hold
+ * whole blocks. With several x rows, each piece is a task: a kernel keeps 16 rows of W in L1
+ * while every x row passes over them (Q4_K: 18 KB at 2048 columns), or, where x is too long
+ * for L2 (the encoder's 550 rows), a few x rows in L1 while the panel, in L2, passes over
+ * them. A decode GEMV (one x row) deals the pieces out by ranges (gemv_ranges.h). */
 #define PANEL_ROWS 64
 #define BIAS_ROWS 32
-/* A decode GEMV's unit of work (whole 16-row groups), and the most threads that split one by
- * ranges (gemv_range); more take gn_gemv_panel_rows' panels one by one. */
-#define CHUNK_ROWS 64
-#define MAX_RANGES 64
-
-static int64_t panel_rows(gn_pool *pool, int64_t M, int64_t N) {
-    return M > 1 ? PANEL_ROWS : gn_gemv_panel_rows(pool, N);
-}
 
 typedef struct {
     gn_pool *pool;
@@ -35,14 +27,9 @@ typedef struct {
     int n;                        /* matrices sharing x */
     const gn_matmul_out *outs;
     int64_t w_row_bytes[GN_MATMUL_GROUP_MAX];
-    int64_t panel[GN_MATMUL_GROUP_MAX];
-    int64_t first_task[GN_MATMUL_GROUP_MAX + 1]; /* tasks of matrix i: first_task[i]..[i+1] */
-    int failed; /* set by a task that could not get scratch memory */
-    /* a decode GEMV: the chunks of all n matrices in a row, and per thread a range of them,
-     * (first << 32) | end */
-    int64_t first_chunk[GN_MATMUL_GROUP_MAX + 1];
-    int n_ranges;
-    _Atomic uint64_t range[MAX_RANGES];
+    int64_t first[GN_MATMUL_GROUP_MAX + 1]; /* pieces of matrix i: first[i] .. first[i + 1] - 1 */
+    gn_ranges ranges; /* one x row: the pieces of all n matrices, split by ranges */
+    int failed;       /* set by a task that could not get scratch memory */
 } q8_job;
 
 static void quantize_rows(void *arg, int64_t m, int thread_index) {
@@ -84,43 +71,22 @@ static void product_rows(q8_job *j, int i, int64_t n0, int64_t rows, int thread_
     }
 }
 
+/* Piece p, counted over all the matrices in order. */
+static void piece(q8_job *j, int64_t p, int thread_index) {
+    int i = 0;
+    while (p >= j->first[i + 1]) i++;
+    const int64_t n0 = (p - j->first[i]) * PANEL_ROWS, N = j->outs[i].N;
+    product_rows(j, i, n0, N - n0 < PANEL_ROWS ? N - n0 : PANEL_ROWS, thread_index);
+}
+
 static void gemm_panel(void *arg, int64_t task, int thread_index) {
-    q8_job *j = (q8_job *)arg;
-    int i = 0;
-    while (task >= j->first_task[i + 1]) i++;
-    const int64_t n0 = (task - j->first_task[i]) * j->panel[i], N = j->outs[i].N;
-    product_rows(j, i, n0, N - n0 < j->panel[i] ? N - n0 : j->panel[i], thread_index);
+    piece((q8_job *)arg, task, thread_index);
 }
 
-/* The next chunk of range r from its front (the owner's) or its end (a helper's), or -1. */
-static int64_t take(_Atomic uint64_t *r, int from_end) {
-    uint64_t old = atomic_load(r);
-    for (;;) {
-        const uint64_t first = old >> 32, end = old & 0xFFFFFFFFu;
-        if (first >= end) return -1;
-        const uint64_t next = from_end ? (first << 32) | (end - 1) : ((first + 1) << 32) | end;
-        if (atomic_compare_exchange_weak(r, &old, next)) return (int64_t)(from_end ? end - 1 : first);
-    }
-}
-
-static void chunk_rows(q8_job *j, int64_t c, int thread_index) {
-    int i = 0;
-    while (c >= j->first_chunk[i + 1]) i++;
-    const int64_t n0 = (c - j->first_chunk[i]) * CHUNK_ROWS, N = j->outs[i].N;
-    product_rows(j, i, n0, N - n0 < CHUNK_ROWS ? N - n0 : CHUNK_ROWS, thread_index);
-}
-
-/* A decode GEMV streams W at memory speed, and every new stream costs the hardware prefetcher
- * a ramp: task `task` walks its own contiguous range of chunks front to back, one stream, and
- * then takes chunks from the ends of the others' ranges, so the threads finish together
- * without cutting the matrices into many panels. */
 static void gemv_range(void *arg, int64_t task, int thread_index) {
     q8_job *j = (q8_job *)arg;
-    for (int64_t c; (c = take(&j->range[task], 0)) >= 0;) chunk_rows(j, c, thread_index);
-    for (int k = 1; k < j->n_ranges; k++) {
-        _Atomic uint64_t *r = &j->range[(task + k) % j->n_ranges];
-        for (int64_t c; (c = take(r, 1)) >= 0;) chunk_rows(j, c, thread_index);
-    }
+    int k = 0;
+    for (int64_t p; (p = gn_ranges_next(&j->ranges, task, &k)) >= 0;) piece(j, p, thread_index);
 }
 
 int gn_matmul_q8_available(int wtype) {
@@ -147,27 +113,21 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
     if (M > (int64_t)(SIZE_MAX / 2) / xq_row_bytes) return GN_ERR_NOMEM;
     q8_job job = {pool, x, M, K, NULL, xq_row_bytes,
                   k_quant ? gn_active->quantize_q8_k : gn_active->quantize_q8_32, n, outs,
-                  {0}, {0}, {0}, 0, {0}, 0, {0}};
+                  {0}, {0}, {0}, 0};
     for (int i = 0; i < n; i++) {
         job.w_row_bytes[i] = gn_row_bytes(outs[i].type, K);
-        job.panel[i] = panel_rows(pool, M, outs[i].N);
-        job.first_task[i + 1] = job.first_task[i] + (outs[i].N + job.panel[i] - 1) / job.panel[i];
+        job.first[i + 1] = job.first[i] + (outs[i].N + PANEL_ROWS - 1) / PANEL_ROWS;
     }
+    if (job.first[n] > GN_RANGES_CHUNKS_MAX) return GN_ERR_INVALID;
     job.xq = (uint8_t *)malloc((size_t)(M * xq_row_bytes));
     if (!job.xq) return GN_ERR_NOMEM;
     gn_pool_run(pool, quantize_rows, &job, M);
-    const int threads = gn_pool_active(pool);
-    if (M == 1 && threads <= MAX_RANGES) {
-        for (int i = 0; i < n; i++)
-            job.first_chunk[i + 1] = job.first_chunk[i] + (outs[i].N + CHUNK_ROWS - 1) / CHUNK_ROWS;
-        const uint64_t chunks = (uint64_t)job.first_chunk[n];
-        job.n_ranges = threads;
-        for (int t = 0; t < threads; t++)
-            atomic_init(&job.range[t], (chunks * (uint64_t)t / (uint64_t)threads) << 32 |
-                                           chunks * (uint64_t)(t + 1) / (uint64_t)threads);
+    if (M == 1) {
+        const int threads = gn_pool_active(pool);
+        gn_ranges_init(&job.ranges, job.first[n], threads);
         gn_pool_run(pool, gemv_range, &job, threads);
     } else {
-        gn_pool_run(pool, gemm_panel, &job, job.first_task[n]);
+        gn_pool_run(pool, gemm_panel, &job, job.first[n]);
     }
     free(job.xq);
     return job.failed ? GN_ERR_NOMEM : GN_OK;

@@ -1,0 +1,54 @@
+/* The work split of a decode GEMV (matmul.c, matmul_q8.c). A GEMV streams W at memory speed,
+ * and every new stream costs the hardware prefetcher a ramp: short panels dealt out in turn
+ * measured at half the read bandwidth on 2 threads, and panels of up to 256 rows, 4 per
+ * thread, lost the time of about half a panel per matrix to the threads not keeping the same
+ * pace. So the output rows go in chunks, as one contiguous range per task that the task walks
+ * front to back (one stream), after which it takes chunks from the ends of the other ranges:
+ * all finish together, and a stream breaks only where a helper steps in (Zen 4, Q4_K decode:
+ * 0.956x the time of the 256-row panels). */
+#ifndef GN_GEMV_RANGES_H
+#define GN_GEMV_RANGES_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* one range per thread: gn_pool_create's most threads */
+#define GN_RANGES_MAX 1024
+/* chunk indices are 32-bit halves of a range's word */
+#define GN_RANGES_CHUNKS_MAX INT64_C(0xFFFFFFFF)
+
+typedef struct {
+    int n;                               /* ranges, one per task */
+    _Atomic uint64_t range[GN_RANGES_MAX]; /* (first << 32) | end, chunk indices */
+} gn_ranges;
+
+/* chunks (<= GN_RANGES_CHUNKS_MAX) in n (<= GN_RANGES_MAX) nearly equal ranges */
+static inline void gn_ranges_init(gn_ranges *g, int64_t chunks, int n) {
+    g->n = n;
+    for (int t = 0; t < n; t++)
+        atomic_init(&g->range[t], ((uint64_t)chunks * (uint64_t)t / (uint64_t)n) << 32 |
+                                      (uint64_t)chunks * (uint64_t)(t + 1) / (uint64_t)n);
+}
+
+/* The next chunk of range r from its front (its owner) or its end (a helper), or -1. */
+static inline int64_t gn_ranges_take(_Atomic uint64_t *r, int from_end) {
+    uint64_t old = atomic_load(r);
+    for (;;) {
+        const uint64_t first = old >> 32, end = old & 0xFFFFFFFFu;
+        if (first >= end) return -1;
+        const uint64_t next = from_end ? (first << 32) | (end - 1) : ((first + 1) << 32) | end;
+        if (atomic_compare_exchange_weak(r, &old, next)) return (int64_t)(from_end ? end - 1 : first);
+    }
+}
+
+/* Task `task`'s next chunk, or -1 when none is left anywhere; *k starts at 0 (its own range)
+ * and moves on to the others as they empty. */
+static inline int64_t gn_ranges_next(gn_ranges *g, int64_t task, int *k) {
+    for (; *k < g->n; ++*k) {
+        const int64_t c = gn_ranges_take(&g->range[(task + *k) % g->n], *k > 0);
+        if (c >= 0) return c;
+    }
+    return -1;
+}
+
+#endif
