@@ -1,7 +1,8 @@
 /* y = x @ W^T + b for any supported weight type: argument checks, the choice of arithmetic
  * (gn_matmul_path), and the exact float32 path. Work is split over panels of output rows:
  * each task dequantizes its panel of W once into per-thread scratch and multiplies every
- * row of x against it, so the cost of dequantization is shared by all M rows of x. */
+ * row of x against it, so the cost of dequantization is shared by all M rows of x. A
+ * decode-sized x against F16 W goes by ranges of rows instead (gemv_ranges.h). */
 #include "gemv_ranges.h"
 #include "gn_kernels.h"
 #include "matmul_paths.h"
