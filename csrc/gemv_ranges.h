@@ -12,22 +12,28 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* one range per thread: gn_pool_create's most threads */
-#define GN_RANGES_MAX 1024
+/* one range per task, each in its own cache line (threads would fight over a shared one);
+ * callers with more threads deal the chunks out in turn */
+#define GN_RANGES_MAX 64
 /* chunk indices are 32-bit halves of a range's word */
 #define GN_RANGES_CHUNKS_MAX INT64_C(0xFFFFFFFF)
 
 typedef struct {
-    int n;                               /* ranges, one per task */
-    _Atomic uint64_t range[GN_RANGES_MAX]; /* (first << 32) | end, chunk indices */
+    _Alignas(64) _Atomic uint64_t word; /* (first << 32) | end, chunk indices */
+} gn_range;
+
+/* Left uninitialized until gn_ranges_init: a caller declares it only where it splits. */
+typedef struct {
+    int n; /* ranges, one per task */
+    gn_range range[GN_RANGES_MAX];
 } gn_ranges;
 
 /* chunks (<= GN_RANGES_CHUNKS_MAX) in n (<= GN_RANGES_MAX) nearly equal ranges */
 static inline void gn_ranges_init(gn_ranges *g, int64_t chunks, int n) {
     g->n = n;
     for (int t = 0; t < n; t++)
-        atomic_init(&g->range[t], ((uint64_t)chunks * (uint64_t)t / (uint64_t)n) << 32 |
-                                      (uint64_t)chunks * (uint64_t)(t + 1) / (uint64_t)n);
+        atomic_init(&g->range[t].word, ((uint64_t)chunks * (uint64_t)t / (uint64_t)n) << 32 |
+                                           (uint64_t)chunks * (uint64_t)(t + 1) / (uint64_t)n);
 }
 
 /* The next chunk of range r from its front (its owner) or its end (a helper), or -1. */
@@ -45,7 +51,7 @@ static inline int64_t gn_ranges_take(_Atomic uint64_t *r, int from_end) {
  * and moves on to the others as they empty. */
 static inline int64_t gn_ranges_next(gn_ranges *g, int64_t task, int *k) {
     for (; *k < g->n; ++*k) {
-        const int64_t c = gn_ranges_take(&g->range[(task + *k) % g->n], *k > 0);
+        const int64_t c = gn_ranges_take(&g->range[(task + *k) % g->n].word, *k > 0);
         if (c >= 0) return c;
     }
     return -1;

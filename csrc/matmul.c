@@ -20,7 +20,7 @@ typedef struct {
     const float *bias;
     float *y;
     int failed;    /* set by a task that could not get scratch memory */
-    gn_ranges ranges; /* the F16 GEMV's chunks of GEMV_CHUNK rows */
+    gn_ranges *ranges; /* the F16 GEMV's chunks of GEMV_CHUNK rows */
 } matmul_job;
 
 void gn_add_bias_rows(float *y, int64_t ldy, int64_t M, int64_t rows, const float *bias) {
@@ -66,8 +66,13 @@ static void gemv_f16_range(void *arg, int64_t task, int thread_index) {
     (void)thread_index;
     matmul_job *j = (matmul_job *)arg;
     int k = 0;
-    for (int64_t c; (c = gn_ranges_next(&j->ranges, task, &k)) >= 0;)
+    for (int64_t c; (c = gn_ranges_next(j->ranges, task, &k)) >= 0;)
         gemv_f16_rows(j, c * GEMV_CHUNK, GEMV_CHUNK);
+}
+
+static void gemv_f16_chunk(void *arg, int64_t c, int thread_index) {
+    (void)thread_index;
+    gemv_f16_rows((matmul_job *)arg, c * GEMV_CHUNK, GEMV_CHUNK);
 }
 
 int gn_matmul_path(int wtype, int flags, int64_t M) {
@@ -113,13 +118,19 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     if (wtype == GN_TYPE_F16 && M <= GN_GEMV_MAX_M) {
         const int64_t chunks = (N + GEMV_CHUNK - 1) / GEMV_CHUNK;
         if (chunks > GN_RANGES_CHUNKS_MAX) return GN_ERR_INVALID;
-        matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, {0}};
+        matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, NULL};
         const int threads = gn_pool_active(pool);
-        gn_ranges_init(&job.ranges, chunks, threads);
+        if (threads > GN_RANGES_MAX) {
+            gn_pool_run(pool, gemv_f16_chunk, &job, chunks);
+            return GN_OK;
+        }
+        gn_ranges ranges;
+        gn_ranges_init(&ranges, chunks, threads);
+        job.ranges = &ranges;
         gn_pool_run(pool, gemv_f16_range, &job, threads);
         return GN_OK;
     }
-    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, {0}};
+    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, NULL};
     gn_pool_run(pool, matmul_panel, &job, (N + PANEL_ROWS - 1) / PANEL_ROWS);
     return job.failed ? GN_ERR_NOMEM : GN_OK;
 }

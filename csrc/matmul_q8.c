@@ -28,7 +28,7 @@ typedef struct {
     const gn_matmul_out *outs;
     int64_t w_row_bytes[GN_MATMUL_GROUP_MAX];
     int64_t first[GN_MATMUL_GROUP_MAX + 1]; /* pieces of matrix i: first[i] .. first[i + 1] - 1 */
-    gn_ranges ranges; /* one x row: the pieces of all n matrices, split by ranges */
+    gn_ranges *ranges; /* one x row: the pieces of all n matrices, split by ranges */
     int failed;       /* set by a task that could not get scratch memory */
 } q8_job;
 
@@ -86,7 +86,7 @@ static void gemm_panel(void *arg, int64_t task, int thread_index) {
 static void gemv_range(void *arg, int64_t task, int thread_index) {
     q8_job *j = (q8_job *)arg;
     int k = 0;
-    for (int64_t p; (p = gn_ranges_next(&j->ranges, task, &k)) >= 0;) piece(j, p, thread_index);
+    for (int64_t p; (p = gn_ranges_next(j->ranges, task, &k)) >= 0;) piece(j, p, thread_index);
 }
 
 int gn_matmul_q8_available(int wtype) {
@@ -113,7 +113,7 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
     if (M > (int64_t)(SIZE_MAX / 2) / xq_row_bytes) return GN_ERR_NOMEM;
     q8_job job = {pool, x, M, K, NULL, xq_row_bytes,
                   k_quant ? gn_active->quantize_q8_k : gn_active->quantize_q8_32, n, outs,
-                  {0}, {0}, {0}, 0};
+                  {0}, {0}, NULL, 0};
     for (int i = 0; i < n; i++) {
         job.w_row_bytes[i] = gn_row_bytes(outs[i].type, K);
         job.first[i + 1] = job.first[i] + (outs[i].N + PANEL_ROWS - 1) / PANEL_ROWS;
@@ -122,9 +122,11 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
     job.xq = (uint8_t *)malloc((size_t)(M * xq_row_bytes));
     if (!job.xq) return GN_ERR_NOMEM;
     gn_pool_run(pool, quantize_rows, &job, M);
-    if (M == 1) {
-        const int threads = gn_pool_active(pool);
-        gn_ranges_init(&job.ranges, job.first[n], threads);
+    const int threads = gn_pool_active(pool);
+    if (M == 1 && threads <= GN_RANGES_MAX) {
+        gn_ranges ranges;
+        gn_ranges_init(&ranges, job.first[n], threads);
+        job.ranges = &ranges;
         gn_pool_run(pool, gemv_range, &job, threads);
     } else {
         gn_pool_run(pool, gemm_panel, &job, job.first[n]);
