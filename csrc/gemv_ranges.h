@@ -12,8 +12,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-/* one range per task, each in its own cache line (threads would fight over a shared one);
- * callers with more threads deal the chunks out in turn */
+/* at most this many ranges, each in its own cache line (threads would fight over a shared
+ * one); tasks past them only help */
 #define GN_RANGES_MAX 64
 /* chunk indices are 32-bit halves of a range's word */
 #define GN_RANGES_CHUNKS_MAX INT64_C(0xFFFFFFFF)
@@ -24,13 +24,13 @@ typedef struct {
 
 /* Left uninitialized until gn_ranges_init: a caller declares it only where it splits. */
 typedef struct {
-    int n; /* ranges, one per task */
+    int n; /* ranges: one per task, up to GN_RANGES_MAX */
     gn_range range[GN_RANGES_MAX];
 } gn_ranges;
 
-/* chunks (<= GN_RANGES_CHUNKS_MAX) in n (<= GN_RANGES_MAX) nearly equal ranges */
-static inline void gn_ranges_init(gn_ranges *g, int64_t chunks, int n) {
-    g->n = n;
+/* chunks (<= GN_RANGES_CHUNKS_MAX) in nearly equal ranges for `tasks` tasks (>= 1) */
+static inline void gn_ranges_init(gn_ranges *g, int64_t chunks, int tasks) {
+    const int n = g->n = tasks < GN_RANGES_MAX ? tasks : GN_RANGES_MAX;
     for (int t = 0; t < n; t++)
         atomic_init(&g->range[t].word, ((uint64_t)chunks * (uint64_t)t / (uint64_t)n) << 32 |
                                            (uint64_t)chunks * (uint64_t)(t + 1) / (uint64_t)n);
@@ -47,11 +47,12 @@ static inline int64_t gn_ranges_take(_Atomic uint64_t *r, int from_end) {
     }
 }
 
-/* Task `task`'s next chunk, or -1 when none is left anywhere; *k starts at 0 (its own range)
- * and moves on to the others as they empty. */
+/* Task `task`'s next chunk, or -1 when none is left anywhere; *k starts at 0 (its own range,
+ * if it has one) and moves on to the others as they empty. */
 static inline int64_t gn_ranges_next(gn_ranges *g, int64_t task, int *k) {
     for (; *k < g->n; ++*k) {
-        const int64_t c = gn_ranges_take(&g->range[(task + *k) % g->n].word, *k > 0);
+        const int helper = *k > 0 || task >= g->n;
+        const int64_t c = gn_ranges_take(&g->range[(task + *k) % g->n].word, helper);
         if (c >= 0) return c;
     }
     return -1;

@@ -70,11 +70,6 @@ static void gemv_f16_range(void *arg, int64_t task, int thread_index) {
         gemv_f16_rows(j, c * GEMV_CHUNK, GEMV_CHUNK);
 }
 
-static void gemv_f16_chunk(void *arg, int64_t c, int thread_index) {
-    (void)thread_index;
-    gemv_f16_rows((matmul_job *)arg, c * GEMV_CHUNK, GEMV_CHUNK);
-}
-
 int gn_matmul_path(int wtype, int flags, int64_t M) {
     if ((flags & GN_MATMUL_INT8) && gn_matmul_q8_available(wtype)) {
         const int64_t tiles = gn_active->quant_bf16_rows;
@@ -120,10 +115,6 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
         if (chunks > GN_RANGES_CHUNKS_MAX) return GN_ERR_INVALID;
         matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, NULL};
         const int threads = gn_pool_active(pool);
-        if (threads > GN_RANGES_MAX) {
-            gn_pool_run(pool, gemv_f16_chunk, &job, chunks);
-            return GN_OK;
-        }
         gn_ranges ranges;
         gn_ranges_init(&ranges, chunks, threads);
         job.ranges = &ranges;

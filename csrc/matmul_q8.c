@@ -122,8 +122,8 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
     job.xq = (uint8_t *)malloc((size_t)(M * xq_row_bytes));
     if (!job.xq) return GN_ERR_NOMEM;
     gn_pool_run(pool, quantize_rows, &job, M);
-    const int threads = gn_pool_active(pool);
-    if (M == 1 && threads <= GN_RANGES_MAX) {
+    if (M == 1) {
+        const int threads = gn_pool_active(pool);
         gn_ranges ranges;
         gn_ranges_init(&ranges, job.first[n], threads);
         job.ranges = &ranges;

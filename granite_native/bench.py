@@ -151,10 +151,11 @@ def _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids
     enc_gflops = enc_flops / med["encoder"] / 1e9
     pre_gflops = pre_flops / med["prefill"] / 1e9
     dec_gbps = (w_bytes + kv_bytes) / per_token / 1e9
+    cpu = cpu_info()
     return {
         "model": model_path, "audio": audio_path, "audio_seconds": seconds,
         "threads": pool.threads, "decode_threads": model.decode_threads or pool.threads,
-        "isa": cpu_info()["selected"], "isa_extensions": cpu_info()["extensions"],
+        "isa": cpu["selected"], "isa_extensions": cpu["extensions"],
         "repeat": len(runs),
         "precision": model.precision, "matmul_paths": paths,
         "load_s": load_s, "mel_frames": frames, "prompt_tokens": n_prompt,

@@ -152,15 +152,18 @@ def test_two_threads_give_identical_results(isa, level):
 def test_f16_decode_rows_come_out_whatever_the_thread_count(isa, level):
     """A decode-sized product against F16 weights (1-4 x rows) gives each thread a range of
     W's rows, which the others help finish from the end (gemv_ranges.h): every row comes out,
-    with its bias, with the bits of one thread, at thread counts that split W unevenly, and
-    past the most ranges, where the chunks are dealt out in turn."""
+    with its bias, as the float64 reference has it and with the same bits at every thread
+    count, at counts that split W unevenly, and past the most ranges, whose extra tasks only
+    help."""
     isa(level)
     rng = np.random.default_rng(8)
     K, N = 256, 1000
     for M in (1, 4):
-        x, w, _ = matmul_case(rng, GT.F16, M, K, N)
+        x, w, wf = matmul_case(rng, GT.F16, M, K, N)
         bias = rng.standard_normal(N).astype(np.float32)
         want = _native.matmul(_native.ThreadPool(1), x, w, int(GT.F16), N, bias)
+        ref = x.astype(np.float64) @ wf.T + bias
+        assert np.all(np.abs(want - ref) <= 1e-5 * magnitude(x, wf) + 1e-6 * np.abs(bias)), M
         for threads in (2, 3, 7, 65):
             got = _native.matmul(_native.ThreadPool(threads), x, w, int(GT.F16), N, bias)
             assert np.array_equal(want.view(np.uint32), got.view(np.uint32)), (M, threads)

@@ -4,7 +4,6 @@ in two halves. Their arithmetic runs built with the same instructions in EVEX en
 the scalar twins, bit for bit, on CPUs with AVX-512 VNNI (tests/native/avxvnni_vs_scalar.c);
 and the files as setup.py builds them must hold VEX instructions only, so that a CPU without
 AVX-512 can run them. Each test is skipped where its tools or CPU are missing."""
-import ast
 import os
 import platform
 import re
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from granite_native import _native
+from test_kernels_cross import WARNINGS, setup_literal
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
@@ -24,18 +24,10 @@ KERNELS = sorted(CSRC.glob("*_avxvnni.c"))
 SCALAR = [CSRC / f for f in ("gemm_q_scalar.c", "quantize_act_scalar.c", "quantize_q8_k_r16.c")]
 CC = shutil.which("gcc") or shutil.which("cc")
 OBJDUMP = shutil.which("objdump")
-WARNINGS = ["-std=c11", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 EVEX = ["-mavx2", "-mfma", "-mf16c", "-mavx512f", "-mavx512vl", "-mavx512vnni", "-DGN_AVXVNNI_EVEX"]
 
 x86 = pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64") or not CC,
                          reason="needs an x86 host and a C compiler")
-
-
-def avxvnni_flags():
-    """setup.py's GCC flags for *_avxvnni.c, read without running setup()."""
-    tree = ast.parse((ROOT / "setup.py").read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "GCC_FLAGS")
-    return ast.literal_eval(node.value)["avxvnni"]
 
 
 def compile_c(src, flags, out):
@@ -71,9 +63,8 @@ def test_avxvnni_files_hold_vex_instructions_only(tmp_path, src):
     """Built as setup.py builds them, the kernels use vpdpbusd in its VEX encoding and nothing
     that needs AVX-512: no zmm registers, no ymm16-31, no mask registers, no EVEX prefix."""
     probe = tmp_path / "probe.c"
-    probe.write_text("#include <immintrin.h>\n"
-                     "__m256i f(__m256i a) { return _mm256_dpbusd_avx_epi32(a, a, a); }\n")
-    flags = avxvnni_flags()
+    probe.write_text(f"#include <immintrin.h>\n{setup_literal('NEWER_ISAS')['avxvnni'][0]}\n")
+    flags = setup_literal("GCC_FLAGS")["avxvnni"]
     if subprocess.run([CC, *flags, "-c", str(probe), "-o", os.devnull]).returncode:
         pytest.skip("the compiler does not know AVX-VNNI")
     obj = compile_c(src, flags, tmp_path / "k.o")

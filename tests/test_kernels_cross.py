@@ -18,20 +18,27 @@ CSRC = ROOT / "csrc"
 CC = shutil.which("aarch64-linux-gnu-gcc")
 CLANG = shutil.which("clang")
 QEMU = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
-# Everything an AArch64 build of the library compiles (no x86 kernel files).
-ARM_SOURCES = sorted(p for p in CSRC.glob("*.c")
-                     if not p.stem.endswith(("_avx2", "_avx512", "_amx", "_avxvnni")))
 
 WARNINGS = ["-std=c11", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 # a full compile: missing target features only show when intrinsics are inlined
 COMPILE_ONLY = ["-c", "-o", os.devnull]
 
 
-def setup_isa_flags():
-    """GCC_FLAGS of setup.py (ISA suffix -> flags), read without running setup()."""
+def setup_literal(name):
+    """A literal of setup.py (GCC_FLAGS: ISA suffix -> flags; ISA_ARCH: suffix -> "x86" or
+    "arm"; NEWER_ISAS), read without running setup()."""
     tree = ast.parse((ROOT / "setup.py").read_text())
-    node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "GCC_FLAGS")
+    node = next(n for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == name)
     return ast.literal_eval(node.value)
+
+
+def suffixes(arch):
+    """The file-name endings of one architecture's kernel files."""
+    return tuple("_" + isa for isa, a in setup_literal("ISA_ARCH").items() if a == arch)
+
+
+# Everything an AArch64 build of the library compiles (no x86 kernel files).
+ARM_SOURCES = sorted(p for p in CSRC.glob("*.c") if not p.stem.endswith(suffixes("x86")))
 
 
 needs_cross = pytest.mark.skipif(not (CC and QEMU), reason="needs aarch64-linux-gnu-gcc and qemu-aarch64")
@@ -40,9 +47,9 @@ needs_cross = pytest.mark.skipif(not (CC and QEMU), reason="needs aarch64-linux-
 @pytest.mark.skipif(not CLANG, reason="needs clang")
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="x86 host")
 def test_every_c_file_compiles_with_clang_without_warnings():
-    isa_flags = setup_isa_flags()
+    isa_flags = setup_literal("GCC_FLAGS")
     for src in CSRC.glob("*.c"):
-        if src.stem.endswith(("_neon", "_dotprod")):
+        if src.stem.endswith(suffixes("arm")):
             continue
         flags = next((f for isa, f in isa_flags.items() if src.stem.endswith("_" + isa)), [])
         r = subprocess.run([CLANG, *WARNINGS, *flags, *COMPILE_ONLY, f"-I{CSRC}", str(src)],
@@ -54,7 +61,7 @@ def test_every_c_file_compiles_with_clang_without_warnings():
 def arm_objects(tmp_path_factory):
     """Every AArch64 C file and the harness compiled to objects, each with its own ISA flags as
     setup.py builds them, in parallel: {source: (object path, compiler stderr)}."""
-    isa_flags = setup_isa_flags()
+    isa_flags = setup_literal("GCC_FLAGS")
     out = tmp_path_factory.mktemp("arm")
 
     def compile_one(src):

@@ -259,15 +259,19 @@ def test_group_equals_separate_matmuls(flags):
 
 def test_decode_rows_come_out_whatever_the_thread_count():
     """A decode GEMV (one x row) gives each thread a range of its matrices' rows, which the
-    others help finish from the end (matmul_q8.c, gemv_range): every row comes out, with the
-    bits of one thread, at thread counts that split ranges mid-matrix and unevenly, and past
-    the most ranges (gemv_ranges.h), where the pieces are dealt out in turn."""
+    others help finish from the end (matmul_q8.c, gemv_range): every row comes out, as the
+    float64 reference has it and with the same bits at every thread count, at counts that split
+    ranges mid-matrix and unevenly, and past the most ranges (gemv_ranges.h), whose extra
+    tasks only help."""
     rng = np.random.default_rng(12)
     K = 256
     group = [(random_weights(rng, gtype, N, K), int(gtype), N, None)
              for N, gtype in ((1000, GT.Q4_K), (70, GT.Q6_K), (130, GT.Q4_K))]
     x = rng.standard_normal((1, K)).astype(np.float32)
     want = _native.matmul_group(_native.ThreadPool(1), x, group, flags=INT8)
+    for (w, gtype, N, _), y in zip(group, want):
+        ref, mag, _, _ = int8_reference(x, w, GT(gtype), N)
+        assert np.all(np.abs(y - ref) <= 2e-6 * mag + 1e-30), N
     for threads in (2, 3, 4, 7, 65):
         got = _native.matmul_group(_native.ThreadPool(threads), x, group, flags=INT8)
         for y, w in zip(got, want):
