@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "gn_kernels.h"
+#include "quant_blocks.h"
 
 /* e^-|v| cannot overflow, so the negative tail keeps its size down to the subnormals. The
  * numerator is picked by index, not by a branch: activations' signs are unpredictable. */
@@ -39,6 +40,17 @@ void gn_mix_scalar(const float *p, int64_t ldp, int64_t heads, int64_t n, const 
         for (int64_t i = 0; i < d; i++) {
             float a = 0.0f;
             for (int64_t r = 0; r < n; r++) a = fmaf(p[h * ldp + r], v[r * ldv + i], a);
+            out[h * ldo + i] = a;
+        }
+}
+
+void gn_mix_f16_scalar(const float *p, int64_t ldp, int64_t heads, int64_t n, const uint16_t *v,
+                       int64_t ldv, float *out, int64_t ldo, int64_t d) {
+    for (int64_t h = 0; h < heads; h++)
+        for (int64_t i = 0; i < d; i++) {
+            float a = 0.0f;
+            for (int64_t r = 0; r < n; r++)
+                a = fmaf(p[h * ldp + r], gn_f16_to_f32(v[r * ldv + i]), a);
             out[h * ldo + i] = a;
         }
 }

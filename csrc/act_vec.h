@@ -6,6 +6,7 @@
 #define GN_ACT_VEC_H
 
 #include "gn_kernels.h"
+#include "quant_blocks.h"
 
 /* e^x = 2^n e^r with n = round(x / ln 2) and r = x - n ln 2 (ln 2 in two parts, so r is
  * exact), e^r = 1 + r + r^2 P(r) on |r| <= ln2/2. The scale 2^n is applied as two halves so
@@ -112,17 +113,31 @@ void GN_VEC_NAME(gn_glu)(const float *a, const float *g, float *y, int64_t n) {
     GN_VEC_MAP2(v_glu, a, g, y, n);
 }
 
+/* Vector c of value row r: float32, or float16 widened (a float16 KV cache). */
+static GN_ALWAYS_INLINE vec v_load_value(int half, const void *v, int64_t at) {
+    return half ? v_load_h((const uint16_t *)v + at) : v_load((const float *)v + at);
+}
+
+/* The first m < VW values at `at`, the other lanes zero. */
+static GN_ALWAYS_INLINE vec v_load_value_part(int half, const void *v, int64_t at, int64_t m) {
+    if (!half) return v_load_part((const float *)v + at, m);
+    float buf[VW];
+    for (int64_t c = 0; c < m; c++) buf[c] = gn_f16_to_f32(((const uint16_t *)v)[at + c]);
+    return v_load_part(buf, m);
+}
+
 /* MIX_VECS vectors of out for each of hn heads (1 or MIX_HEADS, a constant once inlined, so
  * the accumulators stay in registers), every value row passing once: its vectors meet each
- * head's weight. */
-static GN_ALWAYS_INLINE void mix_block(int hn, const float *p, int64_t ldp, int64_t n,
-                                       const float *v, int64_t ldv, float *out, int64_t ldo) {
+ * head's weight. Values start at element i0 of each row. */
+static GN_ALWAYS_INLINE void mix_block(int half, int hn, const float *p, int64_t ldp, int64_t n,
+                                       const void *v, int64_t i0, int64_t ldv, float *out,
+                                       int64_t ldo) {
     vec a[MIX_HEADS][MIX_VECS];
     for (int h = 0; h < MIX_HEADS; h++)
         for (int c = 0; c < MIX_VECS; c++) a[h][c] = v_set1(0.0f);
     for (int64_t r = 0; r < n; r++) {
         vec x[MIX_VECS];
-        for (int c = 0; c < MIX_VECS; c++) x[c] = v_load(v + r * ldv + c * VW);
+        for (int c = 0; c < MIX_VECS; c++) x[c] = v_load_value(half, v, r * ldv + i0 + c * VW);
         for (int h = 0; h < MIX_HEADS; h++) {
             if (h >= hn) break;
             const vec w = v_set1(p[h * ldp + r]);
@@ -141,8 +156,8 @@ static GN_ALWAYS_INLINE void mix_block(int hn, const float *p, int64_t ldp, int6
  * rather than once per head: a decode step's attention (4 heads a KV head) on Zen 4 took
  * 0.80-0.94x the time with AVX-512, 0.94-0.98x with AVX2 (2 heads a pass; 4 heads of 2
  * vectors, 8 strided passes over the rows, took 1.1-1.26x). */
-void GN_VEC_NAME(gn_mix)(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
-                         int64_t ldv, float *out, int64_t ldo, int64_t d) {
+static GN_ALWAYS_INLINE void mix(int half, const float *p, int64_t ldp, int64_t heads, int64_t n,
+                                 const void *v, int64_t ldv, float *out, int64_t ldo, int64_t d) {
     for (int64_t h0 = 0; h0 < heads; h0 += MIX_HEADS) {
         const int hn = heads - h0 < MIX_HEADS ? (int)(heads - h0) : MIX_HEADS;
         const float *ph = p + h0 * ldp;
@@ -150,21 +165,32 @@ void GN_VEC_NAME(gn_mix)(const float *p, int64_t ldp, int64_t heads, int64_t n, 
         int64_t i = 0;
         for (; i + MIX_VECS * VW <= d; i += MIX_VECS * VW) {
             if (hn == MIX_HEADS)
-                mix_block(MIX_HEADS, ph, ldp, n, v + i, ldv, oh + i, ldo);
+                mix_block(half, MIX_HEADS, ph, ldp, n, v, i, ldv, oh + i, ldo);
             else /* the heads past the last whole group, or a single head */
                 for (int h = 0; h < hn; h++)
-                    mix_block(1, ph + h * ldp, ldp, n, v + i, ldv, oh + h * ldo + i, ldo);
+                    mix_block(half, 1, ph + h * ldp, ldp, n, v, i, ldv, oh + h * ldo + i, ldo);
         }
         for (; i < d; i += VW) { /* the columns past the last whole block, a vector at a time */
             const int64_t m = d - i < VW ? d - i : VW;
             for (int h = 0; h < hn; h++) {
                 vec a = v_set1(0.0f);
                 for (int64_t r = 0; r < n; r++)
-                    a = v_fma(v_set1(ph[h * ldp + r]), v_load_part(v + r * ldv + i, m), a);
+                    a = v_fma(v_set1(ph[h * ldp + r]),
+                              v_load_value_part(half, v, r * ldv + i, m), a);
                 v_store_part(oh + h * ldo + i, a, m);
             }
         }
     }
+}
+
+void GN_VEC_NAME(gn_mix)(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
+                         int64_t ldv, float *out, int64_t ldo, int64_t d) {
+    mix(0, p, ldp, heads, n, v, ldv, out, ldo, d);
+}
+
+void GN_VEC_NAME(gn_mix_f16)(const float *p, int64_t ldp, int64_t heads, int64_t n,
+                             const uint16_t *v, int64_t ldv, float *out, int64_t ldo, int64_t d) {
+    mix(1, p, ldp, heads, n, v, ldv, out, ldo, d);
 }
 
 /* In place; the partial tail is summed from what was stored so its zero lanes add nothing. */

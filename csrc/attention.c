@@ -212,9 +212,34 @@ static void scaled_softmax(float *p, int64_t n, float scale) {
     gn_active->softmax(p, n);
 }
 
-/* First row of KV head hk of batch entry b. */
-static const float *kv_head(const gn_kv *kv, int64_t b, int64_t hk) {
-    return kv->data + b * kv->batch_stride + hk * kv->head_stride;
+/* First element of KV head hk of batch entry b. */
+static const void *kv_head(const gn_kv *kv, int64_t b, int64_t hk) {
+    const size_t size = kv->type == GN_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+    return (const char *)kv->data + (size_t)(b * kv->batch_stride + hk * kv->head_stride) * size;
+}
+
+/* s[m * lds + r] = q row m . K row r for m < M, r < n; q rows dh apart. Float32 K through the
+ * GEMM kernel (streaming: `stream`), float16 K through the F16 GEMV kernel, which widens each
+ * value as it loads it (at most GN_GEMV_MAX_M q rows a call). */
+static void scores(const gn_kv *k, int stream, int64_t M, int64_t n, int64_t dh, const float *q,
+                   const void *kb, float *s, int64_t lds) {
+    if (k->type == GN_TYPE_F32) {
+        const gn_gemm_f32_fn gemm = stream ? gn_active->gemm_f32_stream : gn_active->gemm_f32;
+        gemm(M, n, dh, q, dh, (const float *)kb, k->row_stride, s, lds);
+        return;
+    }
+    for (int64_t m = 0; m < M; m += GN_GEMV_MAX_M)
+        gn_active->gemv_f16(M - m < GN_GEMV_MAX_M ? M - m : GN_GEMV_MAX_M, n, dh, q + m * dh,
+                            (const uint16_t *)kb, k->row_stride, s + m * lds, lds);
+}
+
+/* out rows (ldo apart) = the weights p [heads, n] (ldp apart) times the V rows. */
+static void mix(const gn_kv *v, const float *p, int64_t ldp, int64_t heads, int64_t n,
+                const void *vb, float *out, int64_t ldo, int64_t dh) {
+    if (v->type == GN_TYPE_F32)
+        gn_active->mix(p, ldp, heads, n, (const float *)vb, v->row_stride, out, ldo, dh);
+    else
+        gn_active->mix_f16(p, ldp, heads, n, (const uint16_t *)vb, v->row_stride, out, ldo, dh);
 }
 
 /* Query rows whose scores one GEMM call computes: each K row loaded serves them all (the
@@ -228,18 +253,23 @@ static const float *kv_head(const gn_kv *kv, int64_t b, int64_t hk) {
 
 static void attn_task(void *arg, int64_t task, int thread_index) {
     attn_job *j = (attn_job *)arg;
-    const int64_t b = task / j->Hq, h = task % j->Hq, hk = h / (j->Hq / j->Hkv);
-    float *s = (float *)gn_pool_scratch(j->pool, thread_index, (size_t)(Q_ROWS * j->Lk) * sizeof(float));
+    const int64_t b = task / j->Hq, h = task % j->Hq, hk = h / (j->Hq / j->Hkv), dh = j->dh;
+    /* scores, then the block's query rows side by side (dh apart) */
+    const size_t bytes = (size_t)(Q_ROWS * (j->Lk + dh)) * sizeof(float);
+    float *s = (float *)gn_pool_scratch(j->pool, thread_index, bytes);
     if (!s) {
         j->failed = 1;
         return;
     }
-    const float *kb = kv_head(&j->k, b, hk), *vb = kv_head(&j->v, b, hk);
+    float *qb = s + Q_ROWS * j->Lk;
+    const void *kb = kv_head(&j->k, b, hk), *vb = kv_head(&j->v, b, hk);
     for (int64_t i0 = 0; i0 < j->Lq; i0 += Q_ROWS) {
         const int64_t rows = j->Lq - i0 < Q_ROWS ? j->Lq - i0 : Q_ROWS;
-        const float *qi = j->q + (b * j->Lq + i0) * j->ldq + h * j->dh;
+        for (int64_t i = 0; i < rows; i++) /* the F16 kernel takes x rows side by side */
+            memcpy(qb + i * dh, j->q + (b * j->Lq + i0 + i) * j->ldq + h * dh,
+                   (size_t)dh * sizeof(float));
         const int64_t nmax = j->pos0 >= 0 ? j->pos0 + i0 + rows : j->Lk;
-        gn_active->gemm_f32(rows, nmax, j->dh, qi, j->ldq, kb, j->k.row_stride, s, nmax);
+        scores(&j->k, 0, rows, nmax, dh, qb, kb, s, nmax);
         for (int64_t i = 0; i < rows; i++) {
             float *p = s + i * nmax;
             const int64_t n = j->pos0 >= 0 ? j->pos0 + i0 + i + 1 : j->Lk;
@@ -250,36 +280,36 @@ static void attn_task(void *arg, int64_t task, int thread_index) {
              * later rows non-finite) */
             for (int64_t r = n; r < nmax; r++) p[r] = 0.0f;
         }
-        gn_active->mix(s, nmax, rows, nmax, vb, j->v.row_stride,
-                       j->out + (b * j->Lq + i0) * j->ldo + h * j->dh, j->ldo, j->dh);
+        mix(&j->v, s, nmax, rows, nmax, vb, j->out + (b * j->Lq + i0) * j->ldo + h * dh, j->ldo,
+            dh);
     }
 }
 
-/* One query row (a decode step) for the whole group of query heads sharing KV head hk: one
- * GEMM reads that head's K rows once for the group, where a task per query head reads them
- * once per head, and from memory (gemm_f32_stream); one mix reads its V rows once. */
+/* One query row (a decode step) for the whole group of query heads sharing KV head hk: the
+ * scores read that head's K rows once for the group, where a task per query head reads them
+ * once per head, and from memory (both kernels prefetch the rows ahead); one mix reads its V
+ * rows once. */
 static void attn_group_task(void *arg, int64_t task, int thread_index) {
     attn_job *j = (attn_job *)arg;
-    const int64_t b = task / j->Hkv, hk = task % j->Hkv, g = j->Hq / j->Hkv;
+    const int64_t b = task / j->Hkv, hk = task % j->Hkv, g = j->Hq / j->Hkv, dh = j->dh;
     const int64_t n = j->pos0 >= 0 ? j->pos0 + 1 : j->Lk;
     float *s = (float *)gn_pool_scratch(j->pool, thread_index, (size_t)(g * n) * sizeof(float));
     if (!s) {
         j->failed = 1;
         return;
     }
-    const float *kb = kv_head(&j->k, b, hk), *vb = kv_head(&j->v, b, hk);
-    const float *qg = j->q + b * j->ldq + hk * g * j->dh; /* the group's heads are adjacent */
-    gn_active->gemm_f32_stream(g, n, j->dh, qg, j->dh, kb, j->k.row_stride, s, n);
+    const void *kb = kv_head(&j->k, b, hk), *vb = kv_head(&j->v, b, hk);
+    const float *qg = j->q + b * j->ldq + hk * g * dh; /* the group's heads are adjacent */
+    scores(&j->k, 1, g, n, dh, qg, kb, s, n);
     for (int64_t i = 0; i < g; i++) scaled_softmax(s + i * n, n, j->scale);
-    gn_active->mix(s, n, g, n, vb, j->v.row_stride, j->out + b * j->ldo + hk * g * j->dh, j->dh,
-                   j->dh);
+    mix(&j->v, s, n, g, n, vb, j->out + b * j->ldo + hk * g * dh, dh, dh);
 }
 
 /* kv's Lk x Hkv vectors of dh elements, per batch entry, do not overlap: rows of all heads
  * side by side, or each head's rows one after another; and batch entries follow each other. */
 static int kv_ok(const gn_kv *kv, int64_t batch, int64_t Lk, int64_t Hkv, int64_t dh) {
-    if (!kv->data || kv->row_stride <= 0 || kv->head_stride <= 0 || kv->batch_stride < 0)
-        return 0;
+    if (!kv->data || (kv->type != GN_TYPE_F32 && kv->type != GN_TYPE_F16)) return 0;
+    if (kv->row_stride <= 0 || kv->head_stride <= 0 || kv->batch_stride < 0) return 0;
     const int64_t lim = INT64_MAX / 4;
     if (kv->row_stride > lim / Lk || kv->head_stride > lim / Hkv || kv->batch_stride > lim / batch)
         return 0;

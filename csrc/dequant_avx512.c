@@ -32,6 +32,16 @@ void gn_dequant_f16_avx512(const void *src, float *dst, int64_t n) {
     for (; i < n; i++) dst[i] = gn_f16_to_f32(h[i]);
 }
 
+void gn_to_f16_avx512(const float *src, uint16_t *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i h = _mm512_cvtps_ph(_mm512_loadu_ps(src + i),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm256_storeu_si256((__m256i *)(dst + i), h);
+    }
+    for (; i < n; i++) dst[i] = gn_f32_to_f16(src[i]);
+}
+
 void gn_dequant_bf16_avx512(const void *src, float *dst, int64_t n) {
     const uint16_t *h = (const uint16_t *)src;
     int64_t i = 0;

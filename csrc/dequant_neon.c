@@ -41,6 +41,13 @@ void gn_dequant_f16_neon(const void *src, float *dst, int64_t n) {
     for (; i < n; i++) dst[i] = gn_f16_to_f32(h[i]);
 }
 
+void gn_to_f16_neon(const float *src, uint16_t *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+    for (; i < n; i++) dst[i] = gn_f32_to_f16(src[i]);
+}
+
 void gn_dequant_bf16_neon(const void *src, float *dst, int64_t n) {
     const uint16_t *h = (const uint16_t *)src;
     int64_t i = 0;

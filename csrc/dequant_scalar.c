@@ -13,6 +13,10 @@ void gn_dequant_f16_scalar(const void *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = gn_f16_to_f32(h[i]);
 }
 
+void gn_to_f16_scalar(const float *src, uint16_t *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = gn_f32_to_f16(src[i]);
+}
+
 void gn_dequant_bf16_scalar(const void *src, float *dst, int64_t n) {
     const uint16_t *h = (const uint16_t *)src;
     for (int64_t i = 0; i < n; i++) dst[i] = gn_bf16_to_f32(h[i]);

@@ -128,6 +128,9 @@ void gn_pool_shared_give(gn_pool *pool, void *ptr);
 /* dst[0:n] = dequantized src; n must be a whole number of blocks of `type`. */
 gn_status gn_dequantize(int type, const void *src, float *dst, int64_t n);
 
+/* dst[0:n] = src rounded to float16, nearest even (a float16 KV cache's rows). */
+gn_status gn_to_f16(const float *src, uint16_t *dst, int64_t n);
+
 /* dst = src[rows, cols] encoded row by row as `type` (F16, Q4_0, Q8_0 or Q4_K), with the
  * arithmetic of ggml's reference quantizers so the bytes match theirs. cols must be a whole
  * number of blocks of the type; dst_bytes is checked against rows * gn_row_bytes(type, cols).

@@ -120,6 +120,9 @@ typedef void (*gn_softmax_fn)(float *x, int64_t n); /* in place */
  * the kernel reads once for all of them */
 typedef void (*gn_mix_fn)(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
                           int64_t ldv, float *out, int64_t ldo, int64_t d);
+/* The same over float16 value rows (a float16 KV cache), each value widened exactly. */
+typedef void (*gn_mix_f16_fn)(const float *p, int64_t ldp, int64_t heads, int64_t n,
+                              const uint16_t *v, int64_t ldv, float *out, int64_t ldo, int64_t d);
 typedef void (*gn_layernorm_fn)(const float *x, const float *w, const float *b, float eps,
                                 float *y, int64_t d);
 typedef void (*gn_rmsnorm_fn)(const float *x, const float *w, float eps, float *y, int64_t d);
@@ -143,6 +146,8 @@ typedef int64_t (*gn_probe_fma_fn)(int64_t iters, float *sink);
 #define GN_BF16_PANEL 64
 /* dst[0:n] = bf16(src[0:n]). */
 typedef void (*gn_to_bf16_fn)(const float *src, uint16_t *dst, int64_t n);
+/* dst[0:n] = float16(src[0:n]), rounded to nearest even (gn_f32_to_f16): a float16 KV cache. */
+typedef void (*gn_to_f16_fn)(const float *src, uint16_t *dst, int64_t n);
 /* Writes panel rows r0 .. r0 + 15 (r0 a multiple of 16) from n <= 16 rows of K floats, ld
  * floats apart: (K + 1) / 2 pairs each, the element past an odd K zero, rows past n zero. */
 typedef void (*gn_pack_bf16_fn)(const float *rows, int64_t ld, int64_t n, int64_t K,
@@ -161,6 +166,7 @@ typedef struct {
      * ("avx512bf16", "avxvnni", "dotprod"; "" for none): gn_isa_extensions */
     const char *extensions;
     gn_dequant_fn dequant[GN_TYPE_COUNT];
+    gn_to_f16_fn to_f16;
     gn_gemm_f32_fn gemm_f32;
     /* gemm_f32 for a w read once, from memory (a decode step's attention scores): prefetches
      * its rows; the same arithmetic */
@@ -180,6 +186,7 @@ typedef struct {
     gn_binary_fn swiglu, glu;
     gn_softmax_fn softmax;
     gn_mix_fn mix;
+    gn_mix_f16_fn mix_f16;
     gn_layernorm_fn layernorm;
     gn_rmsnorm_fn rmsnorm;
     gn_conv_dw_fn conv_dw;
@@ -203,6 +210,7 @@ extern const gn_kernels *gn_active;
 /* Scalar twins: the reference every SIMD path is tested against. */
 void gn_dequant_f32_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_f16_scalar(const void *src, float *dst, int64_t n);
+void gn_to_f16_scalar(const float *src, uint16_t *dst, int64_t n);
 void gn_dequant_bf16_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_q4_0_scalar(const void *src, float *dst, int64_t n);
 void gn_dequant_q8_0_scalar(const void *src, float *dst, int64_t n);
@@ -255,6 +263,8 @@ void gn_glu_scalar(const float *a, const float *g, float *y, int64_t n);
 void gn_softmax_scalar(float *x, int64_t n);
 void gn_mix_scalar(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
                    int64_t ldv, float *out, int64_t ldo, int64_t d);
+void gn_mix_f16_scalar(const float *p, int64_t ldp, int64_t heads, int64_t n,
+                       const uint16_t *v, int64_t ldv, float *out, int64_t ldo, int64_t d);
 void gn_layernorm_row_scalar(const float *x, const float *w, const float *b, float eps, float *y,
                         int64_t d);
 void gn_rmsnorm_row_scalar(const float *x, const float *w, float eps, float *y, int64_t d);
@@ -266,6 +276,7 @@ void gn_conv_dw_rows_scalar(const float *x, int64_t T, int64_t C, const float *w
  * already vectorizes, so every table keeps the scalar one. */
 #if defined(__x86_64__) || defined(_M_X64)
 void gn_dequant_f16_avx2(const void *src, float *dst, int64_t n);
+void gn_to_f16_avx2(const float *src, uint16_t *dst, int64_t n);
 void gn_dequant_bf16_avx2(const void *src, float *dst, int64_t n);
 void gn_dequant_q4_0_avx2(const void *src, float *dst, int64_t n);
 void gn_dequant_q8_0_avx2(const void *src, float *dst, int64_t n);
@@ -310,6 +321,8 @@ void gn_glu_avx2(const float *a, const float *g, float *y, int64_t n);
 void gn_softmax_avx2(float *x, int64_t n);
 void gn_mix_avx2(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
                  int64_t ldv, float *out, int64_t ldo, int64_t d);
+void gn_mix_f16_avx2(const float *p, int64_t ldp, int64_t heads, int64_t n,
+                     const uint16_t *v, int64_t ldv, float *out, int64_t ldo, int64_t d);
 void gn_layernorm_row_avx2(const float *x, const float *w, const float *b, float eps, float *y,
                         int64_t d);
 void gn_rmsnorm_row_avx2(const float *x, const float *w, float eps, float *y, int64_t d);
@@ -317,6 +330,7 @@ void gn_conv_dw_rows_avx2(const float *x, int64_t T, int64_t C, const float *wt,
                         int64_t t0, int64_t t1, float *y);
 
 void gn_dequant_f16_avx512(const void *src, float *dst, int64_t n);
+void gn_to_f16_avx512(const float *src, uint16_t *dst, int64_t n);
 void gn_dequant_bf16_avx512(const void *src, float *dst, int64_t n);
 void gn_dequant_q4_0_avx512(const void *src, float *dst, int64_t n);
 void gn_dequant_q8_0_avx512(const void *src, float *dst, int64_t n);
@@ -359,6 +373,8 @@ void gn_glu_avx512(const float *a, const float *g, float *y, int64_t n);
 void gn_softmax_avx512(float *x, int64_t n);
 void gn_mix_avx512(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
                    int64_t ldv, float *out, int64_t ldo, int64_t d);
+void gn_mix_f16_avx512(const float *p, int64_t ldp, int64_t heads, int64_t n,
+                       const uint16_t *v, int64_t ldv, float *out, int64_t ldo, int64_t d);
 void gn_layernorm_row_avx512(const float *x, const float *w, const float *b, float eps, float *y,
                         int64_t d);
 void gn_rmsnorm_row_avx512(const float *x, const float *w, float eps, float *y, int64_t d);
@@ -384,6 +400,7 @@ void gn_gemm_q_q4_k_r16_avx512(int64_t M, int64_t N, int64_t K, const void *xq,
 
 #if defined(__aarch64__) || defined(_M_ARM64)
 void gn_dequant_f16_neon(const void *src, float *dst, int64_t n);
+void gn_to_f16_neon(const float *src, uint16_t *dst, int64_t n);
 void gn_dequant_bf16_neon(const void *src, float *dst, int64_t n);
 void gn_dequant_q4_0_neon(const void *src, float *dst, int64_t n);
 void gn_dequant_q8_0_neon(const void *src, float *dst, int64_t n);
@@ -424,6 +441,8 @@ void gn_glu_neon(const float *a, const float *g, float *y, int64_t n);
 void gn_softmax_neon(float *x, int64_t n);
 void gn_mix_neon(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
                  int64_t ldv, float *out, int64_t ldo, int64_t d);
+void gn_mix_f16_neon(const float *p, int64_t ldp, int64_t heads, int64_t n,
+                     const uint16_t *v, int64_t ldv, float *out, int64_t ldo, int64_t d);
 void gn_layernorm_row_neon(const float *x, const float *w, const float *b, float eps, float *y,
                         int64_t d);
 void gn_rmsnorm_row_neon(const float *x, const float *w, float eps, float *y, int64_t d);

@@ -46,16 +46,16 @@ void gn_llm_destroy(gn_llm *llm);
 
 /* Runs x [L, d_model] (embedding rows before the embedding multiplier) at positions
  * pos0 .. pos0 + L - 1. The cache holds K and V of every layer, cache_k and cache_v each
- * [n_layers, n_kv_heads, capacity, head_dim] float32, head-major so that a decode step reads
- * each KV head's keys as one stream (rows of all heads side by side are 512-byte pieces 2 KB
- * apart at full size, too short a stride for the hardware prefetchers: the decode attention
- * ran at 10 GB/s); positions 0 .. pos0 - 1 must hold the earlier positions, positions
- * pos0 .. pos0 + L - 1 are written. logits [logits_rows, vocab]
- * receives the logits of the last logits_rows positions (1 <= logits_rows <= L), divided by
- * logits_scaling. */
+ * [n_layers, n_kv_heads, capacity, head_dim] of kv_type (GN_TYPE_F32, or GN_TYPE_F16: new rows
+ * rounded to nearest even, half the bytes a decode step reads), head-major so that a decode
+ * step reads each KV head's keys as one stream (rows of all heads side by side are 512-byte
+ * pieces 2 KB apart at full size, too short a stride for the hardware prefetchers: the decode
+ * attention ran at 10 GB/s); positions 0 .. pos0 - 1 must hold the earlier positions,
+ * positions pos0 .. pos0 + L - 1 are written. logits [logits_rows, vocab] receives the logits
+ * of the last logits_rows positions (1 <= logits_rows <= L), divided by logits_scaling. */
 gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64_t L,
-                         float *cache_k, float *cache_v, int64_t capacity, int64_t pos0,
-                         int64_t logits_rows, float *logits);
+                         void *cache_k, void *cache_v, int kv_type, int64_t capacity,
+                         int64_t pos0, int64_t logits_rows, float *logits);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
  * allocated per call and sized from L; RoPE angles are computed once per call for every
  * layer's Q and K. The cache is head-major (gn_llm.h), so the new K and V rows are scattered
  * into it per KV head after their matmuls. */
+#include "gn_kernels.h"
 #include "gn_llm.h"
 #include "gn_ops.h"
 #include "rope.h"
@@ -99,10 +100,20 @@ static gn_status matmul(gn_pool *pool, const gn_llm *llm, const float *x, int64_
         if ((st = (call)) != GN_OK) goto done;                                                     \
     } while (0)
 
+/* Rows of n floats into a cache of `type` (GN_TYPE_F32 or GN_TYPE_F16). */
+static void put_rows(void *cache, int type, int64_t at, const float *src, int64_t n) {
+    if (type == GN_TYPE_F16)
+        gn_active->to_f16(src, (uint16_t *)cache + at, n);
+    else
+        memcpy((float *)cache + at, src, (size_t)n * sizeof(float));
+}
+
 gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64_t L,
-                         float *cache_k, float *cache_v, int64_t capacity, int64_t pos0,
-                         int64_t logits_rows, float *logits) {
+                         void *cache_k, void *cache_v, int kv_type, int64_t capacity,
+                         int64_t pos0, int64_t logits_rows, float *logits) {
     if (!llm || !x || !cache_k || !cache_v || !logits) return GN_ERR_INVALID;
+    if (kv_type != GN_TYPE_F32 && kv_type != GN_TYPE_F16) return GN_ERR_INVALID;
+    const size_t kv_elem = kv_type == GN_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
     const gn_llm_desc *d = &llm->desc;
     const int64_t dm = d->d_model, qw = llm->q_width, kvw = llm->kv_width, ff = d->ff_dim;
     const int64_t dh = d->head_dim;
@@ -120,7 +131,9 @@ gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64
     TRY(gn_rope_neox_table(L, dh, pos0, d->rope_theta, cs));
     for (int64_t li = 0; li < d->n_layers; li++) {
         const gn_llm_layer *ly = &d->layers[li];
-        float *k_all = cache_k + li * capacity * kvw, *v_all = cache_v + li * capacity * kvw;
+        const int64_t layer = li * capacity * kvw; /* elements */
+        unsigned char *k_all = (unsigned char *)cache_k + (size_t)layer * kv_elem;
+        unsigned char *v_all = (unsigned char *)cache_v + (size_t)layer * kv_elem;
 
         TRY(gn_rmsnorm(pool, h, L, dm, ly->attn_norm, d->rms_eps, a));
         const gn_matmul_out qkv[3] = {{ly->q.data, ly->q.type, qw, ly->q.bytes, NULL, q},
@@ -132,11 +145,11 @@ gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64
         for (int64_t hk = 0; hk < d->n_kv_heads; hk++)
             for (int64_t i = 0; i < L; i++) {
                 const int64_t at = (hk * capacity + pos0 + i) * dh, from = i * kvw + hk * dh;
-                memcpy(k_all + at, kn + from, (size_t)dh * sizeof(float));
-                memcpy(v_all + at, vn + from, (size_t)dh * sizeof(float));
+                put_rows(k_all, kv_type, at, kn + from, dh);
+                put_rows(v_all, kv_type, at, vn + from, dh);
             }
-        const gn_kv kc = {k_all, capacity * kvw, dh, capacity * dh};
-        const gn_kv vc = {v_all, capacity * kvw, dh, capacity * dh};
+        const gn_kv kc = {k_all, kv_type, capacity * kvw, dh, capacity * dh};
+        const gn_kv vc = {v_all, kv_type, capacity * kvw, dh, capacity * dh};
         TRY(gn_attention(pool, q, qw, kc, vc, 1, L, pos0 + L, d->n_heads, d->n_kv_heads, dh,
                          d->attention_multiplier, pos0, att, qw));
         TRY(matmul(pool, llm, att, L, qw, &ly->o, dm, a));

@@ -168,3 +168,9 @@ gn_status gn_dequantize(int type, const void *src, float *dst, int64_t n) {
     gn_active->dequant[type](src, dst, n);
     return GN_OK;
 }
+
+gn_status gn_to_f16(const float *src, uint16_t *dst, int64_t n) {
+    if (!src || !dst || n < 0) return GN_ERR_INVALID;
+    gn_active->to_f16(src, dst, n);
+    return GN_OK;
+}

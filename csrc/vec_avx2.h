@@ -22,6 +22,9 @@ static inline __m256i v_first(int64_t n) {
 }
 static inline vec v_set1(float a) { return _mm256_set1_ps(a); }
 static inline vec v_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline vec v_load_h(const uint16_t *p) { /* VW float16 values, widened */
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
 static inline void v_store(float *p, vec a) { _mm256_storeu_ps(p, a); }
 /* the first n < VW lanes; the others read as zero and are never written */
 static inline vec v_load_part(const float *p, int64_t n) { return _mm256_maskload_ps(p, v_first(n)); }

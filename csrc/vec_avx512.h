@@ -19,6 +19,9 @@ typedef __m512i veci;
 static inline __mmask16 v_first(int64_t n) { return (__mmask16)((1u << n) - 1); }
 static inline vec v_set1(float a) { return _mm512_set1_ps(a); }
 static inline vec v_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline vec v_load_h(const uint16_t *p) { /* VW float16 values, widened */
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
 static inline void v_store(float *p, vec a) { _mm512_storeu_ps(p, a); }
 /* the first n < VW lanes; the others read as zero and are never written */
 static inline vec v_load_part(const float *p, int64_t n) { return _mm512_maskz_loadu_ps(v_first(n), p); }

@@ -19,6 +19,9 @@ typedef int32x4_t veci;
 
 static inline vec v_set1(float a) { return vdupq_n_f32(a); }
 static inline vec v_load(const float *p) { return vld1q_f32(p); }
+static inline vec v_load_h(const uint16_t *p) { /* VW float16 values, widened */
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+}
 static inline void v_store(float *p, vec a) { vst1q_f32(p, a); }
 /* the first n < VW lanes; the others read as zero and are never written */
 static inline vec v_load_part(const float *p, int64_t n) {

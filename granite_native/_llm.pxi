@@ -23,8 +23,8 @@ cdef extern from "gn_llm.h" nogil:
     int gn_llm_create(const gn_llm_desc *desc, gn_llm **out)
     void gn_llm_destroy(gn_llm *llm)
     int gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64_t L,
-                       float *cache_k, float *cache_v, int64_t capacity, int64_t pos0,
-                       int64_t logits_rows, float *logits)
+                       void *cache_k, void *cache_v, int kv_type, int64_t capacity,
+                       int64_t pos0, int64_t logits_rows, float *logits)
 
 LLM_MATRICES = ("q", "k", "v", "o", "gate", "up", "down")
 
@@ -58,13 +58,21 @@ cdef int set_matrix(gn_llm_matrix *m, list keep, object spec, int64_t rows, int6
     return 0
 
 
-cdef int check_cache(str name, float[:, :, :, ::1] c, int64_t n_layers, int64_t kv_heads,
-                     int64_t cap, int64_t head_dim) except -1:
-    if (c.shape[0] != n_layers or c.shape[1] != kv_heads or c.shape[2] != cap
-            or c.shape[3] != head_dim):
-        raise ValueError(f"{name} is {'x'.join(str(c.shape[i]) for i in range(4))}, expected "
+KV_TYPES = {np.dtype(np.float32): 0, np.dtype(np.float16): 1}  # GN_TYPE_F32, GN_TYPE_F16
+
+
+cdef void *cache_ptr(str name, c, int64_t n_layers, int64_t kv_heads, int64_t cap,
+                     int64_t head_dim) except NULL:
+    """The first element of a C-contiguous float32 or float16 cache of the expected shape."""
+    if not isinstance(c, np.ndarray) or c.dtype not in KV_TYPES:
+        raise ValueError(f"{name} must be a float32 or float16 numpy array")
+    if c.shape != (n_layers, kv_heads, cap, head_dim):
+        raise ValueError(f"{name} is {'x'.join(map(str, c.shape))}, expected "
                          f"{n_layers}x{kv_heads}x{cap}x{head_dim}")
-    return 0
+    if not c.flags.c_contiguous or not c.flags.writeable or c.size == 0:
+        raise ValueError(f"{name} must be a writeable, C-contiguous, non-empty array")
+    cdef uint8_t[::1] raw = c.reshape(-1).view(np.uint8)
+    return &raw[0]
 
 
 cdef class LLM:
@@ -137,17 +145,26 @@ cdef class LLM:
     def __dealloc__(self):
         gn_llm_destroy(self.llm)
 
-    def forward(self, ThreadPool pool, const float[:, ::1] x, float[:, :, :, ::1] cache_k,
-                float[:, :, :, ::1] cache_v, int64_t pos0, float[:, ::1] logits):
+    def forward(self, ThreadPool pool, const float[:, ::1] x, cache_k, cache_v, int64_t pos0,
+                float[:, ::1] logits):
         """Runs x [L, d_model] at positions pos0.. through every layer, writing K and V of
-        positions pos0..pos0+L-1 into the caches [n_layers, n_kv_heads, capacity, head_dim];
-        logits [R, vocab] receives the logits of the last R positions."""
-        cdef int64_t L = x.shape[0], R = logits.shape[0], cap = cache_k.shape[2]
+        positions pos0..pos0+L-1 into the caches [n_layers, n_kv_heads, capacity, head_dim]
+        (numpy float32 or float16, both the same); logits [R, vocab] receives the logits of
+        the last R positions."""
+        cdef int64_t L = x.shape[0], R = logits.shape[0]
         if L == 0:
             raise ValueError("decoder input has no rows")
         need_len("decoder input width", x.shape[1], self.d_model)
-        check_cache("K cache", cache_k, self.n_layers, self.n_kv_heads, cap, self.head_dim)
-        check_cache("V cache", cache_v, self.n_layers, self.n_kv_heads, cap, self.head_dim)
+        if not isinstance(cache_k, np.ndarray) or cache_k.ndim != 4:
+            raise ValueError("K cache must be a 4-D numpy array")
+        cdef int64_t cap = cache_k.shape[2]
+        cdef void *kp = cache_ptr("K cache", cache_k, self.n_layers, self.n_kv_heads, cap,
+                                  self.head_dim)
+        cdef void *vp = cache_ptr("V cache", cache_v, self.n_layers, self.n_kv_heads, cap,
+                                  self.head_dim)
+        if cache_k.dtype != cache_v.dtype:
+            raise ValueError(f"K cache is {cache_k.dtype} but V cache is {cache_v.dtype}")
+        cdef int kv_type = KV_TYPES[cache_k.dtype]
         if not 1 <= R <= L:
             raise ValueError(f"{R} logits rows requested for {L} input rows")
         need_len("logits width", logits.shape[1], self.vocab)
@@ -158,8 +175,8 @@ cdef class LLM:
         cdef gn_pool *p = pool_ptr(pool)
         cdef int st
         with nogil:
-            st = gn_llm_forward(p, self.llm, &x[0, 0], L, &cache_k[0, 0, 0, 0], &cache_v[0, 0, 0, 0],
-                                cap, pos0, R, &logits[0, 0])
+            st = gn_llm_forward(p, self.llm, &x[0, 0], L, kp, vp, kv_type, cap, pos0, R,
+                                &logits[0, 0])
         check(st, "decoder forward")
 
 

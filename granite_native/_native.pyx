@@ -36,6 +36,7 @@ cdef extern from "gn.h" nogil:
     int gn_pool_set_active(gn_pool *pool, int n_threads)
     int gn_pool_active(const gn_pool *pool)
     int gn_dequantize(int type, const void *src, float *dst, int64_t n)
+    int gn_to_f16(const float *src, uint16_t *dst, int64_t n)
     int gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
                   const void *w, int wtype, int64_t N, size_t w_bytes,
                   const float *bias, float *y, int flags)
@@ -210,6 +211,19 @@ def dequantize(int gtype, const uint8_t[::1] data, int64_t n):
     with nogil:
         status = gn_dequantize(gtype, &data[0], &o[0], n)
     check(status, "dequantize")
+    return out
+
+
+def to_f16(const float[::1] x):
+    """x rounded to float16 (nearest even) by the active level's kernel: a float16 array."""
+    out = np.empty(x.shape[0], dtype=np.float16)
+    cdef uint16_t[::1] o = out.view(np.uint16)
+    cdef int status
+    if x.shape[0] == 0:
+        return out
+    with nogil:
+        status = gn_to_f16(&x[0], &o[0], x.shape[0])
+    check(status, "to_f16")
     return out
 
 

@@ -24,7 +24,8 @@ cdef extern from "gn_ops.h" nogil:
                                   const float *rel, int64_t max_pos, float scale, int flags,
                                   float *out)
     ctypedef struct gn_kv:
-        const float *data
+        const void *data
+        int type
         int64_t batch_stride, row_stride, head_stride
     int gn_attention(gn_pool *pool, const float *q, int64_t ldq, gn_kv k, gn_kv v,
                      int64_t batch, int64_t Lq, int64_t Lk, int64_t Hq, int64_t Hkv,
@@ -208,27 +209,49 @@ def attention_block_relpos(ThreadPool pool, const float[:, ::1] q, const float[:
 
 
 cdef gn_kv kv_operand(str name, a, int64_t B, int64_t Hkv, int64_t dh) except *:
-    """gn_kv over K or V (a 3- or 4-D numpy array) given as [B, Lk, Hkv*dh] (rows of all heads
-    side by side) or [B, Hkv, Lk, dh] (head-major, as the decoder's cache), either possibly a
-    strided view with contiguous vectors of dh."""
-    cdef const float[:, :, :] a3
-    cdef const float[:, :, :, :] a4
+    """gn_kv over K or V (a 3- or 4-D float32 or float16 numpy array) given as [B, Lk, Hkv*dh]
+    (rows of all heads side by side) or [B, Hkv, Lk, dh] (head-major, as the decoder's cache),
+    either possibly a strided view with contiguous vectors of dh."""
+    cdef const float[:, :, :] f3
+    cdef const float[:, :, :, :] f4
+    cdef const uint16_t[:, :, :] h3
+    cdef const uint16_t[:, :, :, :] h4
     cdef gn_kv kv
+    if a.dtype not in (np.float32, np.float16):
+        raise ValueError(f"{name} must be float32 or float16, not {a.dtype}")
+    cdef int64_t size = a.itemsize
+    kv.type = 0 if size == 4 else 1  # GN_TYPE_F32, GN_TYPE_F16
+    if size == 2:
+        a = a.view(np.uint16)
     if a.ndim == 3:
-        a3 = a
-        need_len(name + " batch", a3.shape[0], B); need_len(name + " width", a3.shape[2], Hkv * dh)
-        if a3.strides[2] != 4:
+        need_len(name + " batch", a.shape[0], B); need_len(name + " width", a.shape[2], Hkv * dh)
+        if a.strides[2] != size:
             raise ValueError(f"{name} rows must be contiguous")
-        kv.data = &a3[0, 0, 0] if a3.shape[0] and a3.shape[1] else NULL
-        kv.batch_stride, kv.row_stride, kv.head_stride = a3.strides[0] // 4, a3.strides[1] // 4, dh
+        kv.data = NULL
+        if a.shape[0] and a.shape[1]:
+            if size == 4:
+                f3 = a
+                kv.data = &f3[0, 0, 0]
+            else:
+                h3 = a
+                kv.data = &h3[0, 0, 0]
+        kv.batch_stride, kv.row_stride = a.strides[0] // size, a.strides[1] // size
+        kv.head_stride = dh
     else:
-        a4 = a
-        need_len(name + " batch", a4.shape[0], B); need_len(name + " heads", a4.shape[1], Hkv)
-        need_len(name + " head width", a4.shape[3], dh)
-        if a4.strides[3] != 4:
+        need_len(name + " batch", a.shape[0], B); need_len(name + " heads", a.shape[1], Hkv)
+        need_len(name + " head width", a.shape[3], dh)
+        if a.strides[3] != size:
             raise ValueError(f"{name} head vectors must be contiguous")
-        kv.data = &a4[0, 0, 0, 0] if a4.shape[0] and a4.shape[1] and a4.shape[2] else NULL
-        kv.batch_stride, kv.head_stride, kv.row_stride = a4.strides[0] // 4, a4.strides[1] // 4, a4.strides[2] // 4
+        kv.data = NULL
+        if a.shape[0] and a.shape[1] and a.shape[2]:
+            if size == 4:
+                f4 = a
+                kv.data = &f4[0, 0, 0, 0]
+            else:
+                h4 = a
+                kv.data = &h4[0, 0, 0, 0]
+        kv.batch_stride, kv.head_stride = a.strides[0] // size, a.strides[1] // size
+        kv.row_stride = a.strides[2] // size
     return kv
 
 
@@ -244,8 +267,8 @@ def attention(ThreadPool pool, const float[:, :, ::1] q, k, v, int64_t heads, in
     for name, a in (("k", k), ("v", v)):  # before reading shapes: tuples are not bounds-checked
         if a.ndim not in (3, 4):
             raise ValueError(f"{name} must be [B, Lk, Hkv*dh] or [B, Hkv, Lk, dh], not {a.ndim}-D")
-        if any(s % 4 for s in a.strides):
-            raise ValueError(f"{name}'s strides {a.strides} are not whole floats")
+        if any(s % a.itemsize for s in a.strides):
+            raise ValueError(f"{name}'s strides {a.strides} are not whole elements")
     cdef int64_t Lk = k.shape[1] if k.ndim == 3 else k.shape[2]
     cdef gn_kv kk = kv_operand("k", k, B, kv_heads, dh), vv = kv_operand("v", v, B, kv_heads, dh)
     need_len("v length", v.shape[1] if v.ndim == 3 else v.shape[2], Lk)

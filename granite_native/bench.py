@@ -104,7 +104,8 @@ def paired_decode_bandwidth(model, emb, ids, tokens, repeat):
     forced decodes continuing one prefilled prompt (ids with audio embeddings emb)."""
     hp, pool = model.hparams, model.pool
     step_bytes = (roofline.decode_weight_bytes(model.decoder.matrices())
-                  + roofline.decode_kv_bytes(hp, len(ids), tokens))
+                  + roofline.decode_kv_bytes(hp, len(ids), tokens,
+                                              model.decoder.kv_dtype.itemsize))
     prompt = model.decoder.new_cache(len(ids) + tokens)
     logits = model.prefill(ids, emb, prompt)
     buf = roofline.probe_buffer()
@@ -130,7 +131,7 @@ def _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids
     enc_flops = roofline.encoder_flops(wt, hp, frames)
     pre_flops = roofline.prefill_flops(wt, hp, n_prompt)
     w_bytes = roofline.decode_weight_bytes(model.decoder.matrices())
-    kv_bytes = roofline.decode_kv_bytes(hp, n_prompt, tokens)
+    kv_bytes = roofline.decode_kv_bytes(hp, n_prompt, tokens, model.decoder.kv_dtype.itemsize)
     per_token = med["decode"] / tokens
 
     read_gbps = statistics.median(probe for _, probe in pairs)
@@ -158,6 +159,7 @@ def _report(model, model_path, audio_path, seconds, ids, tokens, frames, gen_ids
         "isa": cpu["selected"], "isa_extensions": cpu["extensions"],
         "repeat": len(runs),
         "precision": model.precision, "matmul_paths": paths,
+        "kv_cache": model.decoder.kv_dtype.name,
         "load_s": load_s, "mel_frames": frames, "prompt_tokens": n_prompt,
         "audio_tokens": sum(1 for i in ids if i == hp.audio_token_index),
         "decode_tokens": tokens,
@@ -204,7 +206,8 @@ def format_report(r):
          f"({'+'.join([r['isa'], *r['isa_extensions']])}), median of {r['repeat']} after a "
          f"warm-up"),
         f"precision  {r['precision']}: matmuls " + ", ".join(
-            f"{stage} {'+'.join(p)}" for stage, p in r["matmul_paths"].items()),
+            f"{stage} {'+'.join(p)}" for stage, p in r["matmul_paths"].items())
+        + f"; KV cache {r['kv_cache']}",
         f"load       {r['load_s'] * 1e3:9.1f} ms",
         f"mel        {s['mel'] * 1e3:9.1f} ms",
         (f"encoder    {s['encoder'] * 1e3:9.1f} ms  {r['mel_frames']} frames, "

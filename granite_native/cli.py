@@ -86,15 +86,18 @@ def diff(args):
         ref = {k: npz[k] for k in npz.files}
     with Model(args.model, threads=args.threads, precision=args.precision) as model:
         stages, greedy, paths = parity.run(model, ref)
+        kv_cache = model.decoder.kv_dtype.name
     ok = all(s.ok for s in stages) and greedy.ok
     if args.json:
         print(json.dumps({"model": args.model, "reference": args.reference, "ok": ok,
                           "precision": model.precision, "matmul_paths": paths,
+                          "kv_cache": kv_cache,
                           "stages": [dict(vars(s), ok=s.ok) for s in stages],
                           "greedy": dict(vars(greedy), ok=greedy.ok)}, indent=2))
     else:
         print(f"precision {model.precision}: matmuls " + ", ".join(
-            f"{stage} {'+'.join(p)}" for stage, p in paths.items()))
+            f"{stage} {'+'.join(p)}" for stage, p in paths.items())
+            + f"; KV cache {kv_cache}")
         print(f"{'stage':<14} {'cos_min':>10} {'max_abs':>10} {'rms':>10}  bound")
         for s in stages:
             print(f"{s.stage:<14} {s.cos_min:>10.7f} {s.max_abs:>10.3g} {s.rms:>10.3g}  "

@@ -1,9 +1,11 @@
 """The Granite decoder (spec section 5) with a preallocated KV cache.
 
 The forward pass runs in C (csrc/llm.c), one call per prefill or decode step. The cache is
-float32, sized per request (prompt + new tokens), not for the model's whole context: exact
-parity with the float32 reference costs no rounding, and at ~4 KB per token per layer (full
-model) a 1 k-token request needs ~160 MB, inside the memory budget.
+sized per request (prompt + new tokens), not for the model's whole context. Precision "exact"
+keeps it in float32, so parity with the float32 reference costs no rounding (~4 KB per token
+per layer at full size: a 1 k-token request needs ~160 MB); the others in float16, as CrispASR
+and llama.cpp keep theirs: half the memory, and half the bytes each decode step's attention
+reads from memory, the one part of a step that grows with the context.
 """
 from functools import partial
 
@@ -17,12 +19,12 @@ LAYER_TENSORS = {"attn_norm": "attn_norm", "ffn_norm": "ffn_norm", "q": "attn_q"
 
 
 class KVCache:
-    """K and V for every layer: [n_layers, n_kv_heads, capacity, head_dim] float32, head-major
-    (gn_llm.h says why)."""
+    """K and V for every layer: [n_layers, n_kv_heads, capacity, head_dim] of dtype (float32
+    or float16), head-major (gn_llm.h says why)."""
 
-    def __init__(self, hp, capacity):
+    def __init__(self, hp, capacity, dtype=np.float32):
         shape = (hp.llm_n_layers, hp.llm_n_kv_heads, capacity, hp.llm_head_dim)
-        self.k = np.zeros(shape, np.float32)
+        self.k = np.zeros(shape, dtype)
         self.v = np.zeros_like(self.k)
         self.capacity = capacity
         self.length = 0
@@ -38,10 +40,11 @@ class KVCache:
 class Decoder:
     """flags: gn_matmul precision flags (_native.matmul_flags) for every decoder matrix;
     0 multiplies exactly in float32. Matrices are laid out for the flags (Weights.operand)
-    using `pool`'s threads."""
+    using `pool`'s threads. kv_dtype: the KV cache's element type (float32 or float16)."""
 
-    def __init__(self, wt, hp, flags=0, decode_threads=None, pool=None):
+    def __init__(self, wt, hp, flags=0, decode_threads=None, pool=None, kv_dtype=np.float32):
         self.hp = hp
+        self.kv_dtype = np.dtype(kv_dtype)
         self.decode_threads = decode_threads  # threads of single-row forwards; None: the pool's
         self.embd = wt["token_embd.weight"]
         matrix = partial(wt.operand, flags=flags, pool=pool)
@@ -77,7 +80,7 @@ class Decoder:
         return self._matrices
 
     def new_cache(self, capacity):
-        return KVCache(self.hp, capacity)
+        return KVCache(self.hp, capacity, self.kv_dtype)
 
     def forward(self, pool, x, cache, logits_rows=1, out=None):
         """Run embeddings x [L, d] (already spliced, unscaled) at positions cache.length...;

@@ -83,7 +83,7 @@ class Model:
     @cached_property
     def decoder(self):
         return Decoder(self.weights, self.hparams, self.flags["decoder"], self.decode_threads,
-                       self.pool)
+                       self.pool, precisions.kv_dtype(self.precision))
 
     @cached_property
     def tokenizer(self):

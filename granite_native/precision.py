@@ -7,7 +7,7 @@ accumulation where the CPU has bfloat16 dot products, the encoder's attention pr
 (scores and softmax stay float32); block-quantized weights in any stage
 meet int8-quantized activations, as ggml multiplies them (on the AMX level, products of many
 rows dequantize them to bfloat16 for the tiles instead: gn_matmul_path). F16/F32 LLM weights
-stay float32: only k-quant files relax the LLM's bounds.
+stay float32: only k-quant files relax the LLM's bounds. The KV cache is float16 (llm.py).
 "fastest": "fast", and the encoder's and projector's float matrices quantized at load to 8 bits
 (Q8_K_R16) to meet int8-quantized activations where the CPU has an int8 kernel for that layout
 (AVX2 and AVX-512 VNNI; not the amx level, whose bfloat16 tiles are faster). The encoder runs
@@ -15,6 +15,8 @@ stay float32: only k-quant files relax the LLM's bounds.
 references its encoder cos_min is 0.9995 at full size but 0.998 on the small checkpoint, under
 the 0.999 bound the fast paths are held to.
 """
+import numpy as np
+
 from . import _native
 
 PRECISIONS = ("fast", "exact", "fastest")
@@ -30,6 +32,12 @@ def stage_flags(precision):
         return dict.fromkeys(STAGES, 0)
     audio = _native.matmul_flags(["int8", "bf16"])
     return {"encoder": audio, "projector": audio, "decoder": _native.matmul_flags(["int8"])}
+
+
+def kv_dtype(precision):
+    """The decoder's KV cache element type: float32 for "exact", float16 otherwise (llm.py)."""
+    stage_flags(precision)  # validates the name
+    return np.float32 if precision == "exact" else np.float16
 
 
 def quantized_stages(precision):

@@ -71,10 +71,10 @@ def decode_weight_bytes(matrices):
     return sum(int(t.data.nbytes) for t in matrices)
 
 
-def decode_kv_bytes(hp, n_prompt, n_tokens):
-    """KV cache bytes read per decode step, averaged over steps at positions
-    n_prompt .. n_prompt + n_tokens - 1."""
-    row = 2 * hp.llm_n_layers * hp.llm_n_kv_heads * hp.llm_head_dim * 4
+def decode_kv_bytes(hp, n_prompt, n_tokens, itemsize):
+    """KV cache bytes read per decode step (elements of `itemsize` bytes), averaged over steps
+    at positions n_prompt .. n_prompt + n_tokens - 1."""
+    row = 2 * hp.llm_n_layers * hp.llm_n_kv_heads * hp.llm_head_dim * itemsize
     mean_rows = n_prompt + (n_tokens + 1) / 2
     return row * mean_rows
 

@@ -54,6 +54,7 @@ def test_report_is_complete_and_consistent(report):
     probes, roof = report["probes"], report["roofline"]
     assert probes["read_gbps"] > 0 and probes["fma_gflops"] > 0
     assert report["matmul_paths"].keys() == {"encoder", "projector", "decoder"}
+    assert report["kv_cache"] == ("float32" if report["precision"] == "exact" else "float16")
     assert all(v > 0 for v in probes["numpy_gemm_gflops"].values())
     pairs = roof["decode_bandwidth_pairs"]  # (decode GB/s, its probes' GB/s) per paired run
     assert len(pairs) == REPEAT and all(d > 0 and b > 0 for d, b in pairs)

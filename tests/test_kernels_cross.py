@@ -1,7 +1,7 @@
 """The kernels built by other compilers and for the other architecture: every C file under clang
 for x86, every C file for AArch64, and the NEON kernels against their scalar twins run under qemu
-(tests/native/neon_vs_scalar.c: dequantization, activation quantizers, float and int8 GEMMs,
-the F16 GEMV, attention's value mix).
+(tests/native/neon_vs_scalar.c: dequantization, float16 rounding, activation quantizers, float
+and int8 GEMMs, the F16 GEMV, attention's value mix).
 Each test is skipped where its tools are not installed."""
 import ast
 import os
@@ -102,6 +102,7 @@ def test_neon_kernels_match_scalar_under_qemu(tmp_path, arm_objects):
         assert "quantize checked" in run.stdout
         assert "gemv_f16 checked" in run.stdout
         assert "mix checked" in run.stdout
+        assert "to_f16 checked" in run.stdout
         for name in ("Q4_0", "Q8_0", "Q4_K", "Q6_K"):
             assert f"gemm_q {name} checked {kernels}" in run.stdout
         for op in ("silu", "sigmoid", "gelu_erf", "swiglu", "glu", "softmax", "norms", "conv_dw"):

@@ -10,6 +10,7 @@ import pytest
 
 import granite_native as gn
 from granite_native import _native
+from granite_native.llm import KVCache
 from test_matmul_int8 import dequantized, quantized_weights
 
 DATA = Path(__file__).parent / "data"
@@ -30,8 +31,12 @@ def ref_weights():
             for t in r.tensors if t.name.startswith(("blk.", "output"))}
 
 
-def ref_decoder(w, hp, x, n_past_x=None):
-    """Logits [L, V] of every row of x [L, d] run causally from position 0 (float64)."""
+def ref_decoder(w, hp, x, kv_dtype=np.float32):
+    """Logits [L, V] of every row of x [L, d] run causally from position 0 (float64), K and V
+    rounded to float16 as a float16 cache holds them where kv_dtype says so."""
+    def held(v):
+        return v.astype(np.float16).astype(np.float64) if kv_dtype == np.float16 else v
+
     def rms(v, g):
         return v / np.sqrt((v * v).mean(-1, keepdims=True) + hp.llm_rms_norm_eps) * g
 
@@ -51,8 +56,8 @@ def ref_decoder(w, hp, x, n_past_x=None):
         p = f"blk.{i}."
         a = rms(h, w[p + "attn_norm.weight"])
         q = rope(a @ w[p + "attn_q.weight"].T, H)
-        k = rope(a @ w[p + "attn_k.weight"].T, Hkv).repeat(H // Hkv, axis=1)
-        v = (a @ w[p + "attn_v.weight"].T).reshape(L, Hkv, dh).repeat(H // Hkv, axis=1)
+        k = held(rope(a @ w[p + "attn_k.weight"].T, Hkv)).repeat(H // Hkv, axis=1)
+        v = held((a @ w[p + "attn_v.weight"].T).reshape(L, Hkv, dh)).repeat(H // Hkv, axis=1)
         s = np.einsum("ihd,jhd->hij", q, k) * hp.llm_attention_multiplier
         s = np.where(mask, s, -np.inf)
         s = np.exp(s - s.max(-1, keepdims=True))
@@ -69,13 +74,14 @@ def inputs(model, L, seed=0):
     return np.random.default_rng(seed).standard_normal((L, model.hparams.llm_d_model)).astype(np.float32) * 0.05
 
 
-def test_forward_matches_float64_reference(model, ref_weights):
+@pytest.mark.parametrize("kv_dtype", [np.float32, np.float16])
+def test_forward_matches_float64_reference(model, ref_weights, kv_dtype):
     """Prefill of 9 rows with logits of the last 4, then 3 decode steps, all against the
-    reference run over the whole sequence."""
+    reference run over the whole sequence, with either cache."""
     x = inputs(model, 12)
-    want = ref_decoder(ref_weights, model.hparams, x)
+    want = ref_decoder(ref_weights, model.hparams, x, kv_dtype)
     d = model.decoder
-    cache = d.new_cache(12)
+    cache = KVCache(model.hparams, 12, kv_dtype)
     got = [d.forward(model.pool, x[:9], cache, logits_rows=4)]
     got += [d.forward(model.pool, x[i:i + 1], cache) for i in range(9, 12)]
     got = np.concatenate(got)
@@ -84,16 +90,34 @@ def test_forward_matches_float64_reference(model, ref_weights):
     np.testing.assert_allclose(got, want[5:], atol=2e-5 * scale, rtol=0)
 
 
-def test_prefill_then_decode_equals_one_prefill(model):
+@pytest.mark.parametrize("kv_dtype", [np.float32, np.float16])
+def test_prefill_then_decode_equals_one_prefill(model, kv_dtype):
     x = inputs(model, 20, seed=1)
     d = model.decoder
-    whole = d.new_cache(20)
+    whole = KVCache(model.hparams, 20, kv_dtype)
     want = d.forward(model.pool, x, whole, logits_rows=5)
-    parts = d.new_cache(24)  # a larger cache: the capacity must not change the result
+    parts = KVCache(model.hparams, 24, kv_dtype)  # the capacity must not change the result
     got = [d.forward(model.pool, x[:15], parts)]
     got += [d.forward(model.pool, x[i:i + 1], parts) for i in range(15, 20)]
     np.testing.assert_allclose(np.concatenate(got[1:]), want, atol=1e-5 * np.abs(want).max(), rtol=0)
     np.testing.assert_allclose(parts.k[:, :, :20], whole.k, atol=1e-5 * np.abs(whole.k).max(), rtol=0)
+
+
+@pytest.mark.parametrize("precision, kv_dtype", [("exact", np.float32), ("fast", np.float16),
+                                                 ("fastest", np.float16)])
+def test_precision_picks_the_cache_type(precision, kv_dtype):
+    with gn.Model(F16, threads=1, precision=precision) as m:
+        cache = m.decoder.new_cache(3)
+        assert cache.k.dtype == kv_dtype and cache.v.dtype == kv_dtype
+        x = inputs(m, 2)
+        m.decoder.forward(m.pool, x, cache)
+        want = KVCache(m.hparams, 3, np.float32)
+        m.decoder.forward(m.pool, x, want)
+        # the first layer's rows do not depend on the cache: there they are the float32
+        # cache's, rounded once to nearest even
+        np.testing.assert_array_equal(cache.k[0, :, :2], want.k[0, :, :2].astype(kv_dtype))
+        np.testing.assert_array_equal(cache.v[0, :, :2], want.v[0, :, :2].astype(kv_dtype))
+        assert not cache.k[:, :, 2:].any()
 
 
 def test_embedding_rows_and_placeholder(model):
@@ -135,6 +159,13 @@ def test_forward_arguments_are_checked(model):
         n.forward(pool, x, cache.k[:1].copy(), cache.v[:1].copy(), 0, logits)
     with pytest.raises(ValueError, match="start position -2 is negative"):
         n.forward(pool, x, cache.k, cache.v, -2, logits)
+    with pytest.raises(ValueError, match="float32 or float16"):
+        n.forward(pool, x, cache.k.astype(np.float64), cache.v, 0, logits)
+    other = np.float32 if cache.k.dtype == np.float16 else np.float16
+    with pytest.raises(ValueError, match="K cache is .* but V cache is"):
+        n.forward(pool, x, cache.k, cache.v.astype(other), 0, logits)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        n.forward(pool, x, cache.k[:, :, ::-1], cache.v, 0, logits)
 
 
 def description(model, **change):

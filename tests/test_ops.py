@@ -176,20 +176,31 @@ def ref_attention(q, k, v, H, Hkv, scale, pos0):
 @pytest.mark.parametrize("pos0,Lq", [(-1, 3), (0, 9), (5, 4), (12, 1)])
 def test_gqa_attention(pool, pos0, Lq, layout):
     """K and V as dense rows of all heads, as strided views of a larger cache of such rows, and
-    as views of a head-major cache [B, Hkv, capacity, dh] (the decoder's)."""
+    as views of a head-major cache [B, Hkv, capacity, dh] (the decoder's), in float32 and in
+    float16 (the reference takes the float16 values)."""
     B, H, Hkv, dh, Lk = 2, 8, 2, 16, 13 if pos0 < 0 else pos0 + Lq
     q = randn(B, Lq, H * dh)
     if layout == "head-major cache":
-        k4, v4 = randn(B, Hkv, Lk + 3, dh)[:, :, :Lk], randn(B, Hkv, Lk + 3, dh)[:, :, :Lk]
-        k, v = (a.transpose(0, 2, 1, 3).reshape(B, Lk, Hkv * dh) for a in (k4, v4))
-        args = k4, v4
+        caches = randn(B, Hkv, Lk + 3, dh), randn(B, Hkv, Lk + 3, dh)
+        operands = lambda kc, vc: (kc[:, :, :Lk], vc[:, :, :Lk])  # noqa: E731
     else:
-        cache_k, cache_v = randn(B, Lk + 3, Hkv * dh + 8), randn(B, Lk + 3, Hkv * dh + 8)
-        k, v = cache_k[:, :Lk, :Hkv * dh], cache_v[:, :Lk, :Hkv * dh]
-        args = (k, v) if layout == "cache rows" else (np.ascontiguousarray(k), np.ascontiguousarray(v))
-    out = np.empty_like(q)
-    N.attention(pool, q, *args, H, Hkv, 1 / 128, pos0, out)
-    assert_close(out, ref_attention(q, k, v, H, Hkv, 1 / 128, pos0), 1e-5)
+        caches = randn(B, Lk + 3, Hkv * dh + 8), randn(B, Lk + 3, Hkv * dh + 8)
+        operands = lambda kc, vc: tuple(  # noqa: E731
+            c[:, :Lk, :Hkv * dh] if layout == "cache rows"
+            else np.ascontiguousarray(c[:, :Lk, :Hkv * dh]) for c in (kc, vc))
+
+    def rows(a):  # [B, Lk, Hkv * dh]
+        return a.transpose(0, 2, 1, 3).reshape(B, Lk, Hkv * dh) if a.ndim == 4 else a
+
+    def run(kc, vc):
+        out = np.empty_like(q)
+        N.attention(pool, q, *operands(kc, vc), H, Hkv, 1 / 128, pos0, out)
+        return out
+
+    for dtype in (np.float32, np.float16):
+        held = [c.astype(dtype) for c in caches]
+        k, v = (rows(a) for a in operands(*held))
+        assert_close(run(*held), ref_attention(q, k, v, H, Hkv, 1 / 128, pos0), 1e-5)
 
 
 def test_attention_rejects_overlapping_kv(pool):
@@ -201,8 +212,10 @@ def test_attention_rejects_overlapping_kv(pool):
     with pytest.raises(ValueError, match="must be"):
         N.attention(pool, q, v[0, 0], v, 4, 2, 1.0, -1, np.empty_like(q))
     odd = np.lib.stride_tricks.as_strided(randn(1, 2, 4, 8), strides=(256, 128, 30, 4))
-    with pytest.raises(ValueError, match="whole floats"):
+    with pytest.raises(ValueError, match="whole elements"):
         N.attention(pool, q, odd, v, 4, 2, 1.0, -1, np.empty_like(q))
+    with pytest.raises(ValueError, match="float32 or float16"):
+        N.attention(pool, q, v.astype(np.float64), v, 4, 2, 1.0, -1, np.empty_like(q))
 
 
 def test_rope_neox():

@@ -285,3 +285,37 @@ def test_gqa_attention_per_isa(pool, isa, dh):
         N.attention(pool, q, k, v, H, Hkv, dh ** -0.5, pos0, out)
         want = ref_attention(q, k, v, H, Hkv, dh ** -0.5, pos0)
         np.testing.assert_allclose(out, want, rtol=0, atol=2e-6 * np.abs(want).max())
+        # a float16 cache: the level's F16 GEMV and mix widen its values as they load them
+        k16, v16 = k.astype(np.float16), v.astype(np.float16)
+        N.attention(pool, q, k16, v16, H, Hkv, dh ** -0.5, pos0, out)
+        want = ref_attention(q, k16, v16, H, Hkv, dh ** -0.5, pos0)
+        np.testing.assert_allclose(out, want, rtol=0, atol=2e-6 * np.abs(want).max())
+
+
+def f16_inputs():
+    """Values across float16's range, every tie between neighbouring float16 values of a sweep
+    (round to even decides them), the overflow edge, the subnormals and their underflow edge,
+    and the specials."""
+    h = np.arange(0, 0x7c00, 7, dtype=np.uint16).view(np.float16).astype(np.float64)
+    above = np.nextafter(h[:-1].astype(np.float16), np.float16(np.inf)).astype(np.float64)
+    ties = (h[:-1] + above) / 2
+    edges = [65504.0, 65519.99, 65520.0, 1e6, 6.1e-5, 5.96e-8, 2.98e-8, 2.9802322387695312e-08,
+             2.99e-8, 1e-9, 1e-40, 0.0, -0.0, np.inf, -np.inf]
+    x = np.concatenate([rng.standard_normal(999) * 10.0 ** rng.integers(-8, 6, 999),
+                        h, ties, edges])
+    return np.concatenate([x, -x]).astype(np.float32)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_to_f16_rounds_like_numpy(isa):
+    """The float16 cache's conversion: bit for bit numpy's (round to nearest even, overflow to
+    inf, subnormals kept), at every length around the vector widths."""
+    N.set_isa(isa)
+    x = f16_inputs()
+    with np.errstate(over="ignore"):
+        want = x.astype(np.float16)
+    np.testing.assert_array_equal(N.to_f16(x).view(np.uint16), want.view(np.uint16))
+    for n in range(40):
+        np.testing.assert_array_equal(N.to_f16(x[:n]).view(np.uint16), want[:n].view(np.uint16))
+    nan = N.to_f16(np.array([np.nan, -np.nan, 1.0], np.float32))
+    assert np.isnan(nan[:2]).all() and nan[2] == 1.0

@@ -126,6 +126,7 @@ def test_cli_transcribe_and_diff(tmp_path):
     assert bad.returncode == 1
     report = json.loads(bad.stdout)
     assert [s["stage"] for s in report["stages"] if not s["ok"]] == ["encoder_out"]
+    assert report["precision"] == "fast" and report["kv_cache"] == "float16"
 
 
 def test_prompt_ids_are_checked():

@@ -1,6 +1,6 @@
-/* Runs every NEON kernel against its scalar twin on random input: dequantization and the
- * activation quantizers must be bit-identical; the float GEMM, norms and convolution within
- * float rounding of the scalar sums; the polynomial activations within a few ulps of libm's;
+/* Runs every NEON kernel against its scalar twin on random input: dequantization, float16
+ * rounding, the value mixes and the activation quantizers must be bit-identical; the float
+ * GEMM, norms and convolution within float rounding of the scalar sums; the polynomial activations within a few ulps of libm's;
  * the int8-activation GEMMs (baseline NEON and SDOT) within float rounding of a
  * double-precision dot product of the dequantized operands. Built for AArch64 and run under
  * qemu by tests/test_kernels_cross.py; exit status 0 means every check passed. */
@@ -79,6 +79,41 @@ static int check_dequant(void) {
     return failures;
 }
 
+/* The float16 cache's conversion, bit for bit: random finite floats of any exponent (most
+ * overflow or underflow float16), floats near float16's range, and the ties halfway between
+ * neighbouring float16 values, which round to even. */
+static int check_to_f16(void) {
+    int failures = 0;
+    enum { N = 4099 };
+    float *x = malloc(N * sizeof(float));
+    uint16_t *a = malloc(N * sizeof(uint16_t)), *b = malloc(N * sizeof(uint16_t));
+    if (!x || !a || !b) return 1;
+    for (int i = 0; i < N; i++) {
+        uint32_t bits = rnd();
+        if (i % 3 == 1) /* exponents around float16's: 2^-26 .. 2^17 */
+            bits = (bits & 0x807fffffu) | ((uint32_t)(101 + rnd() % 43) << 23);
+        if ((bits & 0x7f800000u) == 0x7f800000u) bits ^= 0x40000000u;
+        if (i % 3 == 2) { /* a tie: float16 h plus half its ulp */
+            const float lo = gn_f16_to_f32(finite_half() & 0x7bfe);
+            bits = 0;
+            memcpy(&bits, &lo, 4);
+            bits += 1u << 12;
+        }
+        memcpy(&x[i], &bits, 4);
+    }
+    for (int n = 1; n <= N; n += n < 40 ? 1 : 1000) {
+        gn_to_f16_scalar(x, a, n);
+        gn_to_f16_neon(x, b, n);
+        if (memcmp(a, b, (size_t)n * sizeof(uint16_t))) {
+            printf("FAIL to_f16 n=%d\n", n);
+            failures++;
+        }
+    }
+    printf("to_f16 checked\n");
+    free(x), free(a), free(b);
+    return failures;
+}
+
 static float frand(void) { return (float)((int32_t)rnd()) / 2147483648.0f; }
 
 static int check_gemm(void) {
@@ -121,6 +156,7 @@ static int check_mix(void) {
     const int64_t ns[] = {1, 7, 40}, ds[] = {4, 16, 19, 72, 128};
     enum { MAXN = 40, MAXD = 128, LDO = MAXD + 4 };
     static float p[5 * MAXN], v[MAXN * (MAXD + 3)], ys[5 * LDO], yn[5 * LDO];
+    static uint16_t vh[MAXN * (MAXD + 3)];
     int failures = 0;
     for (int64_t heads = 1; heads <= 5; heads++)
         for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
@@ -134,6 +170,14 @@ static int check_mix(void) {
                 if (memcmp(ys, yn, sizeof ys) != 0) {
                     printf("FAIL mix heads=%lld n=%lld d=%lld\n", (long long)heads, (long long)n,
                            (long long)d);
+                    failures++;
+                }
+                for (int64_t i = 0; i < n * ldv; i++) vh[i] = finite_half();
+                gn_mix_f16_scalar(p, n, heads, n, vh, ldv, ys, LDO, d);
+                gn_mix_f16_neon(p, n, heads, n, vh, ldv, yn, LDO, d);
+                if (memcmp(ys, yn, sizeof ys) != 0) {
+                    printf("FAIL mix_f16 heads=%lld n=%lld d=%lld\n", (long long)heads,
+                           (long long)n, (long long)d);
                     failures++;
                 }
             }
@@ -508,8 +552,8 @@ static int check_dispatch(void) {
 }
 
 int main(void) {
-    const int failures = check_dequant() + check_gemm() + check_gemv_f16() + check_mix() +
-                         check_activations() +
+    const int failures = check_dequant() + check_to_f16() + check_gemm() + check_gemv_f16() +
+                         check_mix() + check_activations() +
                          check_norms_conv() + check_probes() + check_quantize() +
                          check_gemm_q() + check_dispatch();
     printf(failures ? "FAILED\n" : "OK\n");
