@@ -218,28 +218,19 @@ static const void *kv_head(const gn_kv *kv, int64_t b, int64_t hk) {
     return (const char *)kv->data + (size_t)(b * kv->batch_stride + hk * kv->head_stride) * size;
 }
 
-/* s[m * lds + r] = q row m . K row r for m < M, r < n; q rows dh apart. Float32 K through the
- * GEMM kernel (streaming: `stream`), float16 K through the F16 GEMV kernel, which widens each
- * value as it loads it (at most GN_GEMV_MAX_M q rows a call). */
-static void scores(const gn_kv *k, int stream, int64_t M, int64_t n, int64_t dh, const float *q,
-                   const void *kb, float *s, int64_t lds) {
-    if (k->type == GN_TYPE_F32) {
-        const gn_gemm_f32_fn gemm = stream ? gn_active->gemm_f32_stream : gn_active->gemm_f32;
-        gemm(M, n, dh, q, dh, (const float *)kb, k->row_stride, s, lds);
-        return;
+/* Rows 0 .. n - 1 of a KV head as float32, *ld elements apart: the operand's own rows, or those
+ * of a float16 operand widened into buf (n x dh). */
+static const float *f32_rows(const gn_kv *kv, const void *head, int64_t n, int64_t dh, float *buf,
+                             int64_t *ld) {
+    if (kv->type == GN_TYPE_F32) {
+        *ld = kv->row_stride;
+        return (const float *)head;
     }
-    for (int64_t m = 0; m < M; m += GN_GEMV_MAX_M)
-        gn_active->gemv_f16(M - m < GN_GEMV_MAX_M ? M - m : GN_GEMV_MAX_M, n, dh, q + m * dh,
-                            (const uint16_t *)kb, k->row_stride, s + m * lds, lds);
-}
-
-/* out rows (ldo apart) = the weights p [heads, n] (ldp apart) times the V rows. */
-static void mix(const gn_kv *v, const float *p, int64_t ldp, int64_t heads, int64_t n,
-                const void *vb, float *out, int64_t ldo, int64_t dh) {
-    if (v->type == GN_TYPE_F32)
-        gn_active->mix(p, ldp, heads, n, (const float *)vb, v->row_stride, out, ldo, dh);
-    else
-        gn_active->mix_f16(p, ldp, heads, n, (const uint16_t *)vb, v->row_stride, out, ldo, dh);
+    const uint16_t *h = (const uint16_t *)head;
+    const gn_dequant_fn widen = gn_active->dequant[GN_TYPE_F16];
+    for (int64_t r = 0; r < n; r++) widen(h + r * kv->row_stride, buf + r * dh, dh);
+    *ld = dh;
+    return buf;
 }
 
 /* Query rows whose scores one GEMM call computes: each K row loaded serves them all (the
@@ -248,28 +239,32 @@ static void mix(const gn_kv *v, const float *p, int64_t ldp, int64_t heads, int6
  * numbers of keys; the block computes up to its last row's, and each row uses its own
  * prefix (zero weights past it in the one mix of the block's rows). Which keys end a call
  * decides how the kernels reduce a few scores, so the last bits depend on the block, never on
- * the threads. */
+ * the threads. A float16 cache's rows are widened once per task, so the float32 GEMM's 4 x 4
+ * tiles serve every block: the F16 GEMV there (a horizontal sum per dot product) took 1.6x
+ * the time at 127 tokens, 1.4x at 346. */
 #define Q_ROWS 4
 
 static void attn_task(void *arg, int64_t task, int thread_index) {
     attn_job *j = (attn_job *)arg;
     const int64_t b = task / j->Hq, h = task % j->Hq, hk = h / (j->Hq / j->Hkv), dh = j->dh;
-    /* scores, then the block's query rows side by side (dh apart) */
-    const size_t bytes = (size_t)(Q_ROWS * (j->Lk + dh)) * sizeof(float);
+    const int64_t keys = j->pos0 >= 0 ? j->pos0 + j->Lq : j->Lk; /* the last row's */
+    const int64_t widened = (j->k.type == GN_TYPE_F16) + (j->v.type == GN_TYPE_F16);
+    /* scores, then the widened K and V rows */
+    const size_t bytes = (size_t)(Q_ROWS * j->Lk + widened * keys * dh) * sizeof(float);
     float *s = (float *)gn_pool_scratch(j->pool, thread_index, bytes);
     if (!s) {
         j->failed = 1;
         return;
     }
-    float *qb = s + Q_ROWS * j->Lk;
-    const void *kb = kv_head(&j->k, b, hk), *vb = kv_head(&j->v, b, hk);
+    float *kbuf = s + Q_ROWS * j->Lk, *vbuf = kbuf + (j->k.type == GN_TYPE_F16 ? keys * dh : 0);
+    int64_t ldk, ldv;
+    const float *kb = f32_rows(&j->k, kv_head(&j->k, b, hk), keys, dh, kbuf, &ldk);
+    const float *vb = f32_rows(&j->v, kv_head(&j->v, b, hk), keys, dh, vbuf, &ldv);
     for (int64_t i0 = 0; i0 < j->Lq; i0 += Q_ROWS) {
         const int64_t rows = j->Lq - i0 < Q_ROWS ? j->Lq - i0 : Q_ROWS;
-        for (int64_t i = 0; i < rows; i++) /* the F16 kernel takes x rows side by side */
-            memcpy(qb + i * dh, j->q + (b * j->Lq + i0 + i) * j->ldq + h * dh,
-                   (size_t)dh * sizeof(float));
+        const float *qi = j->q + (b * j->Lq + i0) * j->ldq + h * dh;
         const int64_t nmax = j->pos0 >= 0 ? j->pos0 + i0 + rows : j->Lk;
-        scores(&j->k, 0, rows, nmax, dh, qb, kb, s, nmax);
+        gn_active->gemm_f32(rows, nmax, dh, qi, j->ldq, kb, ldk, s, nmax);
         for (int64_t i = 0; i < rows; i++) {
             float *p = s + i * nmax;
             const int64_t n = j->pos0 >= 0 ? j->pos0 + i0 + i + 1 : j->Lk;
@@ -280,15 +275,17 @@ static void attn_task(void *arg, int64_t task, int thread_index) {
              * later rows non-finite) */
             for (int64_t r = n; r < nmax; r++) p[r] = 0.0f;
         }
-        mix(&j->v, s, nmax, rows, nmax, vb, j->out + (b * j->Lq + i0) * j->ldo + h * dh, j->ldo,
-            dh);
+        gn_active->mix(s, nmax, rows, nmax, vb, ldv, j->out + (b * j->Lq + i0) * j->ldo + h * dh,
+                       j->ldo, dh);
     }
 }
 
 /* One query row (a decode step) for the whole group of query heads sharing KV head hk: the
  * scores read that head's K rows once for the group, where a task per query head reads them
- * once per head, and from memory (both kernels prefetch the rows ahead); one mix reads its V
- * rows once. */
+ * once per head, and from memory; one mix reads its V rows once. A float16 cache's values are
+ * widened as the kernels load them (the F16 GEMV, gn_mix_f16): its rows are read once, so a
+ * pass widening them first would only add one over float32 scratch (at 346 positions 1.3x the
+ * time). */
 static void attn_group_task(void *arg, int64_t task, int thread_index) {
     attn_job *j = (attn_job *)arg;
     const int64_t b = task / j->Hkv, hk = task % j->Hkv, g = j->Hq / j->Hkv, dh = j->dh;
@@ -300,9 +297,18 @@ static void attn_group_task(void *arg, int64_t task, int thread_index) {
     }
     const void *kb = kv_head(&j->k, b, hk), *vb = kv_head(&j->v, b, hk);
     const float *qg = j->q + b * j->ldq + hk * g * dh; /* the group's heads are adjacent */
-    scores(&j->k, 1, g, n, dh, qg, kb, s, n);
+    if (j->k.type == GN_TYPE_F32)
+        gn_active->gemm_f32_stream(g, n, dh, qg, dh, (const float *)kb, j->k.row_stride, s, n);
+    else
+        for (int64_t m = 0; m < g; m += GN_GEMV_MAX_M)
+            gn_active->gemv_f16(g - m < GN_GEMV_MAX_M ? g - m : GN_GEMV_MAX_M, n, dh, qg + m * dh,
+                                (const uint16_t *)kb, j->k.row_stride, s + m * n, n);
     for (int64_t i = 0; i < g; i++) scaled_softmax(s + i * n, n, j->scale);
-    mix(&j->v, s, n, g, n, vb, j->out + b * j->ldo + hk * g * dh, dh, dh);
+    float *out = j->out + b * j->ldo + hk * g * dh;
+    if (j->v.type == GN_TYPE_F32)
+        gn_active->mix(s, n, g, n, (const float *)vb, j->v.row_stride, out, dh, dh);
+    else
+        gn_active->mix_f16(s, n, g, n, (const uint16_t *)vb, j->v.row_stride, out, dh, dh);
 }
 
 /* kv's Lk x Hkv vectors of dh elements, per batch entry, do not overlap: rows of all heads

@@ -62,10 +62,10 @@ gn_status gn_attention_block_relpos(gn_pool *pool, const float *q, const float *
 
 /* A K or V operand of gn_attention: element i of KV head h at key position r of batch entry b
  * is data[b * batch_stride + r * row_stride + h * head_stride + i] (strides in elements) of
- * `type`, GN_TYPE_F32 or GN_TYPE_F16 (a float16 cache: its rows become float32 in per-thread
- * scratch, and the products are those of float32 rows holding the same values). The decoder's
- * cache is head-major (row_stride dh, head_stride capacity * dh), so that a KV head's keys are
- * one contiguous stream; rows of all heads side by side have head_stride dh. */
+ * `type`, GN_TYPE_F32 or GN_TYPE_F16 (a float16 cache, whose values the products widen
+ * exactly). The decoder's cache is head-major (row_stride dh, head_stride capacity * dh), so
+ * that a KV head's keys are one contiguous stream; rows of all heads side by side have
+ * head_stride dh. */
 typedef struct {
     const void *data;
     int type;
