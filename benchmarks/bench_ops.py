@@ -1,5 +1,7 @@
 """Median times of the non-GEMM model operations at the full model's shapes (11 s clip: 550
-encoder frames), and optionally of the whole encoder stage of a GGUF file.
+encoder frames), of a decode step's attention over all 40 layers with a float32 and a float16
+KV cache (read from memory: the caches are flushed before each call, as the step's weights
+flush them), and optionally of the whole encoder stage of a GGUF file.
 
     PYTHONPATH=. python benchmarks/bench_ops.py [--threads 2] [--repeat 7] [--encoder MODEL.gguf]
 """
@@ -49,6 +51,31 @@ def op_cases(pool):
     }
 
 
+LLM_LAYERS, LLM_HEADS, LLM_KV_HEADS, DECODE_POSITIONS = 40, 16, 4, (143, 346, 700)
+
+
+def decode_attention(pool, repeat):
+    """{(position, cache dtype): median ms} of one decode step's attention in every layer, the
+    two cache types alternating, after reading 64 MB to push the caches out of L3."""
+    rng = np.random.default_rng(0)
+    cap = max(DECODE_POSITIONS)
+    k32, v32 = (rng.standard_normal((LLM_LAYERS, 1, LLM_KV_HEADS, cap, DH), np.float32) for _ in "kv")
+    caches = {"float32": (k32, v32), "float16": (k32.astype(np.float16), v32.astype(np.float16))}
+    q = rng.standard_normal((1, 1, LLM_HEADS * DH), np.float32)
+    out, flush = np.empty_like(q), np.ones(64 << 20, np.uint8)
+    times = {}
+    for pos in DECODE_POSITIONS:
+        for _ in range(repeat):
+            for name, (k, v) in caches.items():
+                N.probe_read(pool, flush)
+                t0 = time.perf_counter()
+                for layer in range(LLM_LAYERS):
+                    N.attention(pool, q, k[layer, :, :, :pos], v[layer, :, :, :pos], LLM_HEADS,
+                                LLM_KV_HEADS, DH ** -0.5, pos - 1, out)
+                times.setdefault((pos, name), []).append(time.perf_counter() - t0)
+    return {key: float(np.median(t)) * 1e3 for key, t in times.items()}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -60,6 +87,11 @@ def main():
     for name, fn in op_cases(pool).items():
         wall, cpu = median_s(fn, args.repeat)
         print(f"  {name:45s} {wall * 1e3:8.2f} ms / {cpu * 1e3:8.2f} ms")
+    att = decode_attention(pool, args.repeat)
+    for pos in DECODE_POSITIONS:
+        f32, f16 = att[pos, "float32"], att[pos, "float16"]
+        print(f"  decode attention x{LLM_LAYERS} layers at {pos:3d} positions: float32 {f32:6.3f} ms, "
+              f"float16 {f16:6.3f} ms ({f16 / f32:.2f}x)")
     if args.encoder:
         from granite_native.audio import read_wav
         from granite_native.model import Model
