@@ -37,6 +37,7 @@ typedef enum {
     GN_ERR_NOMEM = 2,
     GN_ERR_UNSUPPORTED = 3, /* type or ISA not available */
     GN_ERR_CANCELLED = 4,
+    GN_ERR_RANGE = 5, /* a finite value beyond what its storage type holds */
 } gn_status;
 
 /* Type traits (ggml's type_traits idea): block geometry per type. */

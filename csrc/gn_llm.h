@@ -52,7 +52,8 @@ void gn_llm_destroy(gn_llm *llm);
  * pieces 2 KB apart at full size, too short a stride for the hardware prefetchers: the decode
  * attention ran at 10 GB/s); positions 0 .. pos0 - 1 must hold the earlier positions,
  * positions pos0 .. pos0 + L - 1 are written. logits [logits_rows, vocab] receives the logits
- * of the last logits_rows positions (1 <= logits_rows <= L), divided by logits_scaling. */
+ * of the last logits_rows positions (1 <= logits_rows <= L), divided by logits_scaling.
+ * GN_ERR_RANGE: a finite K or V value beyond float16's range met a float16 cache. */
 gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64_t L,
                          void *cache_k, void *cache_v, int kv_type, int64_t capacity,
                          int64_t pos0, int64_t logits_rows, float *logits);

@@ -1,4 +1,4 @@
-/* The Granite decoder forward pass over a float32 KV cache. Activations live in one buffer
+/* The Granite decoder forward pass over a float32 or float16 KV cache. Activations live in one buffer
  * allocated per call and sized from L; RoPE angles are computed once per call for every
  * layer's Q and K. The cache is head-major (gn_llm.h), so the new K and V rows are scattered
  * into it per KV head after their matmuls. */
@@ -100,12 +100,23 @@ static gn_status matmul(gn_pool *pool, const gn_llm *llm, const float *x, int64_
         if ((st = (call)) != GN_OK) goto done;                                                     \
     } while (0)
 
-/* Rows of n floats into a cache of `type` (GN_TYPE_F32 or GN_TYPE_F16). */
-static void put_rows(void *cache, int type, int64_t at, const float *src, int64_t n) {
-    if (type == GN_TYPE_F16)
-        gn_active->to_f16(src, (uint16_t *)cache + at, n);
-    else
+/* n floats into a cache of `type` (GN_TYPE_F32 or GN_TYPE_F16) at element `at`. A finite value
+ * past float16's range would be an infinity there and NaN in every later attention output:
+ * GN_ERR_RANGE instead (precision exact keeps a float32 cache). Non-finite values pass as they
+ * would in float32. */
+static gn_status put_row(void *cache, int type, int64_t at, const float *src, int64_t n) {
+    if (type == GN_TYPE_F32) {
         memcpy((float *)cache + at, src, (size_t)n * sizeof(float));
+        return GN_OK;
+    }
+    uint16_t *h = (uint16_t *)cache + at;
+    gn_active->to_f16(src, h, n);
+    unsigned special = 0; /* any all-ones exponent: a plain loop the compiler vectorizes */
+    for (int64_t i = 0; i < n; i++) special |= (h[i] & 0x7c00u) == 0x7c00u;
+    if (special)
+        for (int64_t i = 0; i < n; i++)
+            if ((h[i] & 0x7fffu) == 0x7c00u && isfinite(src[i])) return GN_ERR_RANGE;
+    return GN_OK;
 }
 
 gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64_t L,
@@ -145,8 +156,8 @@ gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64
         for (int64_t hk = 0; hk < d->n_kv_heads; hk++)
             for (int64_t i = 0; i < L; i++) {
                 const int64_t at = (hk * capacity + pos0 + i) * dh, from = i * kvw + hk * dh;
-                put_rows(k_all, kv_type, at, kn + from, dh);
-                put_rows(v_all, kv_type, at, vn + from, dh);
+                TRY(put_row(k_all, kv_type, at, kn + from, dh));
+                TRY(put_row(v_all, kv_type, at, vn + from, dh));
             }
         const gn_kv kc = {k_all, kv_type, capacity * kvw, dh, capacity * dh};
         const gn_kv vc = {v_all, kv_type, capacity * kvw, dh, capacity * dh};

@@ -177,6 +177,10 @@ cdef class LLM:
         with nogil:
             st = gn_llm_forward(p, self.llm, &x[0, 0], L, kp, vp, kv_type, cap, pos0, R,
                                 &logits[0, 0])
+        if st == GN_ERR_RANGE:
+            raise OverflowError("decoder forward: a K or V value is beyond float16's range "
+                                "(65504), which the float16 KV cache cannot hold; precision "
+                                "'exact' keeps a float32 cache")
         check(st, "decoder forward")
 
 

@@ -17,7 +17,7 @@ cdef extern from "gn.h" nogil:
         int neon, dotprod, fp16
     ctypedef struct gn_pool:
         pass
-    int GN_OK, GN_ERR_INVALID, GN_ERR_NOMEM, GN_ERR_UNSUPPORTED, GN_ERR_CANCELLED
+    int GN_OK, GN_ERR_INVALID, GN_ERR_NOMEM, GN_ERR_UNSUPPORTED, GN_ERR_CANCELLED, GN_ERR_RANGE
     int GN_ISA_COUNT
 
     const gn_type_traits *gn_type_info(int type)
@@ -70,6 +70,8 @@ cdef int check(int status, str what) except -1:
         raise ValueError(f"{what}: unsupported type or instruction set")
     if status == GN_ERR_CANCELLED:
         raise InterruptedError(f"{what}: cancelled")
+    if status == GN_ERR_RANGE:
+        raise OverflowError(f"{what}: a finite value is beyond its storage type's range")
     raise ValueError(f"{what}: invalid sizes or arguments")
 
 

@@ -232,6 +232,28 @@ def test_description_is_checked(model):
         build(model, d_model=0)
 
 
+def test_float16_cache_refuses_values_beyond_its_range(model, ref_weights):
+    """A K projection scaled past float16's range: the float32 cache takes its values, the
+    float16 one raises OverflowError naming the way out; K values that are already not finite
+    in float32 pass into either cache as they are."""
+    hp = model.hparams
+    k = (ref_weights["blk.0.attn_k.weight"] * 1e6).astype(np.float32)
+    huge = build(model, **{"0__k": (k.reshape(-1).view(np.uint8), int(gguf.GGMLQuantizationType.F32))})
+    x, logits = inputs(model, 3), np.empty((1, huge.vocab), np.float32)
+    f32 = KVCache(hp, 3, np.float32)
+    huge.forward(model.pool, x, f32.k, f32.v, 0, logits)
+    assert np.abs(f32.k[0]).max() > 65504 and np.isfinite(logits).all()
+    f16 = KVCache(hp, 3, np.float16)
+    with pytest.raises(OverflowError, match="float16's range.*precision 'exact'"):
+        huge.forward(model.pool, x, f16.k, f16.v, 0, logits)
+    assert hp.llm_n_layers > 1 and not f16.k[1:].any()  # it stopped in the first layer
+    inf = build(model, **{"0__k": ((k * np.inf).reshape(-1).view(np.uint8),
+                                   int(gguf.GGMLQuantizationType.F32))})
+    with np.errstate(invalid="ignore"):
+        inf.forward(model.pool, x, f16.k, f16.v, 0, logits)  # non-finite in float32 too
+    assert not np.isfinite(f16.k[0, :, :3]).any()
+
+
 def test_matmul_flags_reach_the_matrices():
     """With int8 flags the quantized matrices take the int8 path where this build has one
     (the logits move a little and no more), and the exact path where it has none."""
