@@ -180,27 +180,23 @@ def test_gqa_attention(pool, pos0, Lq, layout):
     float16 (the reference takes the float16 values)."""
     B, H, Hkv, dh, Lk = 2, 8, 2, 16, 13 if pos0 < 0 else pos0 + Lq
     q = randn(B, Lq, H * dh)
-    if layout == "head-major cache":
-        caches = randn(B, Hkv, Lk + 3, dh), randn(B, Hkv, Lk + 3, dh)
-        operands = lambda kc, vc: (kc[:, :, :Lk], vc[:, :, :Lk])  # noqa: E731
-    else:
-        caches = randn(B, Lk + 3, Hkv * dh + 8), randn(B, Lk + 3, Hkv * dh + 8)
-        operands = lambda kc, vc: tuple(  # noqa: E731
-            c[:, :Lk, :Hkv * dh] if layout == "cache rows"
-            else np.ascontiguousarray(c[:, :Lk, :Hkv * dh]) for c in (kc, vc))
+    shape = (B, Hkv, Lk + 3, dh) if layout == "head-major cache" else (B, Lk + 3, Hkv * dh + 8)
+    caches = randn(*shape), randn(*shape)
+
+    def operand(c):  # the view of a cache that the call takes
+        if layout == "head-major cache":
+            return c[:, :, :Lk]
+        view = c[:, :Lk, :Hkv * dh]
+        return view if layout == "cache rows" else np.ascontiguousarray(view)
 
     def rows(a):  # [B, Lk, Hkv * dh]
         return a.transpose(0, 2, 1, 3).reshape(B, Lk, Hkv * dh) if a.ndim == 4 else a
 
-    def run(kc, vc):
-        out = np.empty_like(q)
-        N.attention(pool, q, *operands(kc, vc), H, Hkv, 1 / 128, pos0, out)
-        return out
-
     for dtype in (np.float32, np.float16):
-        held = [c.astype(dtype) for c in caches]
-        k, v = (rows(a) for a in operands(*held))
-        assert_close(run(*held), ref_attention(q, k, v, H, Hkv, 1 / 128, pos0), 1e-5)
+        k, v = (operand(c.astype(dtype)) for c in caches)
+        out = np.empty_like(q)
+        N.attention(pool, q, k, v, H, Hkv, 1 / 128, pos0, out)
+        assert_close(out, ref_attention(q, rows(k), rows(v), H, Hkv, 1 / 128, pos0), 1e-5)
 
 
 def test_attention_rejects_overlapping_kv(pool):
