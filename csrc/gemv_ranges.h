@@ -12,6 +12,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "gn.h"
+
 /* at most this many ranges, each in its own cache line (threads would fight over a shared
  * one); tasks past them only help */
 #define GN_RANGES_MAX 64
@@ -56,6 +58,32 @@ static inline int64_t gn_ranges_next(gn_ranges *g, int64_t task, int *k) {
         if (c >= 0) return c;
     }
     return -1;
+}
+
+typedef struct {
+    gn_ranges ranges;
+    gn_task_fn fn;
+    void *ctx;
+} gn_ranges_job;
+
+static inline void gn_ranges_task(void *arg, int64_t task, int thread_index) {
+    gn_ranges_job *j = (gn_ranges_job *)arg;
+    int k = 0;
+    for (int64_t c; (c = gn_ranges_next(&j->ranges, task, &k)) >= 0;)
+        j->fn(j->ctx, c, thread_index);
+}
+
+/* gn_pool_run's fn(ctx, chunk, thread_index) for every chunk < chunks, dealt out by ranges
+ * over the pool's active threads; GN_ERR_INVALID past GN_RANGES_CHUNKS_MAX chunks. */
+static inline gn_status gn_ranges_run(gn_pool *pool, gn_task_fn fn, void *ctx, int64_t chunks) {
+    if (chunks > GN_RANGES_CHUNKS_MAX) return GN_ERR_INVALID;
+    const int threads = gn_pool_active(pool);
+    gn_ranges_job j;
+    gn_ranges_init(&j.ranges, chunks, threads);
+    j.fn = fn;
+    j.ctx = ctx;
+    gn_pool_run(pool, gn_ranges_task, &j, threads);
+    return GN_OK;
 }
 
 #endif

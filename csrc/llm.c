@@ -1,6 +1,6 @@
-/* The Granite decoder forward pass over a float32 or float16 KV cache. Activations live in one buffer
- * allocated per call and sized from L; RoPE angles are computed once per call for every
- * layer's Q and K. The cache is head-major (gn_llm.h), so the new K and V rows are scattered
+/* The Granite decoder forward pass over a float32 or float16 KV cache. Activations live in
+ * one buffer allocated per call and sized from L; RoPE angles are computed once per call for
+ * every layer's Q and K. The cache is head-major (gn_llm.h), so the new K and V rows are scattered
  * into it per KV head after their matmuls. */
 #include "gn_kernels.h"
 #include "gn_llm.h"

@@ -19,8 +19,7 @@ typedef struct {
     int64_t row_bytes;
     const float *bias;
     float *y;
-    int failed;    /* set by a task that could not get scratch memory */
-    gn_ranges *ranges; /* the F16 GEMV's chunks of GEMV_CHUNK rows */
+    int failed; /* set by a task that could not get scratch memory */
 } matmul_job;
 
 void gn_add_bias_rows(float *y, int64_t ldy, int64_t M, int64_t rows, const float *bias) {
@@ -51,23 +50,17 @@ static void matmul_panel(void *arg, int64_t task, int thread_index) {
     if (j->bias) gn_add_bias_rows(y, j->N, j->M, rows, j->bias + n0);
 }
 
+#define GEMV_CHUNK 64
+
 /* A decode-sized x against F16 W streams W once at 2 bytes per weight instead of widening
- * panels into scratch first: rows n0 .. n0 + len - 1 (fewer at the end of W). */
-static void gemv_f16_rows(matmul_job *j, int64_t n0, int64_t len) {
-    const int64_t rows = (j->N - n0) < len ? (j->N - n0) : len;
+ * panels into scratch first: chunk c holds rows c * GEMV_CHUNK on (fewer at the end of W). */
+static void gemv_f16_chunk(void *arg, int64_t c, int thread_index) {
+    (void)thread_index;
+    const matmul_job *j = (const matmul_job *)arg;
+    const int64_t n0 = c * GEMV_CHUNK, rows = j->N - n0 < GEMV_CHUNK ? j->N - n0 : GEMV_CHUNK;
     float *y = j->y + n0;
     gn_active->gemv_f16(j->M, rows, j->K, j->x, (const uint16_t *)j->w + n0 * j->K, j->K, y, j->N);
     if (j->bias) gn_add_bias_rows(y, j->N, j->M, rows, j->bias + n0);
-}
-
-#define GEMV_CHUNK 64
-
-static void gemv_f16_range(void *arg, int64_t task, int thread_index) {
-    (void)thread_index;
-    matmul_job *j = (matmul_job *)arg;
-    int k = 0;
-    for (int64_t c; (c = gn_ranges_next(j->ranges, task, &k)) >= 0;)
-        gemv_f16_rows(j, c * GEMV_CHUNK, GEMV_CHUNK);
 }
 
 int gn_matmul_path(int wtype, int flags, int64_t M) {
@@ -110,18 +103,9 @@ gn_status gn_matmul(gn_pool *pool, const float *x, int64_t M, int64_t K,
     if (!gn_active->dequant[wtype]) return GN_ERR_UNSUPPORTED; /* a repacked layout */
     if (gn_matmul_f32p_takes(wtype, M))
         return gn_matmul_f32p(pool, x, M, K, w, wtype, N, row_bytes, bias, y);
-    if (wtype == GN_TYPE_F16 && M <= GN_GEMV_MAX_M) {
-        const int64_t chunks = (N + GEMV_CHUNK - 1) / GEMV_CHUNK;
-        if (chunks > GN_RANGES_CHUNKS_MAX) return GN_ERR_INVALID;
-        matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, NULL};
-        const int threads = gn_pool_active(pool);
-        gn_ranges ranges;
-        gn_ranges_init(&ranges, chunks, threads);
-        job.ranges = &ranges;
-        gn_pool_run(pool, gemv_f16_range, &job, threads);
-        return GN_OK;
-    }
-    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0, NULL};
+    matmul_job job = {pool, x, M, K, N, (const uint8_t *)w, wtype, row_bytes, bias, y, 0};
+    if (wtype == GN_TYPE_F16 && M <= GN_GEMV_MAX_M)
+        return gn_ranges_run(pool, gemv_f16_chunk, &job, (N + GEMV_CHUNK - 1) / GEMV_CHUNK);
     gn_pool_run(pool, matmul_panel, &job, (N + PANEL_ROWS - 1) / PANEL_ROWS);
     return job.failed ? GN_ERR_NOMEM : GN_OK;
 }

@@ -28,8 +28,7 @@ typedef struct {
     const gn_matmul_out *outs;
     int64_t w_row_bytes[GN_MATMUL_GROUP_MAX];
     int64_t first[GN_MATMUL_GROUP_MAX + 1]; /* pieces of matrix i: first[i] .. first[i + 1] - 1 */
-    gn_ranges *ranges; /* one x row: the pieces of all n matrices, split by ranges */
-    int failed;       /* set by a task that could not get scratch memory */
+    int failed; /* set by a task that could not get scratch memory */
 } q8_job;
 
 static void quantize_rows(void *arg, int64_t m, int thread_index) {
@@ -72,21 +71,12 @@ static void product_rows(q8_job *j, int i, int64_t n0, int64_t rows, int thread_
 }
 
 /* Piece p, counted over all the matrices in order. */
-static void piece(q8_job *j, int64_t p, int thread_index) {
+static void piece(void *arg, int64_t p, int thread_index) {
+    q8_job *j = (q8_job *)arg;
     int i = 0;
     while (p >= j->first[i + 1]) i++;
     const int64_t n0 = (p - j->first[i]) * PANEL_ROWS, N = j->outs[i].N;
     product_rows(j, i, n0, N - n0 < PANEL_ROWS ? N - n0 : PANEL_ROWS, thread_index);
-}
-
-static void gemm_panel(void *arg, int64_t task, int thread_index) {
-    piece((q8_job *)arg, task, thread_index);
-}
-
-static void gemv_range(void *arg, int64_t task, int thread_index) {
-    q8_job *j = (q8_job *)arg;
-    int k = 0;
-    for (int64_t p; (p = gn_ranges_next(j->ranges, task, &k)) >= 0;) piece(j, p, thread_index);
 }
 
 int gn_matmul_q8_available(int wtype) {
@@ -113,24 +103,19 @@ gn_status gn_matmul_q8_group(gn_pool *pool, const float *x, int64_t M, int64_t K
     if (M > (int64_t)(SIZE_MAX / 2) / xq_row_bytes) return GN_ERR_NOMEM;
     q8_job job = {pool, x, M, K, NULL, xq_row_bytes,
                   k_quant ? gn_active->quantize_q8_k : gn_active->quantize_q8_32, n, outs,
-                  {0}, {0}, NULL, 0};
+                  {0}, {0}, 0};
     for (int i = 0; i < n; i++) {
         job.w_row_bytes[i] = gn_row_bytes(outs[i].type, K);
         job.first[i + 1] = job.first[i] + (outs[i].N + PANEL_ROWS - 1) / PANEL_ROWS;
     }
-    if (job.first[n] > GN_RANGES_CHUNKS_MAX) return GN_ERR_INVALID;
     job.xq = (uint8_t *)malloc((size_t)(M * xq_row_bytes));
     if (!job.xq) return GN_ERR_NOMEM;
     gn_pool_run(pool, quantize_rows, &job, M);
-    if (M == 1) {
-        const int threads = gn_pool_active(pool);
-        gn_ranges ranges;
-        gn_ranges_init(&ranges, job.first[n], threads);
-        job.ranges = &ranges;
-        gn_pool_run(pool, gemv_range, &job, threads);
-    } else {
-        gn_pool_run(pool, gemm_panel, &job, job.first[n]);
-    }
+    gn_status st = GN_OK;
+    if (M == 1)
+        st = gn_ranges_run(pool, piece, &job, job.first[n]);
+    else
+        gn_pool_run(pool, piece, &job, job.first[n]);
     free(job.xq);
-    return job.failed ? GN_ERR_NOMEM : GN_OK;
+    return st != GN_OK ? st : job.failed ? GN_ERR_NOMEM : GN_OK;
 }

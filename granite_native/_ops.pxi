@@ -217,10 +217,10 @@ cdef gn_kv kv_operand(str name, a, int64_t B, int64_t Hkv, int64_t dh) except *:
     cdef const uint16_t[:, :, :] h3
     cdef const uint16_t[:, :, :, :] h4
     cdef gn_kv kv
-    if a.dtype not in (np.float32, np.float16):
+    if a.dtype not in KV_TYPES:
         raise ValueError(f"{name} must be float32 or float16, not {a.dtype}")
     cdef int64_t size = a.itemsize
-    kv.type = 0 if size == 4 else 1  # GN_TYPE_F32, GN_TYPE_F16
+    kv.type = KV_TYPES[a.dtype]
     if size == 2:
         a = a.view(np.uint16)
     if a.ndim == 3:
