@@ -41,8 +41,97 @@ static GN_ALWAYS_INLINE void rows_tile(int64_t M, int64_t R, int64_t K, const fl
         }
 }
 
+/* Short rows (attention scores), as in gemv_f16_avx512.c: the dot products of 8 consecutive
+ * rows with an x row, vectors of partial sums, fold into one vector of the 8 results. */
+static inline __m256 fold_pair(__m256 a, __m256 b) { /* lanes 4l..4l+3: a b a b */
+    return _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+}
+static inline __m256 fold_quad(__m256 ab, __m256 cd) { /* 128-bit lane l: a b c d */
+    return _mm256_add_ps(_mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(ab), _mm256_castps_pd(cd))),
+                         _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(ab), _mm256_castps_pd(cd))));
+}
+static inline __m256 fold_lanes(__m256 u, __m256 v) { /* the 128-bit lanes of u, then v */
+    return _mm256_add_ps(_mm256_permute2f128_ps(u, v, 0x20), _mm256_permute2f128_ps(u, v, 0x31));
+}
+
+#define SHORT_K 512 /* longer rows amortize the tile's sums; the tile also prefetches */
+#define KEYS 8
+
+/* a[m] = x row m . W row as a vector of partial sums */
+static GN_ALWAYS_INLINE void row_dots(int M, int64_t K, const float *x, const uint16_t *wr,
+                                      __m256 *a) {
+    for (int m = 0; m < M; m++) a[m] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+        const __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wr + k)));
+        for (int m = 0; m < M; m++) a[m] = _mm256_fmadd_ps(_mm256_loadu_ps(x + m * K + k), wv, a[m]);
+    }
+    if (k < K) { /* the last K - k < 8 values through a zero-padded copy */
+        uint16_t wt[8] = {0};
+        float xt[8] = {0};
+        for (int64_t t = k; t < K; t++) wt[t - k] = wr[t];
+        const __m256 wv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)wt));
+        for (int m = 0; m < M; m++) {
+            for (int64_t t = k; t < K; t++) xt[t - k] = x[m * K + t];
+            a[m] = _mm256_fmadd_ps(_mm256_loadu_ps(xt), wv, a[m]);
+        }
+    }
+}
+
+/* Rows 0 .. 3 from w: per x row, their 4 dot products folded to quads. */
+static GN_ALWAYS_INLINE void quad_dots(int M, int64_t K, const float *x, const uint16_t *w,
+                                       int64_t ldw, __m256 *u) {
+    __m256 a[GN_GEMV_MAX_M], b[GN_GEMV_MAX_M], ab[GN_GEMV_MAX_M];
+    row_dots(M, K, x, w, a);
+    row_dots(M, K, x, w + ldw, b);
+    for (int m = 0; m < M; m++) ab[m] = fold_pair(a[m], b[m]);
+    row_dots(M, K, x, w + 2 * ldw, a);
+    row_dots(M, K, x, w + 3 * ldw, b);
+    for (int m = 0; m < M; m++) u[m] = fold_quad(ab[m], fold_pair(a[m], b[m]));
+}
+
+static GN_ALWAYS_INLINE void keys_block(int M, int64_t K, const float *x, const uint16_t *w,
+                                        int64_t ldw, float *y, int64_t ldy) {
+    __m256 u0[GN_GEMV_MAX_M], u1[GN_GEMV_MAX_M];
+    quad_dots(M, K, x, w, ldw, u0);
+    quad_dots(M, K, x, w + 4 * ldw, ldw, u1);
+    for (int m = 0; m < M; m++) _mm256_storeu_ps(y + m * ldy, fold_lanes(u0[m], u1[m]));
+}
+
+static GN_ALWAYS_INLINE void short_rows_m(int M, int64_t N, int64_t K, const float *x,
+                                          const uint16_t *w, int64_t ldw, float *y, int64_t ldy) {
+    for (int64_t n = 0; n < N; n += KEYS) keys_block(M, K, x, w + n * ldw, ldw, y + n, ldy);
+}
+
+static GN_ALWAYS_INLINE void short_rows_k(int64_t M, int64_t N, int64_t K, const float *x,
+                                          const uint16_t *w, int64_t ldw, float *y, int64_t ldy) {
+    switch (M) {
+    case 1: short_rows_m(1, N, K, x, w, ldw, y, ldy); break;
+    case 2: short_rows_m(2, N, K, x, w, ldw, y, ldy); break;
+    case 3: short_rows_m(3, N, K, x, w, ldw, y, ldy); break;
+    default: short_rows_m(4, N, K, x, w, ldw, y, ldy); break;
+    }
+}
+
+/* The usual head sizes with K a constant, so that the loops over a row unroll. */
+static void short_rows(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
+                       int64_t ldw, float *y, int64_t ldy) {
+    switch (K) {
+    case 64: short_rows_k(M, N, 64, x, w, ldw, y, ldy); break;
+    case 128: short_rows_k(M, N, 128, x, w, ldw, y, ldy); break;
+    default: short_rows_k(M, N, K, x, w, ldw, y, ldy); break;
+    }
+}
+
 void gn_gemv_f16_avx2(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
                       int64_t ldw, float *y, int64_t ldy) {
+    if (K <= SHORT_K) {
+        const int64_t whole = N / KEYS * KEYS;
+        short_rows(M, whole, K, x, w, ldw, y, ldy);
+        w += whole * ldw;
+        y += whole;
+        N -= whole;
+    }
     for (int64_t n = 0; n < N; n += ROWS) {
         const int64_t R = N - n < ROWS ? N - n : ROWS;
         rows_tile(M, R, K, x, w + n * ldw, ldw, y + n, ldy);

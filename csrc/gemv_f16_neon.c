@@ -3,7 +3,9 @@
  * once at its stored 2 bytes per weight (see gemv_f16_avx512.c). Without it the NEON level ran
  * the scalar twin, which widens each half in software. No software prefetch: the x86 kernels'
  * (gn_prefetch_rows) was tuned on Zen 4's 4 KB pages and has not been measured on an Arm
- * core. */
+ * core. Attention's short rows (keys of 64-128 values) keep this tile too: the across-vector
+ * add here is one instruction per dot product, where x86 spends a chain of shuffles on it
+ * (hence gemv_f16_avx512.c's folding path); also not measured on an Arm core. */
 #if defined(__aarch64__) || defined(_M_ARM64)
 #include <arm_neon.h>
 

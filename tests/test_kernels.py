@@ -169,6 +169,24 @@ def test_f16_decode_rows_come_out_whatever_the_thread_count(isa, level):
             assert np.array_equal(want.view(np.uint32), got.view(np.uint32)), (M, threads)
 
 
+@pytest.mark.parametrize("level", LEVELS)
+def test_f16_short_rows_at_every_x_row_count(isa, level):
+    """Rows of at most 512 values (attention's keys) take the F16 GEMV's folding path in
+    blocks of 16 (AVX-512) or 8 (AVX2) rows, the rest of W through the 4-row tile: every
+    count of x rows, row lengths with and without a tail after the vector width, across the
+    512 boundary, and W heights around the blocks, against float64."""
+    isa(level)
+    rng = np.random.default_rng(9)
+    pool = _native.ThreadPool(1)
+    for K in (16, 64, 70, 72, 128, 509, 512, 520):
+        for M in (1, 2, 3, 4):
+            for N in (7, 16, 17, 40, 69):
+                x, w, wf = matmul_case(rng, GT.F16, M, K, N)
+                y = _native.matmul(pool, x, w, int(GT.F16), N)
+                ref = x.astype(np.float64) @ wf.T
+                assert np.all(np.abs(y - ref) <= 1e-5 * magnitude(x, wf)), (level, K, M, N)
+
+
 def test_active_threads_are_bounded_by_the_pool():
     pool = _native.ThreadPool(2)
     assert pool.active == 2
