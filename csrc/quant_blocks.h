@@ -3,6 +3,7 @@
 #ifndef GN_QUANT_BLOCKS_H
 #define GN_QUANT_BLOCKS_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -64,8 +65,10 @@ typedef struct {                                                               /
  * of 8.
  * Quantization rule (every ISA gives the same bytes): amax = max |x| over the block;
  * d = amax / 127; q = round-half-even(x * (127 / amax)), so q is in [-127, 127]; an all-zero
- * block has d = 0 and q = 0. The dot product of a W row with a quantized x row is
- * sum over blocks of (W block's dequantized values . q) * d. */
+ * block has d = 0 and q = 0, and so has a block whose 127 / amax overflows (amax below
+ * ~3.7e-37), whose products would be infinite and their conversion each ISA's own. The dot
+ * product of a W row with a quantized x row is sum over blocks of (W block's dequantized
+ * values . q) * d. */
 typedef struct {                                                               /* 308 B */
     float d;
     int8_t qs[QK_K];
@@ -78,6 +81,12 @@ typedef struct { float d; int32_t sum; int8_t qs[32]; } block_q8_32;            
  * these). */
 static inline void gn_q8_k_fill_sums32(block_q8_K *b) {
     for (int s = 0; s < QK_K / 32; s++) b->sums32[s] = (int16_t)(b->bsums[2 * s] + b->bsums[2 * s + 1]);
+}
+/* The inverse scale 127 / amax of an activation block, or 0 for a block the rule zeroes
+ * (amax 0, or small enough for the quotient to overflow). A NaN amax passes on. */
+static inline float gn_q8_iscale(float amax) {
+    const float iscale = amax == 0.0f ? 0.0f : 127.0f / amax;
+    return iscale == (float)INFINITY ? 0.0f : iscale;
 }
 static inline void gn_q8_k_fill_bsums(block_q8_K *b) {
     for (int g = 0; g < QK_K / 16; g++) {

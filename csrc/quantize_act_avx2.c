@@ -45,13 +45,13 @@ static inline void quantize32(const float *x, __m256 iscale, int8_t *q, int *sum
 
 /* One block of n values (a multiple of 32); sums[i] = sum of q over the i-th 16. */
 static float quantize_block(const float *x, int8_t *q, int n, int *sums) {
-    const float amax = block_amax(x, n);
-    if (amax == 0.0f) {
+    const float amax = block_amax(x, n), is = gn_q8_iscale(amax);
+    if (is == 0.0f) {
         memset(q, 0, (size_t)n);
         for (int j = 0; j < n / 16; j++) sums[j] = 0;
         return 0.0f;
     }
-    const __m256 iscale = _mm256_set1_ps(127.0f / amax);
+    const __m256 iscale = _mm256_set1_ps(is);
     for (int j = 0; j < n; j += 32)
         quantize32(x + j, iscale, q + j, &sums[j / 16], &sums[j / 16 + 1]);
     return amax / 127.0f;

@@ -28,13 +28,13 @@ static inline int quantize16(const float *x, float32x4_t iscale, int8_t *q) {
 
 /* One block of n values (a multiple of 16); sums[i] = sum of q over the i-th 16. */
 static float quantize_block(const float *x, int8_t *q, int n, int *sums) {
-    const float amax = block_amax(x, n);
-    if (amax == 0.0f) {
+    const float amax = block_amax(x, n), is = gn_q8_iscale(amax);
+    if (is == 0.0f) {
         memset(q, 0, (size_t)n);
         for (int j = 0; j < n / 16; j++) sums[j] = 0;
         return 0.0f;
     }
-    const float32x4_t iscale = vdupq_n_f32(127.0f / amax);
+    const float32x4_t iscale = vdupq_n_f32(is);
     for (int j = 0; j < n; j += 16) sums[j / 16] = quantize16(x + j, iscale, q + j);
     return amax / 127.0f;
 }

@@ -9,11 +9,11 @@
 static float quantize_block(const float *x, int8_t *q, int n) {
     float amax = 0.0f;
     for (int j = 0; j < n; j++) amax = fmaxf(amax, fabsf(x[j]));
-    if (amax == 0.0f) {
+    const float iscale = gn_q8_iscale(amax);
+    if (iscale == 0.0f) {
         memset(q, 0, (size_t)n);
         return 0.0f;
     }
-    const float iscale = 127.0f / amax;
     for (int j = 0; j < n; j++) q[j] = (int8_t)lrintf(x[j] * iscale);
     return amax / 127.0f;
 }

@@ -24,9 +24,10 @@ def reference_blocks(x, block):
     """(d [blocks], q [blocks, block]) by the rule of quant_blocks.h, in float32 as stated."""
     xb = x.reshape(-1, block).astype(np.float32)
     amax = np.max(np.abs(xb), axis=1)
-    nonzero = amax > 0
-    safe = np.where(nonzero, amax, np.float32(1))
-    iscale = (np.float32(127) / safe).astype(np.float32)
+    with np.errstate(divide="ignore", over="ignore"):
+        iscale = (np.float32(127) / amax).astype(np.float32)
+    nonzero = np.isfinite(iscale)  # amax 0, or so small that 127 / amax overflows: zeros
+    iscale[~nonzero] = 0
     q = np.rint((xb * iscale[:, None]).astype(np.float32)).astype(np.int8)
     q[~nonzero] = 0
     d = np.where(nonzero, (amax / np.float32(127)).astype(np.float32), np.float32(0)).astype(np.float32)
@@ -62,9 +63,13 @@ def parse_activations(kind, raw):
 
 def activation_rows(rng, blocks, block):
     """Rows of blocks with scales spread over many octaves, an all-zero block, a block whose
-    largest magnitude is negative, and a block of exact rounding ties."""
+    largest magnitude is negative, a block of exact rounding ties, and blocks just above and
+    below the smallest amax whose inverse scale 127 / amax is finite."""
     x = rng.standard_normal((blocks, block)) * np.exp2(rng.integers(-20, 20, size=(blocks, 1)))
     x[1] = 0
+    tiny = np.float32(127) / np.finfo(np.float32).max  # ~3.7e-37
+    x[-1] = x[-1] / np.max(np.abs(x[-1])) * tiny * 0.5
+    x[-2] = x[-2] / np.max(np.abs(x[-2])) * tiny * 4
     x[2, 5] = -4 * np.max(np.abs(x[2]))
     # amax = 127 makes the scale exactly 1: x.5 must round to even (0.5 -> 0, 1.5 -> 2, -2.5 -> -2)
     x[3] = np.resize([127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -125.5, 0], block)

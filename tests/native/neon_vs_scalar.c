@@ -388,8 +388,9 @@ static int check_probes(void) {
 }
 
 /* Random activations with the cases the quantization rule singles out: an all-zero block,
- * and values whose scaled form lies exactly halfway between integers (amax 127 makes the
- * inverse scale exactly 1), where only round-half-even gives the scalar twin's bytes. */
+ * values whose scaled form lies exactly halfway between integers (amax 127 makes the inverse
+ * scale exactly 1), where only round-half-even gives the scalar twin's bytes, and blocks
+ * below and above the smallest amax whose 127 / amax is finite (~3.7e-37). */
 static void random_activations(float *x, int64_t rows, int64_t k, int block) {
     for (int64_t i = 0; i < rows * k; i++) x[i] = frand() * (float)(1 + rnd() % 8);
     if (rows > 1)
@@ -397,6 +398,8 @@ static void random_activations(float *x, int64_t rows, int64_t k, int block) {
             x[k + j] = j % block == 0 ? 127.0f : (float)((int)(rnd() % 509) - 254) / 2.0f;
     if (rows > 2)
         for (int j = 0; j < block; j++) x[2 * k + j] = 0.0f;
+    if (rows > 3)
+        for (int j = 0; j < 2 * block; j++) x[3 * k + j] *= j < block ? 1e-38f : 1e-36f;
 }
 
 static int check_quantize(void) {
