@@ -54,7 +54,6 @@ static inline __m256 fold_lanes(__m256 u, __m256 v) { /* the 128-bit lanes of u,
     return _mm256_add_ps(_mm256_permute2f128_ps(u, v, 0x20), _mm256_permute2f128_ps(u, v, 0x31));
 }
 
-#define SHORT_K 512 /* longer rows amortize the tile's sums; the tile also prefetches */
 #define KEYS 8
 
 /* a[m] = x row m . W row as a vector of partial sums */
@@ -98,41 +97,11 @@ static GN_ALWAYS_INLINE void keys_block(int M, int64_t K, const float *x, const 
     for (int m = 0; m < M; m++) _mm256_storeu_ps(y + m * ldy, fold_lanes(u0[m], u1[m]));
 }
 
-static GN_ALWAYS_INLINE void short_rows_m(int M, int64_t N, int64_t K, const float *x,
-                                          const uint16_t *w, int64_t ldw, float *y, int64_t ldy) {
-    for (int64_t n = 0; n < N; n += KEYS) keys_block(M, K, x, w + n * ldw, ldw, y + n, ldy);
-}
-
-static GN_ALWAYS_INLINE void short_rows_k(int64_t M, int64_t N, int64_t K, const float *x,
-                                          const uint16_t *w, int64_t ldw, float *y, int64_t ldy) {
-    switch (M) {
-    case 1: short_rows_m(1, N, K, x, w, ldw, y, ldy); break;
-    case 2: short_rows_m(2, N, K, x, w, ldw, y, ldy); break;
-    case 3: short_rows_m(3, N, K, x, w, ldw, y, ldy); break;
-    default: short_rows_m(4, N, K, x, w, ldw, y, ldy); break;
-    }
-}
-
-/* The usual head sizes with K a constant, so that the loops over a row unroll. */
-static void short_rows(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
-                       int64_t ldw, float *y, int64_t ldy) {
-    switch (K) {
-    case 64: short_rows_k(M, N, 64, x, w, ldw, y, ldy); break;
-    case 128: short_rows_k(M, N, 128, x, w, ldw, y, ldy); break;
-    default: short_rows_k(M, N, K, x, w, ldw, y, ldy); break;
-    }
-}
+#include "gemv_f16_short.h"
 
 void gn_gemv_f16_avx2(int64_t M, int64_t N, int64_t K, const float *x, const uint16_t *w,
                       int64_t ldw, float *y, int64_t ldy) {
-    if (K <= SHORT_K) {
-        const int64_t whole = N / KEYS * KEYS;
-        short_rows(M, whole, K, x, w, ldw, y, ldy);
-        w += whole * ldw;
-        y += whole;
-        N -= whole;
-    }
-    for (int64_t n = 0; n < N; n += ROWS) {
+    for (int64_t n = short_rows(M, N, K, x, w, ldw, y, ldy); n < N; n += ROWS) {
         const int64_t R = N - n < ROWS ? N - n : ROWS;
         rows_tile(M, R, K, x, w + n * ldw, ldw, y + n, ldy);
     }
