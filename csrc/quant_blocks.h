@@ -3,6 +3,7 @@
 #ifndef GN_QUANT_BLOCKS_H
 #define GN_QUANT_BLOCKS_H
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -66,9 +67,11 @@ typedef struct {                                                               /
  * Quantization rule (every ISA gives the same bytes): amax = max |x| over the block;
  * d = amax / 127; q = round-half-even(x * (127 / amax)), so q is in [-127, 127]; an all-zero
  * block has d = 0 and q = 0, and so has a block whose 127 / amax overflows (amax below
- * ~3.7e-37), whose products would be infinite and their conversion each ISA's own. The dot
- * product of a W row with a quantized x row is sum over blocks of (W block's dequantized
- * values . q) * d. */
+ * ~3.7e-37), whose products would be infinite and their conversion each ISA's own. A block
+ * holding a NaN has q = 0 and d = NaN (0x7fc00000), so that every product with it is NaN,
+ * as in float arithmetic, instead of the NaN vanishing into a rounded byte. The dot product
+ * of a W row with a quantized x row is sum over blocks of (W block's dequantized values . q)
+ * * d. */
 typedef struct {                                                               /* 308 B */
     float d;
     int8_t qs[QK_K];
@@ -82,12 +85,15 @@ typedef struct { float d; int32_t sum; int8_t qs[32]; } block_q8_32;            
 static inline void gn_q8_k_fill_sums32(block_q8_K *b) {
     for (int s = 0; s < QK_K / 32; s++) b->sums32[s] = (int16_t)(b->bsums[2 * s] + b->bsums[2 * s + 1]);
 }
-/* The inverse scale 127 / amax of an activation block, or 0 for a block the rule zeroes
- * (amax 0, or small enough for the quotient to overflow). A NaN amax passes on. */
+/* The inverse scale 127 / amax of an activation block (amax NaN where the block holds a
+ * NaN), or 0 for a block whose quants the rule sets to 0: amax 0, so small that the quotient
+ * overflows, or NaN. */
 static inline float gn_q8_iscale(float amax) {
     const float iscale = amax == 0.0f ? 0.0f : 127.0f / amax;
-    return iscale == (float)INFINITY ? 0.0f : iscale;
+    return iscale <= FLT_MAX ? iscale : 0.0f;
 }
+/* d of such a block: NaN for one holding a NaN, else 0. */
+static inline float gn_q8_zero_d(float amax) { return amax == amax ? 0.0f : NAN; }
 static inline void gn_q8_k_fill_bsums(block_q8_K *b) {
     for (int g = 0; g < QK_K / 16; g++) {
         int sum = 0;

@@ -16,12 +16,16 @@ static inline int hsum_epi32(__m256i v) {
 }
 
 /* amax over n values (n a multiple of 32): |x| by clearing the sign bit, so the max is exact
- * in any order. */
+ * in any order; NaN where one of them is. */
 static inline float block_amax(const float *x, int n) {
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    __m256 m = _mm256_setzero_ps();
-    for (int j = 0; j < n; j += 8)
-        m = _mm256_max_ps(m, _mm256_and_ps(abs_mask, _mm256_loadu_ps(x + j)));
+    __m256 m = _mm256_setzero_ps(), unordered = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) {
+        const __m256 v = _mm256_loadu_ps(x + j);
+        m = _mm256_max_ps(m, _mm256_and_ps(abs_mask, v));
+        unordered = _mm256_or_ps(unordered, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    }
+    if (_mm256_movemask_ps(unordered)) return NAN;
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
@@ -49,7 +53,7 @@ static float quantize_block(const float *x, int8_t *q, int n, int *sums) {
     if (is == 0.0f) {
         memset(q, 0, (size_t)n);
         for (int j = 0; j < n / 16; j++) sums[j] = 0;
-        return 0.0f;
+        return gn_q8_zero_d(amax);
     }
     const __m256 iscale = _mm256_set1_ps(is);
     for (int j = 0; j < n; j += 32)

@@ -11,12 +11,18 @@
 #include "gn_kernels.h"
 #include "quant_blocks.h"
 
-/* amax over n values (n a multiple of 16): |x| by clearing the sign bit, exact in any order. */
+/* amax over n values (n a multiple of 16): |x| by clearing the sign bit, exact in any order;
+ * NaN where one of them is. */
 static inline float block_amax(const float *x, int n) {
     const __m512 sign = _mm512_set1_ps(-0.0f);
     __m512 m = _mm512_setzero_ps();
-    for (int j = 0; j < n; j += 16) m = _mm512_max_ps(m, _mm512_andnot_ps(sign, _mm512_loadu_ps(x + j)));
-    return _mm512_reduce_max_ps(m);
+    __mmask16 unordered = 0;
+    for (int j = 0; j < n; j += 16) {
+        const __m512 v = _mm512_loadu_ps(x + j);
+        m = _mm512_max_ps(m, _mm512_andnot_ps(sign, v));
+        unordered |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    }
+    return unordered ? NAN : _mm512_reduce_max_ps(m);
 }
 
 /* 16 values -> 16 int8 at q, returned widened to int32 (the stored quants). */
@@ -49,7 +55,8 @@ void gn_quantize_q8_k_avx512(const float *x, void *dst, int64_t k) {
     for (int64_t i = 0; i < k / QK_K; i++, x += QK_K) {
         const float amax = block_amax(x, QK_K), is = gn_q8_iscale(amax);
         if (is == 0.0f) {
-            memset(&b[i], 0, sizeof b[i]); /* d, the quants and their sums */
+            memset(&b[i], 0, sizeof b[i]); /* the quants and their sums */
+            b[i].d = gn_q8_zero_d(amax);
             continue;
         }
         const __m512 iscale = _mm512_set1_ps(is);
@@ -67,6 +74,7 @@ void gn_quantize_q8_32_avx512(const float *x, void *dst, int64_t k) {
         const float amax = block_amax(x, 32), is = gn_q8_iscale(amax);
         if (is == 0.0f) {
             memset(&b[i], 0, sizeof b[i]);
+            b[i].d = gn_q8_zero_d(amax);
             continue;
         }
         const __m512 iscale = _mm512_set1_ps(is);

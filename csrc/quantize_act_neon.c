@@ -8,10 +8,16 @@
 #include "gn_kernels.h"
 #include "quant_blocks.h"
 
+/* amax over n values; NaN where one of them is. */
 static inline float block_amax(const float *x, int n) {
     float32x4_t m = vdupq_n_f32(0.0f);
-    for (int j = 0; j < n; j += 4) m = vmaxq_f32(m, vabsq_f32(vld1q_f32(x + j)));
-    return vmaxvq_f32(m);
+    uint32x4_t ordered = vdupq_n_u32(0xFFFFFFFFu);
+    for (int j = 0; j < n; j += 4) {
+        const float32x4_t v = vld1q_f32(x + j);
+        m = vmaxq_f32(m, vabsq_f32(v));
+        ordered = vandq_u32(ordered, vceqq_f32(v, v));
+    }
+    return vminvq_u32(ordered) ? vmaxvq_f32(m) : NAN;
 }
 
 /* 16 values -> 16 int8 in q; returns their sum. */
@@ -32,7 +38,7 @@ static float quantize_block(const float *x, int8_t *q, int n, int *sums) {
     if (is == 0.0f) {
         memset(q, 0, (size_t)n);
         for (int j = 0; j < n / 16; j++) sums[j] = 0;
-        return 0.0f;
+        return gn_q8_zero_d(amax);
     }
     const float32x4_t iscale = vdupq_n_f32(is);
     for (int j = 0; j < n; j += 16) sums[j / 16] = quantize16(x + j, iscale, q + j);

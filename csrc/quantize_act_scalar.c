@@ -8,11 +8,16 @@
 /* q[0:n] from x[0:n]; returns d. */
 static float quantize_block(const float *x, int8_t *q, int n) {
     float amax = 0.0f;
-    for (int j = 0; j < n; j++) amax = fmaxf(amax, fabsf(x[j]));
+    int unordered = 0;
+    for (int j = 0; j < n; j++) {
+        amax = fmaxf(amax, fabsf(x[j]));
+        unordered |= isnan(x[j]);
+    }
+    if (unordered) amax = NAN;
     const float iscale = gn_q8_iscale(amax);
     if (iscale == 0.0f) {
         memset(q, 0, (size_t)n);
-        return 0.0f;
+        return gn_q8_zero_d(amax);
     }
     for (int j = 0; j < n; j++) q[j] = (int8_t)lrintf(x[j] * iscale);
     return amax / 127.0f;

@@ -198,7 +198,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, OSError) as e:  # ModelError is a ValueError
+    # ModelError is a ValueError; ArithmeticError: non-finite logits, a float16 cache overflow
+    except (ValueError, OSError, ArithmeticError) as e:
         print(f"granite-native: {e}", file=sys.stderr)
         return 2
 

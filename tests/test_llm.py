@@ -254,6 +254,26 @@ def test_float16_cache_refuses_values_beyond_its_range(model, ref_weights):
     assert not np.isfinite(f16.k[0, :, :3]).any()
 
 
+def test_non_finite_logits_stop_greedy_decoding():
+    """A NaN in the KV cache (as a NaN weight would put there) reaches the logits through the
+    int8 path's quantized activations, and greedy decoding raises FloatingPointError naming
+    the step instead of choosing ids from NaN logits; so do NaN or +infinity logits given."""
+    from granite_native.generate import greedy
+    with gn.Model(DATA / "crispasr" / "tiny-q4_k.gguf", threads=2) as m:
+        d, eos = m.decoder, m.hparams.llm_eos_token_id
+        cache = d.new_cache(7)
+        logits = d.forward(m.pool, inputs(m, 4), cache)[-1]
+        assert len(greedy(m.pool, d, cache.copy(), logits, eos, 3, stop_at_eos=False).ids) == 3
+        cache.v[0, 0, 1] = np.nan  # one value row of the first layer
+        with pytest.raises(FloatingPointError, match="logits for new token 1 hold nan"):
+            greedy(m.pool, d, cache, logits, eos, 3, stop_at_eos=False)
+        for bad in (np.nan, np.inf):
+            given = logits.copy()
+            given[5] = bad
+            with pytest.raises(FloatingPointError, match="new token 0"):
+                greedy(m.pool, d, d.new_cache(7), given, eos, 3)
+
+
 def test_matmul_flags_reach_the_matrices():
     """With int8 flags the quantized matrices take the int8 path where this build has one
     (the logits move a little and no more), and the exact path where it has none."""

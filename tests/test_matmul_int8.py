@@ -23,14 +23,14 @@ HALF_FIELDS = {GT.Q4_0: [0], GT.Q8_0: [0], GT.Q4_K: [0, 2], GT.Q6_K: [208]}
 def reference_blocks(x, block):
     """(d [blocks], q [blocks, block]) by the rule of quant_blocks.h, in float32 as stated."""
     xb = x.reshape(-1, block).astype(np.float32)
-    amax = np.max(np.abs(xb), axis=1)
-    with np.errstate(divide="ignore", over="ignore"):
+    amax = np.max(np.abs(xb), axis=1)  # NaN for a block holding a NaN
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         iscale = (np.float32(127) / amax).astype(np.float32)
-    nonzero = np.isfinite(iscale)  # amax 0, or so small that 127 / amax overflows: zeros
-    iscale[~nonzero] = 0
-    q = np.rint((xb * iscale[:, None]).astype(np.float32)).astype(np.int8)
-    q[~nonzero] = 0
+        nonzero = np.isfinite(iscale)  # amax 0, so small that 127 / amax overflows, or NaN
+        q = np.rint((xb * iscale[:, None]).astype(np.float32))
+        q = np.where(nonzero[:, None], q, 0).astype(np.int8)  # those blocks: zeros
     d = np.where(nonzero, (amax / np.float32(127)).astype(np.float32), np.float32(0)).astype(np.float32)
+    d[np.isnan(amax)] = np.float32(np.nan)  # 0x7fc00000: every product with the block is NaN
     return d, q
 
 
@@ -63,16 +63,20 @@ def parse_activations(kind, raw):
 
 def activation_rows(rng, blocks, block):
     """Rows of blocks with scales spread over many octaves, an all-zero block, a block whose
-    largest magnitude is negative, a block of exact rounding ties, and blocks just above and
-    below the smallest amax whose inverse scale 127 / amax is finite."""
+    largest magnitude is negative, a block of exact rounding ties, and from 8 blocks on,
+    blocks just below and above the smallest amax whose inverse scale 127 / amax is finite
+    and blocks holding a NaN (inside, and in their last values)."""
     x = rng.standard_normal((blocks, block)) * np.exp2(rng.integers(-20, 20, size=(blocks, 1)))
     x[1] = 0
-    tiny = np.float32(127) / np.finfo(np.float32).max  # ~3.7e-37
-    x[-1] = x[-1] / np.max(np.abs(x[-1])) * tiny * 0.5
-    x[-2] = x[-2] / np.max(np.abs(x[-2])) * tiny * 4
     x[2, 5] = -4 * np.max(np.abs(x[2]))
     # amax = 127 makes the scale exactly 1: x.5 must round to even (0.5 -> 0, 1.5 -> 2, -2.5 -> -2)
     x[3] = np.resize([127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 126.5, -125.5, 0], block)
+    if blocks >= 8:
+        tiny = np.float32(127) / np.finfo(np.float32).max  # ~3.7e-37
+        x[4] = x[4] / np.max(np.abs(x[4])) * tiny * 0.5
+        x[5] = x[5] / np.max(np.abs(x[5])) * tiny * 4
+        x[6, 5] = np.nan
+        x[7, -1] = np.nan
     return x.astype(np.float32).reshape(-1)
 
 

@@ -412,6 +412,8 @@ static int check_quantize(void) {
     if (!x || !a || !b) return 1;
     for (int block = 32; block <= QK_K; block *= 8) {
         random_activations(x, rows, k, block);
+        x[3 * k + 2 * block + 5] = NAN; /* a NaN inside a block, and one at a block's end */
+        x[3 * k + 4 * block - 1] = NAN;
         for (int64_t r = 0; r < rows; r++) {
             memset(a, 0x55, kbytes + sbytes); /* padding bytes equal on both sides */
             memset(b, 0x55, kbytes + sbytes);
