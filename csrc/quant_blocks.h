@@ -50,8 +50,10 @@ typedef struct {                                                               /
  * Quantization rule (gn_quantize, one C function on every ISA): amax_s = max |w| over
  * sub-block s, d = max_s amax_s / (127 * 255), scales[s] = min(255, ceil(amax_s / (127 d)))
  * (0 for an all-zero sub-block), q = round-half-even(w * (1 / (d * scales[s]))) clamped to
- * [-127, 127]. (Seven bits would let AVX2 skip a sign step, but cost the encoder's parity:
- * cos 0.998 on the full-size random model, 0.9995 with eight.) */
+ * [-127, 127]; a row's 256 values holding a NaN give d = NaN (0x7fc00000) and zero scales
+ * and quants, so its products are NaN as the float weights' would be. (Seven bits would let
+ * AVX2 skip a sign step, but cost the encoder's parity: cos 0.998 on the full-size random
+ * model, 0.9995 with eight.) */
 typedef struct {                                                               /* 4288 B */
     float d[GN_R16];
     uint8_t scales[8][GN_R16];

@@ -13,14 +13,24 @@ void gn_quantize_group_q8_k_r16(const float *x, void *dst, int64_t k) {
         for (int r = 0; r < GN_R16; r++) {
             const float *w = x + r * k + i * QK_K;
             float amax_s[8], amax = 0.0f;
+            int unordered = 0;
             for (int s = 0; s < 8; s++) {
                 float m = 0.0f;
                 for (int l = 0; l < 32; l++) {
                     const float a = fabsf(w[32 * s + l]);
                     m = a > m ? a : m; /* not fmaxf: a libm call per value without SSE4.1 */
+                    unordered |= a != a;
                 }
                 amax_s[s] = m;
                 amax = m > amax ? m : amax;
+            }
+            if (unordered) { /* the rule's NaN row: d NaN, scales and quants 0 */
+                out->d[r] = NAN;
+                for (int s = 0; s < 8; s++) {
+                    out->scales[s][r] = 0;
+                    for (int v = 0; v < 8; v++) memset(out->qs[s][v][r], 0, 4);
+                }
+                continue;
             }
             const float d = amax / (127.0f * 255.0f);
             out->d[r] = d;

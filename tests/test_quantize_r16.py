@@ -30,6 +30,8 @@ def reference_bytes(w):
     """The rule of quant_blocks.h in float32 numpy: d, scales and quants per 16-row block."""
     N, K = w.shape
     sub = w.reshape(N // 16, 16, K // 256, 8, 32).transpose(0, 2, 3, 1, 4)  # [g, i, s, r, l]
+    nan = np.isnan(sub).any(axis=(2, 4))  # [g, i, r]: a NaN row gets d NaN, zero quants
+    sub = np.where(nan[:, :, None, :, None], np.float32(0), sub)
     amax_s = np.abs(sub).max(axis=4)  # [g, i, s, r]
     amax = amax_s.max(axis=2)  # [g, i, r]
     d = amax / np.float32(127 * 255)
@@ -40,6 +42,7 @@ def reference_bytes(w):
     q = np.clip(np.rint(sub * inv[..., None]), -127, 127).astype(np.int8)  # [g, i, s, r, l]
     qs = q.reshape(*q.shape[:4], 8, 4).transpose(0, 1, 2, 4, 3, 5)  # [g, i, s, v, r, j]
     g, nb = N // 16, K // 256
+    d = np.where(nan, np.float32(np.nan), d)
     parts = [d.astype(np.float32), sc.astype(np.uint8), qs]
     return np.concatenate([np.ascontiguousarray(p).view(np.uint8).reshape(g, nb, -1) for p in parts],
                           axis=2).reshape(-1)
@@ -74,7 +77,9 @@ def test_quantizer_follows_the_rule_bit_for_bit():
     rng = np.random.default_rng(81)
     for N, K in [(16, 256), (48, 512), (32, 1024)]:
         w = weights(rng, N, K)
+        w[4, 77] = np.nan  # row 4's first 256 values: d NaN, zero quants
         assert np.array_equal(quantize(w), reference_bytes(w)), (N, K)
+        assert np.isnan(decode(quantize(w), N, K)[4, :256]).all()
 
 
 def test_values_are_within_half_a_step():
@@ -102,6 +107,19 @@ def test_scalar_twin_matches_float64_reference():
     ref = act_values(x) @ decode(wq, N, K).T
     mag = np.abs(act_values(x)) @ np.abs(decode(wq, N, K)).T
     assert np.all(np.abs(twin - ref) <= 2e-6 * mag + 1e-30)
+
+
+@pytest.mark.parametrize("level", WITH_KERNEL)
+def test_a_nan_weight_reaches_its_output_only(isa, level):
+    """As with float weights, a NaN weight makes its own output NaN for every x row, and no
+    other: the rule's NaN d survives the kernel's integer sums."""
+    isa(level)
+    rng = np.random.default_rng(84)
+    w = weights(rng, 32, 512)
+    w[5, 300] = np.nan
+    x = rng.standard_normal((7, 512)).astype(np.float32)
+    y = _native.matmul(_native.ThreadPool(2), x, quantize(w), Q8_K_R16, 32, flags=INT8)
+    assert np.isnan(y[:, 5]).all() and np.isfinite(np.delete(y, 5, axis=1)).all()
 
 
 @pytest.mark.parametrize("level", WITH_KERNEL)
