@@ -33,26 +33,31 @@ void gn_glu_scalar(const float *a, const float *g, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = a[i] * sigmoidf(g[i]);
 }
 
-/* The SIMD twins fuse each multiply-add; fmaf does the same here, so all levels agree. */
-void gn_mix_scalar(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
-                   int64_t ldv, float *out, int64_t ldo, int64_t d) {
+/* The SIMD twins fuse each multiply-add; fmaf does the same here, so all levels agree. Value
+ * rows are float32, or float16 (half) widened exactly. */
+static inline void mix(int half, const float *p, int64_t ldp, int64_t heads, int64_t n,
+                       const void *v, int64_t ldv, float *out, int64_t ldo, int64_t d) {
     for (int64_t h = 0; h < heads; h++)
         for (int64_t i = 0; i < d; i++) {
             float a = 0.0f;
-            for (int64_t r = 0; r < n; r++) a = fmaf(p[h * ldp + r], v[r * ldv + i], a);
+            for (int64_t r = 0; r < n; r++) {
+                const int64_t at = r * ldv + i;
+                const float x =
+                    half ? gn_f16_to_f32(((const uint16_t *)v)[at]) : ((const float *)v)[at];
+                a = fmaf(p[h * ldp + r], x, a);
+            }
             out[h * ldo + i] = a;
         }
 }
 
+void gn_mix_scalar(const float *p, int64_t ldp, int64_t heads, int64_t n, const float *v,
+                   int64_t ldv, float *out, int64_t ldo, int64_t d) {
+    mix(0, p, ldp, heads, n, v, ldv, out, ldo, d);
+}
+
 void gn_mix_f16_scalar(const float *p, int64_t ldp, int64_t heads, int64_t n, const uint16_t *v,
                        int64_t ldv, float *out, int64_t ldo, int64_t d) {
-    for (int64_t h = 0; h < heads; h++)
-        for (int64_t i = 0; i < d; i++) {
-            float a = 0.0f;
-            for (int64_t r = 0; r < n; r++)
-                a = fmaf(p[h * ldp + r], gn_f16_to_f32(v[r * ldv + i]), a);
-            out[h * ldo + i] = a;
-        }
+    mix(1, p, ldp, heads, n, v, ldv, out, ldo, d);
 }
 
 void gn_softmax_scalar(float *x, int64_t n) {

@@ -214,7 +214,7 @@ static void scaled_softmax(float *p, int64_t n, float scale) {
 
 /* First element of KV head hk of batch entry b. */
 static const void *kv_head(const gn_kv *kv, int64_t b, int64_t hk) {
-    const size_t size = kv->type == GN_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+    const size_t size = (size_t)gn_type_info(kv->type)->block_bytes; /* one element a block */
     return (const char *)kv->data + (size_t)(b * kv->batch_stride + hk * kv->head_stride) * size;
 }
 

@@ -1,7 +1,7 @@
 /* The Granite decoder forward pass over a float32 or float16 KV cache. Activations live in
  * one buffer allocated per call and sized from L; RoPE angles are computed once per call for
- * every layer's Q and K. The cache is head-major (gn_llm.h), so the new K and V rows are scattered
- * into it per KV head after their matmuls. */
+ * every layer's Q and K. The cache is head-major (gn_llm.h), so the new K and V rows are
+ * scattered into it per KV head after their matmuls. */
 #include "gn_kernels.h"
 #include "gn_llm.h"
 #include "gn_ops.h"
@@ -124,7 +124,7 @@ gn_status gn_llm_forward(gn_pool *pool, const gn_llm *llm, const float *x, int64
                          int64_t pos0, int64_t logits_rows, float *logits) {
     if (!llm || !x || !cache_k || !cache_v || !logits) return GN_ERR_INVALID;
     if (kv_type != GN_TYPE_F32 && kv_type != GN_TYPE_F16) return GN_ERR_INVALID;
-    const size_t kv_elem = kv_type == GN_TYPE_F16 ? sizeof(uint16_t) : sizeof(float);
+    const size_t kv_elem = (size_t)gn_type_info(kv_type)->block_bytes; /* one element a block */
     const gn_llm_desc *d = &llm->desc;
     const int64_t dm = d->d_model, qw = llm->q_width, kvw = llm->kv_width, ff = d->ff_dim;
     const int64_t dh = d->head_dim;

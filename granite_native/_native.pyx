@@ -1,6 +1,6 @@
 # The Cython binding over csrc/. Every call that does real work releases the GIL.
 # Area-specific bindings live in the .pxi files included at the end.
-from libc.stdint cimport int64_t, uint8_t, uint16_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uintptr_t
 
 import numpy as np
 

@@ -212,29 +212,17 @@ cdef gn_kv kv_operand(str name, a, int64_t B, int64_t Hkv, int64_t dh) except *:
     """gn_kv over K or V (a 3- or 4-D float32 or float16 numpy array) given as [B, Lk, Hkv*dh]
     (rows of all heads side by side) or [B, Hkv, Lk, dh] (head-major, as the decoder's cache),
     either possibly a strided view with contiguous vectors of dh."""
-    cdef const float[:, :, :] f3
-    cdef const float[:, :, :, :] f4
-    cdef const uint16_t[:, :, :] h3
-    cdef const uint16_t[:, :, :, :] h4
     cdef gn_kv kv
     if a.dtype not in KV_TYPES:
         raise ValueError(f"{name} must be float32 or float16, not {a.dtype}")
     cdef int64_t size = a.itemsize
     kv.type = KV_TYPES[a.dtype]
-    if size == 2:
-        a = a.view(np.uint16)
+    # the element [0, 0, 0(, 0)] of a view, whatever its strides (checked in C by gn_attention)
+    kv.data = <const void *><uintptr_t>a.ctypes.data if a.size else NULL
     if a.ndim == 3:
         need_len(name + " batch", a.shape[0], B); need_len(name + " width", a.shape[2], Hkv * dh)
         if a.strides[2] != size:
             raise ValueError(f"{name} rows must be contiguous")
-        kv.data = NULL
-        if a.shape[0] and a.shape[1]:
-            if size == 4:
-                f3 = a
-                kv.data = &f3[0, 0, 0]
-            else:
-                h3 = a
-                kv.data = &h3[0, 0, 0]
         kv.batch_stride, kv.row_stride = a.strides[0] // size, a.strides[1] // size
         kv.head_stride = dh
     else:
@@ -242,14 +230,6 @@ cdef gn_kv kv_operand(str name, a, int64_t B, int64_t Hkv, int64_t dh) except *:
         need_len(name + " head width", a.shape[3], dh)
         if a.strides[3] != size:
             raise ValueError(f"{name} head vectors must be contiguous")
-        kv.data = NULL
-        if a.shape[0] and a.shape[1] and a.shape[2]:
-            if size == 4:
-                f4 = a
-                kv.data = &f4[0, 0, 0, 0]
-            else:
-                h4 = a
-                kv.data = &h4[0, 0, 0, 0]
         kv.batch_stride, kv.head_stride = a.strides[0] // size, a.strides[1] // size
         kv.row_stride = a.strides[2] // size
     return kv

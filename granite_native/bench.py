@@ -20,6 +20,7 @@ import time
 
 from . import _native
 from . import audio as audio_io
+from . import precision as precisions
 from . import prompt as prompts
 from . import roofline
 from ._dispatch import cpu_info
@@ -205,9 +206,7 @@ def format_report(r):
         (f"threads    {r['threads']}, {r['decode_threads']} for decode "
          f"({'+'.join([r['isa'], *r['isa_extensions']])}), median of {r['repeat']} after a "
          f"warm-up"),
-        f"precision  {r['precision']}: matmuls " + ", ".join(
-            f"{stage} {'+'.join(p)}" for stage, p in r["matmul_paths"].items())
-        + f"; KV cache {r['kv_cache']}",
+        f"precision  {r['precision']}: {precisions.describe(r['matmul_paths'], r['kv_cache'])}",
         f"load       {r['load_s'] * 1e3:9.1f} ms",
         f"mel        {s['mel'] * 1e3:9.1f} ms",
         (f"encoder    {s['encoder'] * 1e3:9.1f} ms  {r['mel_frames']} frames, "

@@ -9,7 +9,7 @@ from .convert import convert
 from . import parity
 from .quantize import VARIANTS, quantize_file
 from .model import Model
-from .precision import PRECISIONS
+from .precision import PRECISIONS, describe
 from .tensors import type_name
 
 
@@ -95,9 +95,7 @@ def diff(args):
                           "stages": [dict(vars(s), ok=s.ok) for s in stages],
                           "greedy": dict(vars(greedy), ok=greedy.ok)}, indent=2))
     else:
-        print(f"precision {model.precision}: matmuls " + ", ".join(
-            f"{stage} {'+'.join(p)}" for stage, p in paths.items())
-            + f"; KV cache {kv_cache}")
+        print(f"precision {model.precision}: {describe(paths, kv_cache)}")
         print(f"{'stage':<14} {'cos_min':>10} {'max_abs':>10} {'rms':>10}  bound")
         for s in stages:
             print(f"{s.stage:<14} {s.cos_min:>10.7f} {s.max_abs:>10.3g} {s.rms:>10.3g}  "

@@ -40,6 +40,13 @@ def kv_dtype(precision):
     return np.float32 if precision == "exact" else np.float16
 
 
+def describe(matmul_paths, kv_cache):
+    """The arithmetic a run used, as `bench` and `diff` print it: "matmuls encoder bf16, ...;
+    KV cache float16"."""
+    return ("matmuls " + ", ".join(f"{stage} {'+'.join(p)}" for stage, p in matmul_paths.items())
+            + f"; KV cache {kv_cache}")
+
+
 def quantized_stages(precision):
     """The stages whose float matrices are quantized at load for the int8 kernels (where the
     active ISA has them: Weights.operand)."""

@@ -16,8 +16,8 @@ so the FLOP rates below are slight underestimates of the work actually done):
   2 * 2 * n_heads * head_dim * L(L+1)/2 per layer.
 - decode, one token at cache position p: every decoder-layer matrix and the output matrix
   read once (their stored bytes), plus the K and V cache rows read by attention,
-  2 * n_layers * (p + 1) * n_kv_heads * head_dim * 4 bytes (float32 cache). The embedding row
-  and the norm vectors (a few KB) are left out.
+  2 * n_layers * (p + 1) * n_kv_heads * head_dim * the cache's element size (4 bytes float32,
+  2 float16). The embedding row and the norm vectors (a few KB) are left out.
 """
 import json
 import os

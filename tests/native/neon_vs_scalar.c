@@ -1,9 +1,10 @@
 /* Runs every NEON kernel against its scalar twin on random input: dequantization, float16
  * rounding, the value mixes and the activation quantizers must be bit-identical; the float
- * GEMM, norms and convolution within float rounding of the scalar sums; the polynomial activations within a few ulps of libm's;
- * the int8-activation GEMMs (baseline NEON and SDOT) within float rounding of a
- * double-precision dot product of the dequantized operands. Built for AArch64 and run under
- * qemu by tests/test_kernels_cross.py; exit status 0 means every check passed. */
+ * GEMM, norms and convolution within float rounding of the scalar sums; the polynomial
+ * activations within a few ulps of libm's; the int8-activation GEMMs (baseline NEON and SDOT)
+ * within float rounding of a double-precision dot product of the dequantized operands. Built
+ * for AArch64 and run under qemu by tests/test_kernels_cross.py; exit status 0 means every
+ * check passed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
