@@ -63,8 +63,7 @@ class GraniteNative:
         self.one_request = one_request
         self.model = Model(args.model, threads=args.threads, precision=args.precision)
         m = self.model
-        for stage in ("encoder", "projector", "decoder", "tokenizer"):
-            getattr(m, stage)
+        m.build()
         self.samples = _samples(args.audio)
         self.ids = m.prompt_ids(m.audio_tokens(self.samples.size))
         self.tokens = args.tokens
@@ -206,7 +205,8 @@ def start(engine, args, threads):
     return proc
 
 
-def _read(proc, engine):
+def reply(proc, engine):
+    """The next JSON line the child `engine` writes."""
     line = proc.stdout.readline()
     if not line:
         raise RuntimeError(f"{engine}: child exited with status {proc.wait()}")
@@ -220,12 +220,12 @@ def measure(engines, args, threads):
     try:
         for e in engines:  # started one at a time: loading competes for the same cores
             procs[e] = start(e, args, threads)
-            results[e] = {"load_s": _read(procs[e], e)["load_s"], "runs": []}
+            results[e] = {"load_s": reply(procs[e], e)["load_s"], "runs": []}
         for _ in range(args.repeat):
             for e in engines:
                 procs[e].stdin.write("run\n")
                 procs[e].stdin.flush()
-                results[e]["runs"].append(_read(procs[e], e))
+                results[e]["runs"].append(reply(procs[e], e))
     finally:
         for p in procs.values():
             if p.stdin:

@@ -1,0 +1,126 @@
+"""granite-native and CrispASR when the machine is not theirs alone: beside a busy process,
+with more threads than cores, and as two processes at once. An application shares its cores
+(a UI, an audio decoder, a second worker); a thread pool that waits for every thread at every
+job stalls whenever the scheduler parks one of them.
+
+    PYTHONPATH=. python benchmarks/contention.py -m MODEL.gguf AUDIO.wav [--threads 2]
+        [--tokens 32] [--repeat 3] [--engines granite-native,crispasr]
+
+Each engine runs in compare.py's child processes (the same requests and stage times), one
+engine at a time, in these conditions:
+- alone, --threads threads;
+- beside a busy process (one Python loop that never sleeps), --threads threads, and 1 thread;
+- alone with twice --threads threads;
+- two processes of the engine at once, --threads threads each, both asked for a request at
+  the same moment. Their fair share is twice the time alone.
+Each figure is the median over --repeat requests after a warm-up; the table goes to stdout
+with the machine, commit and load average.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import compare
+
+ENGINES = ("granite-native", "crispasr")
+
+
+@contextmanager
+def busy_process():
+    p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        p.kill()
+        p.wait()
+
+
+def one_at_a_time(engine, args, threads):
+    return compare.measure([engine], args, threads)[engine]["runs"]
+
+
+def side_by_side(engine, args, threads):
+    """Runs of two processes of `engine` asked for each request at the same moment."""
+    procs = [compare.start(engine, args, threads) for _ in range(2)]
+    runs = []
+    try:
+        for p in procs:
+            compare.reply(p, engine)  # loaded and warmed up
+        for _ in range(args.repeat):
+            for p in procs:
+                p.stdin.write("run\n")
+                p.stdin.flush()
+            runs += [compare.reply(p, engine) for p in procs]
+    finally:
+        for p in procs:
+            p.stdin.close()
+            p.wait(timeout=600)
+    return runs
+
+
+def conditions(engine, args):
+    t = args.threads
+    out = {f"alone, {t} threads": one_at_a_time(engine, args, t)}
+    with busy_process():
+        out[f"beside a busy process, {t} threads"] = one_at_a_time(engine, args, t)
+        out["beside a busy process, 1 thread"] = one_at_a_time(engine, args, 1)
+    out[f"alone, {2 * t} threads"] = one_at_a_time(engine, args, 2 * t)
+    out[f"two processes at once, {t} threads each"] = side_by_side(engine, args, t)
+    return out
+
+
+def per_token(run, tokens):
+    return run.get("decode_per_token") or run["decode"] / tokens
+
+
+def table(results, args):
+    lines = ["| engine | condition | total ms | decode ms/token | total against alone |",
+             "|---|---|---:|---:|---:|"]
+    for engine, conds in results.items():
+        base = None
+        for name, runs in conds.items():
+            total = statistics.median(r["total"] for r in runs)
+            decode = statistics.median(per_token(r, args.tokens) for r in runs)
+            base = base or total
+            lines.append(f"| {engine} | {name} | {total * 1e3:,.0f} | {decode * 1e3:.1f} | "
+                         f"{total / base:.2f}x |")
+    return lines
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("audio", help="16 kHz WAV")
+    p.add_argument("-m", "--model", required=True, help="granite_speech GGUF")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--tokens", type=int, default=32, help="forced new tokens per request")
+    p.add_argument("--repeat", type=int, default=3, help="timed requests per condition")
+    p.add_argument("--engines", default=",".join(ENGINES),
+                   help="comma-separated subset; engines not installed are skipped")
+    args = p.parse_args(argv)
+    # compare.start passes these on to its children
+    args.precision, args.tmp = "fast", os.environ.get("TMPDIR", "/tmp")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.tokens < 2:
+        sys.exit("--tokens must be at least 2 (CrispASR's decode rate is a difference)")
+    wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = set(wanted) - set(ENGINES)
+    if unknown:
+        sys.exit(f"unknown engines: {', '.join(sorted(unknown))}")
+    load = os.getloadavg()[0]
+    results = {e: conditions(e, args) for e in wanted if compare.available(e)}
+    print(f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {compare.machine()}; commit "
+          f"{compare.commit()}; 1-minute load average {load:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after.\n")
+    print("\n".join(table(results, args)))
+
+
+if __name__ == "__main__":
+    main()
