@@ -79,9 +79,7 @@ def run(model_path, audio_path, threads=None, tokens=32, repeat=3, precision="fa
     model = Model(model_path, threads=threads, precision=precision,
                   decode_threads=decode_threads)
     try:
-        # Stages are built lazily; building them (and the tokenizer) is part of loading.
-        for stage in ("encoder", "projector", "decoder", "tokenizer"):
-            getattr(model, stage)
+        model.build()  # stages are otherwise built on first use; building them is loading
         load_s = time.perf_counter() - t0
         ids = model.prompt_ids(model.audio_tokens(samples.size), prompts.instruction_for())
         one_request(model, samples, ids, tokens)  # warm-up: page in weights, grow scratch

@@ -21,6 +21,10 @@ from .tokenizer import Tokenizer
 from .weights import load_weights
 
 
+# built on first use, each a cached_property below
+STAGES = ("encoder", "projector", "decoder", "tokenizer")
+
+
 class Model:
     """Opens and validates a granite_speech GGUF. Tensor data stays in the file's memory map.
 
@@ -56,8 +60,14 @@ class Model:
         self.pool.close()
         self.weights = None
         self.gguf = None
-        for stage in ("encoder", "projector", "decoder", "tokenizer"):
+        for stage in STAGES:
             self.__dict__.pop(stage, None)
+
+    def build(self):
+        """Assembles every stage now rather than on first use: the bulk of loading, where the
+        weights are laid out for this CPU."""
+        for stage in STAGES:
+            getattr(self, stage)
 
     def __enter__(self):
         return self

@@ -23,7 +23,8 @@ class Transcription:
     tokens: list                  # generated ids, EOS excluded
     prompt_tokens: int
     audio_tokens: int
-    timings: dict                 # seconds per stage; decode_per_token in seconds
+    timings: dict                 # seconds per stage, "setup" building the model's stages on
+                                  # its first request; decode_per_token in seconds
     stop: str                     # "eos" or "max_new_tokens"
     warnings: list = field(default_factory=list)
 
@@ -44,6 +45,9 @@ def run(model, audio, task="transcribe", punctuate=False, language=None, keyword
 
     text = prompts.instruction_for(task, punctuate, language, keywords, instruction)
     samples = audio_io.load(audio, sample_rate)
+    # The first request builds the stages: timed apart, so that each stage's time below is
+    # its work alone, on the first request as on later ones.
+    timed("setup", model.build)
     seconds = samples.size / audio_io.SAMPLE_RATE
     n_audio = model.audio_tokens(samples.size)
     ids = model.prompt_ids(n_audio, text, template)

@@ -10,6 +10,7 @@ from child_process import run_python
 
 import granite_native as gn
 from granite_native import audio, parity
+from granite_native.model import STAGES
 
 DATA = Path(__file__).parent / "data"
 VARIANTS = ["f16", "q4_k", "q4_k-f16enc", "q4_k-mini"]
@@ -84,8 +85,15 @@ def test_transcribe_result_and_timings():
     assert r.tokens == ref.tokens and len(r.tokens) == 5
     assert r.stop == "max_new_tokens" and "truncated" in r.warnings[0]
     assert r.audio_tokens == 111 and r.prompt_tokens > r.audio_tokens
-    assert set(r.timings) >= {"mel", "encoder", "projector", "prefill", "decode"}
+    assert set(r.timings) >= {"setup", "mel", "encoder", "projector", "prefill", "decode"}
     assert isinstance(r.text, str)
+
+
+def test_stages_are_built_on_first_use_or_by_build():
+    with gn.Model(model_path("q4_k"), threads=1) as model:
+        assert not set(STAGES) & set(vars(model))
+        model.build()
+        assert set(STAGES) <= set(vars(model))
 
 
 @pytest.mark.parametrize("kwargs,match", [
