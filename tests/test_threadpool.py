@@ -1,6 +1,5 @@
 """The thread pool with more threads than cores: most workers arrive after the caller has taken
-every task, so a job has to end without them, and a late worker must neither run a finished
-job nor leave the caller before its own task is written."""
+every task, so a job ends without them, but not before the tasks they did take are written."""
 import os
 
 import numpy as np
