@@ -336,17 +336,35 @@ def write_section(path, model_name, text):
     path.write_text(new)
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_run_args(p, engines):
+    """The arguments of a side-by-side run (this script's and contention.py's)."""
     p.add_argument("audio", help="16 kHz WAV")
     p.add_argument("-m", "--model", required=True, help="granite_speech GGUF")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--tokens", type=int, default=32, help="forced new tokens per request")
-    p.add_argument("--repeat", type=int, default=3, help="timed rounds (at least 3)")
+    p.add_argument("--repeat", type=int, default=3, help="timed requests (at least 3)")
+    p.add_argument("--engines", default=",".join(engines),
+                   help="comma-separated subset; engines not installed are skipped")
+
+
+def wanted_engines(args, known):
+    """--engines as a list; exits on an unknown engine or on --repeat or --tokens too small."""
+    if args.repeat < 3:
+        sys.exit("--repeat must be at least 3")
+    if args.tokens < 2:
+        sys.exit("--tokens must be at least 2 (CrispASR's decode rate is a difference)")
+    wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = set(wanted) - set(known)
+    if unknown:
+        sys.exit(f"unknown engines: {', '.join(sorted(unknown))}")
+    return wanted
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_run_args(p, ENGINES)
     p.add_argument("--precision", choices=("fast", "exact", "fastest"), default="fast",
                    help="granite-native's matmul precision (see granite_native/precision.py)")
-    p.add_argument("--engines", default=",".join(ENGINES),
-                   help="comma-separated subset; engines not installed are skipped")
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"),
                    help="markdown file whose compare.py section is replaced")
     p.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
@@ -358,14 +376,7 @@ def main(argv=None):
     args = parse_args(argv)
     if args.child:
         return child(args)
-    if args.repeat < 3:
-        sys.exit("--repeat must be at least 3")
-    if args.tokens < 2:
-        sys.exit("--tokens must be at least 2 (CrispASR's decode rate is a difference)")
-    wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
-    unknown = set(wanted) - set(ENGINES)
-    if unknown:
-        sys.exit(f"unknown engines: {', '.join(sorted(unknown))}")
+    wanted = wanted_engines(args, ENGINES)
     engines = [e for e in wanted if available(e)]
     skipped = [e for e in wanted if e not in engines]
     seconds = _samples(args.audio).size / 16000

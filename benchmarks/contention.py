@@ -13,7 +13,7 @@ engine at a time, in these conditions:
 - alone with twice --threads threads;
 - two processes of the engine at once, --threads threads each, both asked for a request at
   the same moment. Their fair share is twice the time alone.
-Each figure is the median over --repeat requests after a warm-up; the table goes to stdout
+Each figure is the median over --repeat (at least 3) requests after a warm-up; the table goes to stdout
 with the machine, commit and load average.
 """
 import argparse
@@ -93,13 +93,7 @@ def table(results, args):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("audio", help="16 kHz WAV")
-    p.add_argument("-m", "--model", required=True, help="granite_speech GGUF")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--tokens", type=int, default=32, help="forced new tokens per request")
-    p.add_argument("--repeat", type=int, default=3, help="timed requests per condition")
-    p.add_argument("--engines", default=",".join(ENGINES),
-                   help="comma-separated subset; engines not installed are skipped")
+    compare.add_run_args(p, ENGINES)
     args = p.parse_args(argv)
     # compare.start passes these on to its children
     args.precision, args.tmp = "fast", os.environ.get("TMPDIR", "/tmp")
@@ -108,12 +102,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.tokens < 2:
-        sys.exit("--tokens must be at least 2 (CrispASR's decode rate is a difference)")
-    wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
-    unknown = set(wanted) - set(ENGINES)
-    if unknown:
-        sys.exit(f"unknown engines: {', '.join(sorted(unknown))}")
+    wanted = compare.wanted_engines(args, ENGINES)
     load = os.getloadavg()[0]
     results = {e: conditions(e, args) for e in wanted if compare.available(e)}
     print(f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {compare.machine()}; commit "
