@@ -13,8 +13,8 @@ engine at a time, in these conditions:
 - alone with twice --threads threads;
 - two processes of the engine at once, --threads threads each, both asked for a request at
   the same moment. Their fair share is twice the time alone.
-Each figure is the median over --repeat (at least 3) requests after a warm-up; the table goes to stdout
-with the machine, commit and load average.
+Each figure is the median over --repeat (at least 3) requests after a warm-up; the table goes
+to stdout with the machine, commit and load average.
 """
 import argparse
 import os
