@@ -93,7 +93,7 @@ typedef struct worker {
 
 struct gn_pool {
     int n_threads;
-    int active;             /* threads that take tasks: the caller and workers 1..active-1 */
+    atomic_int active;      /* threads that take tasks: the caller and workers 1..active-1 */
     worker *workers;        /* n_threads - 1 of them; index 0 is the caller */
     scratch_buf *scratch;   /* one per thread index */
     scratch_buf shared;     /* gn_pool_shared_take */
@@ -101,7 +101,7 @@ struct gn_pool {
 
     gn_mutex run_lock;      /* one job at a time per pool */
     gn_mutex lock;
-    gn_cond wake, done;
+    gn_cond wake, done, resume; /* resume: `active` grew */
     atomic_ulong generation;  /* bumped per job; workers wait for a change */
     atomic_ulong closed;      /* the last generation whose tasks have all been taken */
     atomic_int inside;        /* workers that joined the current job and have not left */
@@ -142,7 +142,17 @@ static void *worker_main(void *arg)
         }
         if (atomic_load(&p->shutdown)) break;
         seen = atomic_load(&p->generation);
-        if (w->index >= p->active) continue;
+        if (w->index >= atomic_load(&p->active)) {
+            /* Not among the threads jobs use (gn_pool_set_active): asleep until it is, where
+             * it would otherwise wake and poll through every job of a decode step run on
+             * fewer threads, a core's worth of CPU doing nothing. */
+            mutex_lock(&p->lock);
+            while (w->index >= atomic_load(&p->active) && !atomic_load(&p->shutdown))
+                cond_wait(&p->resume, &p->lock);
+            mutex_unlock(&p->lock);
+            seen = atomic_load(&p->generation); /* jobs meanwhile were none of its business */
+            continue;
+        }
 
         /* Joining first and checking after (all sequentially consistent) leaves two cases:
          * the caller closes the job later and waits for this worker, or it closed it earlier
@@ -177,6 +187,8 @@ gn_pool *gn_pool_create(int n_threads) {
     mutex_init(&p->lock);
     cond_init(&p->wake);
     cond_init(&p->done);
+    cond_init(&p->resume);
+    atomic_init(&p->active, 1);
     atomic_init(&p->next, 0);
     atomic_init(&p->generation, 0);
     atomic_init(&p->closed, 0);
@@ -198,7 +210,7 @@ gn_pool *gn_pool_create(int n_threads) {
             break;
         }
     }
-    p->active = p->n_threads;
+    atomic_store(&p->active, p->n_threads);
     return p;
 }
 
@@ -207,6 +219,7 @@ void gn_pool_destroy(gn_pool *p) {
     mutex_lock(&p->lock);
     atomic_store(&p->shutdown, 1);
     cond_broadcast(&p->wake);
+    cond_broadcast(&p->resume);
     mutex_unlock(&p->lock);
     for (int i = 1; i < p->n_threads; i++) {
 #ifdef _WIN32
@@ -220,6 +233,7 @@ void gn_pool_destroy(gn_pool *p) {
     free(p->shared.raw);
     cond_destroy(&p->wake);
     cond_destroy(&p->done);
+    cond_destroy(&p->resume);
     mutex_destroy(&p->lock);
     mutex_destroy(&p->run_lock);
     free(p->scratch);
@@ -229,19 +243,22 @@ void gn_pool_destroy(gn_pool *p) {
 
 int gn_pool_threads(const gn_pool *p) { return p ? p->n_threads : 1; }
 
-int gn_pool_active(const gn_pool *p) { return p ? p->active : 1; }
+int gn_pool_active(const gn_pool *p) { return p ? atomic_load(&p->active) : 1; }
 
 gn_status gn_pool_set_active(gn_pool *p, int n_threads) {
     if (!p || n_threads < 1 || n_threads > p->n_threads) return GN_ERR_INVALID;
-    mutex_lock(&p->run_lock); /* jobs read `active` under this lock */
-    p->active = n_threads;
+    mutex_lock(&p->run_lock); /* no job runs while `active` changes */
+    mutex_lock(&p->lock);     /* a parked worker checks it under this one */
+    atomic_store(&p->active, n_threads);
+    cond_broadcast(&p->resume);
+    mutex_unlock(&p->lock);
     mutex_unlock(&p->run_lock);
     return GN_OK;
 }
 
 void gn_pool_run(gn_pool *p, gn_task_fn fn, void *ctx, int64_t n_tasks) {
     if (n_tasks <= 0) return;
-    if (!p || p->active == 1 || n_tasks == 1) {
+    if (!p || atomic_load(&p->active) == 1 || n_tasks == 1) {
         /* still serialise with other users of the pool: the scratch buffers are shared */
         if (p) mutex_lock(&p->run_lock);
         for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
