@@ -62,14 +62,18 @@ def side_by_side(engine, args, threads):
     return runs
 
 
+def threads(n):
+    return f"{n} thread" + ("s" if n > 1 else "")
+
+
 def conditions(engine, args):
     t = args.threads
-    out = {f"alone, {t} threads": one_at_a_time(engine, args, t)}
+    out = {f"alone, {threads(t)}": one_at_a_time(engine, args, t)}
     with busy_process():
-        out[f"beside a busy process, {t} threads"] = one_at_a_time(engine, args, t)
-        out["beside a busy process, 1 thread"] = one_at_a_time(engine, args, 1)
-    out[f"alone, {2 * t} threads"] = one_at_a_time(engine, args, 2 * t)
-    out[f"two processes at once, {t} threads each"] = side_by_side(engine, args, t)
+        for n in sorted({t, 1}, reverse=True):
+            out[f"beside a busy process, {threads(n)}"] = one_at_a_time(engine, args, n)
+    out[f"alone, {threads(2 * t)}"] = one_at_a_time(engine, args, 2 * t)
+    out[f"two processes at once, {threads(t)} each"] = side_by_side(engine, args, t)
     return out
 
 
