@@ -345,6 +345,9 @@ def add_run_args(p, engines):
     p.add_argument("--repeat", type=int, default=3, help="timed requests (at least 3)")
     p.add_argument("--engines", default=",".join(engines),
                    help="comma-separated subset; engines not installed are skipped")
+    p.add_argument("--precision", choices=("fast", "exact", "fastest"), default="fast",
+                   help="granite-native's matmul precision (see granite_native/precision.py)")
+    p.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"), help=argparse.SUPPRESS)
 
 
 def wanted_engines(args, known):
@@ -363,12 +366,9 @@ def wanted_engines(args, known):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_run_args(p, ENGINES)
-    p.add_argument("--precision", choices=("fast", "exact", "fastest"), default="fast",
-                   help="granite-native's matmul precision (see granite_native/precision.py)")
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"),
                    help="markdown file whose compare.py section is replaced")
     p.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
-    p.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 

@@ -4,7 +4,7 @@ with more threads than cores, and as two processes at once. An application share
 job stalls whenever the scheduler parks one of them.
 
     PYTHONPATH=. python benchmarks/contention.py -m MODEL.gguf AUDIO.wav [--threads 2]
-        [--tokens 32] [--repeat 3] [--engines granite-native,crispasr]
+        [--tokens 32] [--repeat 3] [--engines granite-native,crispasr] [--precision fast]
 
 Each engine runs in compare.py's child processes (the same requests and stage times), one
 engine at a time, in these conditions:
@@ -98,10 +98,7 @@ def table(results, args):
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     compare.add_run_args(p, ENGINES)
-    args = p.parse_args(argv)
-    # compare.start passes these on to its children
-    args.precision, args.tmp = "fast", os.environ.get("TMPDIR", "/tmp")
-    return args
+    return p.parse_args(argv)
 
 
 def main(argv=None):
